@@ -1,0 +1,114 @@
+"""The two lesson programs, ported: what ``scripts/gradient_descent_*.py`` print.
+
+Both programs print the prediction ``f(5)`` before training, one line every
+``print_every`` epochs (``w`` after that epoch's update, the loss computed before
+it), and ``f(5)`` after training. Here the whole loop is one :func:`jaxlr.fit`
+call and the printing reads its history.
+"""
+
+import argparse
+import math
+import sys
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr._data import lesson_data
+from jaxlr._model import Params, predict
+from jaxlr._train import fit
+
+
+class LessonProgram(NamedTuple):
+    """One lesson program's defaults."""
+
+    title: str
+    gradient: str
+    learning_rate: float
+    n_iters: int
+    print_every: int
+
+
+PROGRAMS = {
+    # Program (1): NumPy with the hand-written gradient, 20 iterations, every 2nd epoch.
+    "manual": LessonProgram("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
+    # Program (2): PyTorch autograd, 100 iterations, every 10th epoch.
+    "autograd": LessonProgram("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
+}
+
+
+class LessonRun(NamedTuple):
+    lines: list[str]  # what the lesson program prints
+    w: float  # final w
+    f5: float  # final prediction f(5)
+    warning: str | None  # why the result is not an answer, or None
+
+
+def run_lesson(*, gradient: str, learning_rate: float, n_iters: int, print_every: int) -> LessonRun:
+    """Trains the lesson's model on the lesson's data and returns the lines it prints.
+
+    Examples:
+      >>> from jaxlr._lesson import run_lesson
+      >>> run = run_lesson(gradient="lesson", learning_rate=0.01, n_iters=20, print_every=2)
+      >>> print("\\n".join(run.lines[:2]))
+      Prediction before training: f(5) = 0.000
+      epoch 1: w = 1.200, loss = 30.00000000
+    """
+    x, y = lesson_data()
+    params = Params(w=np.float32(0.0))
+    result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
+    w_history, loss_history = jax.device_get((result.history.params.w, result.history.loss))
+    lines = [f"Prediction before training: f(5) = {float(predict(params, 5.0)):.3f}"]
+    for epoch in range(n_iters):
+        if epoch % print_every == 0:
+            lines.append(f"epoch {epoch + 1}: w = {w_history[epoch]:.3f}, loss = {loss_history[epoch]:.8f}")
+    f5 = float(predict(result.params, 5.0))
+    lines.append(f"Prediction after training: f(5) = {f5:.3f}")
+    warning = None
+    if result.diverged or not math.isfinite(f5):
+        warning = (
+            f"warning: training diverged at epoch {result.diverged_at + 1}: "
+            f"learning_rate={learning_rate:g} is too large for this data"
+        )
+    return LessonRun(lines, float(result.params.w), f5, warning)
+
+
+def add_lesson_arguments(parser: argparse.ArgumentParser, program: LessonProgram) -> None:
+    parser.add_argument("--lr", type=positive_float, default=program.learning_rate, help="learning rate (%(default)s)")
+    parser.add_argument("--iters", type=positive_int, default=program.n_iters, help="iterations (%(default)s)")
+    parser.add_argument(
+        "--print-every", type=positive_int, default=program.print_every, help="print every Nth epoch (%(default)s)"
+    )
+
+
+def describe_backend() -> str:
+    device = jax.devices()[0]
+    return f"jax {jax.__version__}, backend {jax.default_backend()}, device {device.device_kind} ({device})"
+
+
+def script_main(name: str, argv: list[str] | None = None) -> int:
+    """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
+    program = PROGRAMS[name]
+    parser = ArgumentParser(
+        prog=f"gradient_descent_{name}.py",
+        description=f"The lesson's {program.title} program, ported to JAX.",
+    )
+    add_lesson_arguments(parser, program)
+    if name == "manual":
+        parser.add_argument(
+            "--gradient",
+            choices=("lesson", "correct"),
+            default="lesson",
+            help="'lesson': the original hand-written gradient, N times too large, as the lesson "
+            "prints it (default); 'correct': the true MSE gradient",
+        )
+    args = parser.parse_args(argv)
+    gradient = {"lesson": "lesson", "correct": "manual"}[args.gradient] if name == "manual" else "autograd"
+    print(describe_backend(), file=sys.stderr)
+    run = run_lesson(gradient=gradient, learning_rate=args.lr, n_iters=args.iters, print_every=args.print_every)
+    print("\n".join(run.lines))
+    if run.warning:
+        print(run.warning, file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,203 @@
+"""Input checks at the public boundary.
+
+Only metadata is inspected here (types, shapes, dtypes), so a check costs the
+same for four samples as for a billion, and works on arrays sharded across
+processes that no single host can read. Finiteness of the data is checked on the
+device, inside the compiled fit (see ``jaxlr._train``).
+
+The dtype rule:
+
+* floating inputs (float16, bfloat16, float32, float64) are computed in the
+  widest of their dtypes, but never below float32;
+* integer inputs are treated as numbers and computed in float32 (or wider, when
+  another input is wider);
+* float64 needs ``jax.config.update("jax_enable_x64", True)``; without it JAX
+  computes in float32, as it does for every float64 input;
+* bool, complex and non-numeric inputs raise ``TypeError``.
+"""
+
+import math
+import numbers
+import operator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlr._model import Params
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"an array of shape {tuple(shape)} and dtype {dtype}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _as_array(fn: str, name: str, value: Any) -> Any:
+    """``value`` as an array (jax arrays and tracers are kept as they are)."""
+    if isinstance(value, jax.Array):
+        return value
+    if value is None:
+        raise TypeError(f"{fn}: {name} must be an array of numbers, got None")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise TypeError(
+            f"{fn}: {name} must be a rectangular array of numbers, got {type(value).__name__} ({e})"
+        ) from None
+    return array
+
+
+def _check_dtype(fn: str, name: str, dtype: Any) -> None:
+    if dtype == np.bool_:
+        raise TypeError(
+            f"{fn}: {name} has dtype bool; expected real numbers (float or int). "
+            f"Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant."
+        )
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError(f"{fn}: {name} has complex dtype {dtype}; expected real numbers (float or int)")
+    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+        raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int)")
+
+
+def _cast(value: Any, dtype: Any) -> jax.Array:
+    if isinstance(value, jax.Array) and value.dtype == dtype:
+        return value
+    if isinstance(value, jax.Array):
+        return value.astype(dtype)
+    return jnp.asarray(value, dtype=dtype)
+
+
+def _check_params(fn: str, params: Any) -> tuple[Any, Any]:
+    if not isinstance(params, Params):
+        raise TypeError(f"{fn}: params must be jaxlr.Params(w, b=None), got {_describe(params)}")
+    w = _as_array(fn, "params.w", params.w)
+    _check_dtype(fn, "params.w", w.dtype)
+    if w.ndim > 1:
+        raise ValueError(
+            f"{fn}: params.w must be a scalar (the lesson's f = w * x) or a vector of shape (d,); "
+            f"got shape {tuple(w.shape)}"
+        )
+    b = params.b
+    if b is not None:
+        b = _as_array(fn, "params.b", b)
+        _check_dtype(fn, "params.b", b.dtype)
+        if b.ndim != 0:
+            raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {tuple(b.shape)}")
+    return w, b
+
+
+def _compute_dtype(*pairs: tuple[Any, Any]) -> Any:
+    """The float dtype to compute in, from ``(given value, its array)`` pairs.
+
+    Python scalars are weakly typed, as in JAX: ``Params(w=0.0)`` does not make
+    float32 data compute in float64.
+    """
+    dtypes = [
+        jax.dtypes.canonicalize_dtype(array.dtype)
+        for value, array in pairs
+        if array is not None and not isinstance(value, (int, float))
+    ]
+    return jnp.result_type(*dtypes, jnp.float32)
+
+
+def _check_x_fits_w(fn: str, x: Any, w: Any, *, x_ranks: tuple[int, ...]) -> None:
+    """``x_ranks``: the ranks of ``x`` allowed for this ``w``."""
+    if w.ndim == 0:
+        if x.ndim not in x_ranks:
+            raise ValueError(
+                f"{fn}: params.w is a scalar, so x must have shape (n,) (one feature per sample); "
+                f"got x of shape {tuple(x.shape)}. For a feature matrix of shape (n, d), "
+                f"use params.w of shape (d,)."
+            )
+        return
+    (d,) = w.shape
+    if x.ndim not in x_ranks:
+        raise ValueError(
+            f"{fn}: params.w has shape ({d},), so x must have shape (n, {d}); got x of shape {tuple(x.shape)}"
+        )
+    if x.shape[-1] != d:
+        raise ValueError(
+            f"{fn}: params do not fit x: x has {x.shape[-1]} features (shape {tuple(x.shape)}) "
+            f"but params.w has shape ({d},); expected params.w of shape ({x.shape[-1]},)"
+        )
+
+
+def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
+    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype."""
+    w, b = _check_params(fn, params)
+    x_given, x = x, _as_array(fn, "x", x)
+    _check_dtype(fn, "x", x.dtype)
+    _check_x_fits_w(fn, x, w, x_ranks=(0, 1) if w.ndim == 0 else (1, 2))
+    dtype = _compute_dtype((x_given, x), (params.w, w), (params.b, b))
+    return Params(_cast(w, dtype), None if b is None else _cast(b, dtype)), _cast(x, dtype)
+
+
+def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
+    """Checks a training set and the params that should fit it.
+
+    Returns ``(params, x, y)`` cast to one floating dtype (see the module's rule).
+    Raises ``TypeError``/``ValueError`` naming the argument, what was expected and
+    what was given.
+    """
+    w, b = _check_params(fn, params)
+    x = _as_array(fn, "x", x)
+    y = _as_array(fn, "y", y)
+    _check_dtype(fn, "x", x.dtype)
+    _check_dtype(fn, "y", y.dtype)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {tuple(x.shape)} (rank {x.ndim})")
+    if y.ndim != 1:
+        raise ValueError(f"{fn}: y must have shape (n,), got shape {tuple(y.shape)} (rank {y.ndim})")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{fn}: x and y must have the same number of samples; got x of shape {tuple(x.shape)} "
+            f"({x.shape[0]} samples) and y of shape {tuple(y.shape)} ({y.shape[0]} samples)"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{fn}: the data is empty: x has shape {tuple(x.shape)}; need at least one sample")
+    if x.ndim == 2 and x.shape[1] == 0:
+        raise ValueError(f"{fn}: x has shape {tuple(x.shape)}: no features; need at least one column")
+    _check_x_fits_w(fn, x, w, x_ranks=(1,) if w.ndim == 0 else (2,))
+    dtype = _compute_dtype((x, x), (y, y), (params.w, w), (params.b, b))
+    params = Params(_cast(w, dtype), None if b is None else _cast(b, dtype))
+    return params, _cast(x, dtype), _cast(y, dtype)
+
+
+def check_learning_rate(fn: str, learning_rate: Any) -> float:
+    """A positive, finite learning rate as a Python float."""
+    if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
+        learning_rate, (numbers.Real, np.ndarray, jax.Array)
+    ):
+        raise TypeError(f"{fn}: learning_rate must be a positive real number, got {_describe(learning_rate)}")
+    if getattr(learning_rate, "ndim", 0) != 0:
+        raise ValueError(
+            f"{fn}: learning_rate must be a scalar, got shape {tuple(learning_rate.shape)}; "
+            "to try several learning rates at once use jaxlr.sweep"
+        )
+    value = float(learning_rate)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{fn}: learning_rate must be positive and finite, got {value!r}")
+    return value
+
+
+def check_n_iters(fn: str, n_iters: Any) -> int:
+    """A positive step count as a Python int."""
+    if isinstance(n_iters, (bool, np.bool_)):
+        raise TypeError(f"{fn}: n_iters must be a positive integer, got {n_iters!r}")
+    try:
+        value = operator.index(n_iters)
+    except TypeError:
+        raise TypeError(f"{fn}: n_iters must be a positive integer, got {_describe(n_iters)}") from None
+    if value < 1:
+        raise ValueError(f"{fn}: n_iters must be at least 1, got {value}")
+    return value
+
+
+def check_choice(fn: str, name: str, value: Any, choices: Any) -> Any:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{fn}: {name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value

@@ -1,0 +1,9 @@
+"""The lesson's NumPy program (hand-written gradient), ported to JAX.
+
+Prints what the original prints; see ``--help``. The logic lives in ``jaxlr._lesson``.
+"""
+
+from jaxlr._lesson import script_main
+
+if __name__ == "__main__":
+    raise SystemExit(script_main("manual"))

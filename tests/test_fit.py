@@ -1,0 +1,122 @@
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from helpers import count_traces
+
+import jaxlr
+
+
+def _lesson():
+    return jaxlr.lesson_data()
+
+
+@pytest.mark.parametrize("gradient, n_iters", [("autograd", 100), ("manual", 100), ("lesson", 20)])
+def test_lesson_converges(gradient, n_iters):
+    x, y = _lesson()
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=n_iters, gradient=gradient)
+    assert not result.diverged and result.diverged_at is None
+    np.testing.assert_allclose(result.params.w, 2.0, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(jaxlr.predict(result.params, 5.0), 10.0, rtol=0, atol=5e-5)
+    assert result.params.w.dtype == jnp.float32
+
+
+def test_history_semantics_match_the_lesson_prints():
+    """loss[i] is computed before step i's update, params[i] is after it."""
+    x, y = (np.asarray(a, np.float64) for a in _lesson())
+    lr, n = 0.01, 5
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=lr, n_iters=n)
+    w, expected_w, expected_loss = 0.0, [], []
+    for _ in range(n):
+        y_pred = w * x
+        expected_loss.append(np.mean((y_pred - y) ** 2))
+        w -= lr * np.mean(2 * x * (y_pred - y))
+        expected_w.append(w)
+    np.testing.assert_allclose(result.history.loss, expected_loss, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(result.history.params.w, expected_w, rtol=1e-14, atol=0)
+    assert result.history.params.b is None
+    np.testing.assert_allclose(result.params.w, expected_w[-1], rtol=1e-14)
+    assert result.history.loss[0] == 30.0
+
+
+def test_bias_model_matches_plain_float64_gradient_descent_step_by_step():
+    rng = np.random.default_rng(0)
+    n, d, lr, steps = 64, 5, 0.05, 40
+    x = rng.normal(size=(n, d))
+    y = x @ rng.normal(size=d) + 0.7 + 0.1 * rng.normal(size=n)
+    w0, b0 = rng.normal(size=d), 0.3
+    result = jaxlr.fit(jaxlr.Params(w0, b0), x, y, learning_rate=lr, n_iters=steps)
+    w, b = w0.copy(), b0
+    for step in range(steps):
+        r = x @ w + b - y
+        np.testing.assert_allclose(result.history.loss[step], np.mean(r**2), rtol=1e-12, atol=0)
+        w, b = w - lr * 2 * x.T @ r / n, b - lr * 2 * np.mean(r)
+        np.testing.assert_allclose(result.history.params.w[step], w, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(result.history.params.b[step], b, rtol=1e-12, atol=1e-14)
+
+
+def test_second_call_does_not_recompile():
+    x, y = _lesson()
+    other_x = x + 1
+    jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=7)
+    with count_traces() as traces:
+        jaxlr.fit(jaxlr.Params(w=1.0), other_x, y, learning_rate=0.02, n_iters=7)
+        jaxlr.fit(jaxlr.Params(w=0.5), x, y, learning_rate=0.03, n_iters=7)
+    assert traces[0] == 0
+    with count_traces() as traces:
+        jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=8)  # a new shape of the loop
+    assert traces[0] > 0
+
+
+def test_same_optax_object_does_not_recompile():
+    x, y = _lesson()
+    tx = optax.adam(0.1)
+    jaxlr.fit(jaxlr.Params(w=0.0), x, y, optimizer=tx, n_iters=5)
+    with count_traces() as traces:
+        jaxlr.fit(jaxlr.Params(w=0.0), x, y, optimizer=tx, n_iters=5)
+    assert traces[0] == 0
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["sgd", "momentum", "adam", optax.adam(0.05), optax.chain(optax.clip(1.0), optax.sgd(0.01))]
+)
+def test_optimizers_converge(optimizer):
+    x, y = _lesson()
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.05, n_iters=500, optimizer=optimizer)
+    assert not result.diverged
+    np.testing.assert_allclose(result.params.w, 2.0, rtol=0, atol=1e-2)
+
+
+def test_custom_optax_transformation_is_used():
+    x, y = _lesson()
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, optimizer=optax.sgd(0.001), n_iters=1, learning_rate=123.0)
+    np.testing.assert_allclose(result.params.w, 0.001 * 30.0, rtol=1e-6)  # lr from the optimizer, not 123
+
+
+@pytest.mark.parametrize("history", ["loss", "none"])
+def test_history_can_be_dropped(history):
+    x, y = _lesson()
+    full = jaxlr.fit(jaxlr.Params(w=0.0), x, y, n_iters=10)
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, n_iters=10, history=history)
+    assert result.history.params is None
+    if history == "loss":
+        np.testing.assert_array_equal(result.history.loss, full.history.loss)
+    else:
+        assert result.history.loss is None
+    np.testing.assert_array_equal(result.params.w, full.params.w)
+
+
+@pytest.mark.parametrize("learning_rate", [1.0, 0.3])
+def test_divergence_is_flagged(learning_rate):
+    x, y = _lesson()  # stable below lr = 2/L = 2/15
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=learning_rate, n_iters=300)
+    assert result.diverged
+    assert 0 < result.diverged_at < 300
+    loss = np.asarray(result.history.loss)
+    assert np.all(np.isfinite(loss[: result.diverged_at]))
+
+
+def test_stable_run_is_not_flagged():
+    x, y = _lesson()
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.13, n_iters=300)  # just below 2/L
+    assert not result.diverged
