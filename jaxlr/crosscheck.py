@@ -109,6 +109,8 @@ EXIT_NO_TORCH = 3
 
 DTYPES = ("float32", "float64")
 
+HELP = "compare jaxlr, step by step, with the lesson's PyTorch and NumPy programs"
+
 TORCH_INSTALL_HINT = (
     "PyTorch is not installed, and it is the reference the cross-check compares against.\n"
     "Install the extra:  pip install 'jaxlr[torch]'\n"
@@ -260,7 +262,7 @@ def torch_available() -> bool:
 def _check_dtype(fn: str, dtype: str) -> np.dtype:
     if dtype not in DTYPES:
         raise ValueError(f"{fn}: dtype must be one of {', '.join(map(repr, DTYPES))}; got {dtype!r}")
-    if dtype == "float64" and not jax.config.read("jax_enable_x64"):
+    if dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
         raise ValueError(
             f"{fn}: dtype 'float64' needs JAX's 64-bit mode, which is off, so JAX would compute in float32; "
             'call jax.config.update("jax_enable_x64", True) before creating any array'
@@ -591,9 +593,9 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: np.ndarray, steps: np.ndar
     scale = np.broadcast_to(scale, ref.shape)
     steps = np.broadcast_to(steps, ref.shape)
     finite = np.isfinite(ours) & np.isfinite(ref)
-    abs_err = np.where(ours == ref, 0.0, np.abs(ours - ref))  # inf == inf is agreement
-    abs_err = np.where(finite | (ours == ref), abs_err, np.inf)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        abs_err = np.where(ours == ref, 0.0, np.abs(ours - ref))  # inf == inf is agreement
+        abs_err = np.where(finite | (ours == ref), abs_err, np.inf)
         rel = np.where(abs_err == 0, 0.0, abs_err / scale)
         spacing = np.spacing(np.float32(np.minimum(scale, np.finfo(np.float32).max))).astype(np.float64)
         ulps = np.where(abs_err == 0, 0.0, abs_err / spacing)
@@ -808,6 +810,15 @@ def write_json(path: str, rows: Sequence[Row]) -> None:
         raise
 
 
+def _json_path(text: str) -> str:
+    directory = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: folder {directory} does not exist")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder; give a file name")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options (shared by ``python -m jaxlr.crosscheck`` and ``jaxlr crosscheck``)."""
     parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
@@ -821,7 +832,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random problems (%(default)s)")
     parser.add_argument("--n", type=positive_int, default=50, help="samples in the random problems (%(default)s)")
     parser.add_argument("--d", type=positive_int, default=3, help="features in the random (n, d) problem (%(default)s)")
-    parser.add_argument("--json", metavar="PATH", default=None, help="also write the rows as JSON to PATH")
+    parser.add_argument(
+        "--json", metavar="PATH", type=_json_path, default=None, help="also write the rows as JSON to PATH"
+    )
 
 
 def run_command(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit) -> int:
@@ -832,11 +845,6 @@ def run_command(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult]
     dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
     if "float64" in dtypes:
         jax.config.update("jax_enable_x64", True)  # before any array is created
-    if args.json is not None:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(directory):
-            print(f"jaxlr crosscheck: error: --json {args.json}: folder {directory} does not exist", file=sys.stderr)
-            return 2
     cases = lesson_cases(learning_rate=args.lr, n_iters=args.iters) + random_cases(
         seed=args.seed, n=args.n, d=args.d, learning_rate=args.lr, n_iters=args.iters
     )
@@ -851,11 +859,16 @@ def run_command(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult]
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None, *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    fit: Callable[..., jaxlr.FitResult] = jaxlr.fit,
+    prog: str = "python -m jaxlr.crosscheck",
+) -> int:
     """``python -m jaxlr.crosscheck``: parses ``argv`` and runs the cross-check; returns the exit code."""
     parser = ArgumentParser(
-        prog="python -m jaxlr.crosscheck",
-        description="Compare jaxlr, step by step, with the lesson's PyTorch and NumPy programs.",
+        prog=prog,
+        description=HELP,
     )
     add_arguments(parser)
     return run_command(parser.parse_args(argv), fit=fit)
