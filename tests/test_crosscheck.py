@@ -68,7 +68,7 @@ def test_random_cases_pass(dtype):
     assert all(row.passed for row in rows), [row.verdict for row in rows]
 
 
-@hypothesis.settings(max_examples=25, deadline=None, derandomize=True)
+@hypothesis.settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @hypothesis.given(
     n=st.sampled_from([1, 7, 32]),
     d=st.sampled_from([None, 1, 4]),
