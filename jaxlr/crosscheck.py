@@ -106,6 +106,7 @@ import numpy as np
 
 import jaxlr
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr._validate import check_learning_rate, check_n_iters
 
 FLOAT64_RTOL = 1e-12
 """float64: the largest relative error (to the quantity's scale) a passing case may have."""
@@ -149,7 +150,7 @@ class Problem(NamedTuple):
 
     x: np.ndarray
     y: np.ndarray
-    w: np.ndarray
+    w: np.ndarray  # 0-d or (d,)
     b: float | None
     x_test: np.ndarray
 
@@ -260,15 +261,6 @@ def _import_torch() -> Any:
     return torch
 
 
-def torch_available() -> bool:
-    """Whether PyTorch can be imported (imports it if so)."""
-    try:
-        _import_torch()
-    except TorchNotInstalledError:
-        return False
-    return True
-
-
 def float32_ulps_per_step(n: int) -> float:
     """The float32 bound per step for ``n`` samples: ``4 + sqrt(n) / 2`` ulps of the scale.
 
@@ -297,6 +289,12 @@ def _check_dtype(fn: str, dtype: str) -> np.dtype:
     return np.dtype(dtype)
 
 
+def _check_settings(fn: str, learning_rate: Any, n_iters: Any, dtype: Any) -> tuple[float, int]:
+    if dtype not in DTYPES:
+        raise ValueError(f"{fn}: dtype must be one of {', '.join(map(repr, DTYPES))}; got {dtype!r}")
+    return check_learning_rate(fn, learning_rate), check_n_iters(fn, n_iters)
+
+
 def _flat_params(w: Any, b: Any) -> np.ndarray:
     w = np.atleast_1d(np.asarray(w))
     return w if b is None else np.concatenate([w, np.atleast_1d(np.asarray(b))])
@@ -317,6 +315,7 @@ def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: i
       >>> print(f"{trace.params[0, 0]:.3f} {trace.loss[0]:.8f} {trace.prediction[0]:.3f}")
       0.300 30.00000000 10.000
     """
+    learning_rate, n_iters = _check_settings("torch_autograd_program", learning_rate, n_iters, dtype)
     torch = _import_torch()
     torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     if problem.b is not None or np.ndim(problem.w) != 0:
@@ -353,6 +352,7 @@ def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: i
         losses.append(l.detach())
     with torch.no_grad():
         prediction = forward(torch.tensor(problem.x_test, dtype=torch_dtype))
+    assert gradient is not None  # n_iters >= 1
     return Trace(
         torch.stack(ws).numpy()[:, None],
         torch.stack(losses).numpy(),
@@ -387,6 +387,7 @@ def numpy_program(
       >>> print(f"{trace.params[0, 0]:.3f} {trace.params[2, 0]:.3f} {trace.loss[2]:.8f}")
       1.200 1.872 0.76800019
     """
+    learning_rate, n_iters = _check_settings("numpy_program", learning_rate, n_iters, dtype)
     if gradient not in ("original", "corrected"):
         raise ValueError(f"numpy_program: gradient must be 'original' or 'corrected'; got {gradient!r}")
     if problem.b is not None or np.ndim(problem.w) != 0:
@@ -416,19 +417,20 @@ def numpy_program(
 
     gradient_fn = original_gradient if gradient == "original" else corrected_gradient
     ws, losses, first_gradient = [], [], None
-    for _epoch in range(n_iters):
-        # predict = forward pass
-        y_pred = forward(X)
-        # loss
-        l = loss(Y, y_pred)  # noqa: E741 (the lesson's name)
-        # calculate gradients
-        dw = gradient_fn(X, Y, y_pred)
-        if first_gradient is None:
-            first_gradient = dw
-        # update weights
-        w -= learning_rate * dw
-        ws.append(w)
-        losses.append(l)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by the comparison
+        for _epoch in range(n_iters):
+            # predict = forward pass
+            y_pred = forward(X)
+            # loss
+            l = loss(Y, y_pred)  # noqa: E741 (the lesson's name)
+            # calculate gradients
+            dw = gradient_fn(X, Y, y_pred)
+            if first_gradient is None:
+                first_gradient = dw
+            # update weights
+            w -= learning_rate * dw
+            ws.append(w)
+            losses.append(l)
     prediction = forward(np.asarray(problem.x_test, dtype=float_type))
     return Trace(
         np.asarray(ws, dtype=float_type)[:, None],
@@ -451,6 +453,7 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
       >>> trace.params.shape, trace.loss.shape, trace.gradient.shape
       ((5, 4), (5,), (4,))
     """
+    learning_rate, n_iters = _check_settings("torch_linear_program", learning_rate, n_iters, dtype)
     torch = _import_torch()
     torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     if np.ndim(problem.w) != 1 or problem.b is None:
@@ -482,6 +485,7 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
         losses.append(l.detach())
     with torch.no_grad():
         prediction = model(torch.tensor(problem.x_test, dtype=torch_dtype)).reshape(-1)
+    assert gradient is not None  # n_iters >= 1
     return Trace(torch.stack(params).numpy(), torch.stack(losses).numpy(), gradient.numpy(), prediction.numpy())
 
 
@@ -635,7 +639,7 @@ def _errors(
             ratio = rel / FLOAT64_RTOL
         else:
             ratio = ulps / (ulps_per_step * steps)
-    ratio = np.where(np.isnan(ratio), np.inf, ratio)
+    rel, ulps, ratio = (np.where(np.isnan(v), np.inf, v) for v in (rel, ulps, ratio))
     return Errors(
         float(abs_err.max(initial=0.0)),
         float(rel.max(initial=0.0)),
@@ -648,11 +652,25 @@ def _errors(
 def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     """Compares two traces of ``case`` and returns its table row (see the module docstring for the measures)."""
     np_dtype = np.dtype(dtype)
-    shapes = {name: (np.shape(getattr(ours, name)), np.shape(getattr(reference, name))) for name in Trace._fields}
-    for name, (a, b) in shapes.items():
-        if a != b:
-            raise ValueError(f"compare: {name} has shape {a} on the jaxlr side and {b} on the reference side")
-    scales = _scales(case, np_dtype, reference)
+    if np_dtype == np.float64:
+        bound = f"rel <= {FLOAT64_RTOL:g}"
+    else:
+        bound = f"<= {float32_ulps_per_step(np.shape(case.problem.x)[0]):.3g} ulps/step"
+    mismatched = [
+        f"{name} has shape {np.shape(getattr(ours, name))} on the jaxlr side, "
+        f"{np.shape(getattr(reference, name))} on the reference side"
+        for name in Trace._fields
+        if np.shape(getattr(ours, name)) != np.shape(getattr(reference, name))
+    ]
+    if mismatched:
+        inf = math.inf
+        return Row(
+            *(case.name, case.reference, case.gradient, dtype, case.n_iters, inf, inf, inf, bound, False),
+            verdict="FAIL: " + "; ".join(mismatched),
+            errors={},
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged trace is reported, not warned about
+        scales = _scales(case, np_dtype, reference)
     ulps_per_step = float32_ulps_per_step(np.shape(case.problem.x)[0])
     errors = {
         name: _errors(
@@ -671,10 +689,6 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
         if not all(np.all(np.isfinite(getattr(trace, name))) for name in Trace._fields)
     ]
     passed = not diverged and all(e.within_bound for e in errors.values())
-    if np_dtype == np.float64:
-        bound = f"rel <= {FLOAT64_RTOL:g}"
-    else:
-        bound = f"<= {ulps_per_step:.3g} ulps/step"
     if diverged:
         limit = stable_learning_rate_limit(case.problem.x, bias=case.problem.b is not None, gradient=case.gradient)
         verdict = f"FAIL: {' and '.join(diverged)} diverged (lr {case.learning_rate:g}; stable below {limit:.4g})"
@@ -734,7 +748,7 @@ def run_case(case: Case, dtype: str = "float32", *, fit: Callable[..., jaxlr.Fit
 def lesson_problem() -> Problem:
     """The lesson's data (``X = [1, 2, 3, 4]``, ``Y = 2X``), ``w = 0``, and ``f(5)``."""
     x = np.array([1.0, 2.0, 3.0, 4.0])
-    return Problem(x, 2 * x, np.float64(0.0), None, np.array([5.0]))
+    return Problem(x, 2 * x, np.asarray(0.0), None, np.array([5.0]))
 
 
 def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
@@ -744,13 +758,14 @@ def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
     an integer ``d`` gives ``x`` of shape ``(n, d)`` and a bias.
     """
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n,) if d is None else (n, d))
-    w_true = rng.normal(size=() if d is None else (d,))
-    b_true = None if d is None else rng.normal()
-    y = (x * w_true if d is None else x @ w_true + b_true) + 0.1 * rng.normal(size=n)
-    w = np.float64(rng.normal()) if d is None else rng.normal(size=d)
-    b = None if d is None else float(rng.normal())
-    return Problem(x, y, w, b, x)
+    if d is None:
+        x = rng.normal(size=n)
+        y = x * rng.normal() + 0.1 * rng.normal(size=n)
+        return Problem(x, y, np.asarray(rng.normal()), None, x)
+    x = rng.normal(size=(n, d))
+    w_true, b_true = rng.normal(size=d), rng.normal()
+    y = x @ w_true + b_true + 0.1 * rng.normal(size=n)
+    return Problem(x, y, rng.normal(size=d), float(rng.normal()), x)
 
 
 def lesson_cases(*, learning_rate: float = 0.01, n_iters: int | None = None) -> list[Case]:
@@ -873,8 +888,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit) -> int:
     """Runs the cross-check for parsed ``args``; returns the exit code."""
-    if not torch_available():
-        print(f"jaxlr crosscheck: {TORCH_INSTALL_HINT}", file=sys.stderr)
+    try:
+        _import_torch()
+    except TorchNotInstalledError as e:
+        print(f"jaxlr crosscheck: {e}", file=sys.stderr)
         return EXIT_NO_TORCH
     dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
     if "float64" in dtypes:
