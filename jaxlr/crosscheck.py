@@ -852,6 +852,9 @@ def write_json(path: str, rows: Sequence[Row]) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump([row.as_json() for row in rows], f, indent=2, allow_nan=False)
             f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would outlive the rename
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
