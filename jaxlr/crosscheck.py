@@ -531,6 +531,9 @@ def jaxlr_program(
         passes a deliberately broken one to see the cross-check fail.
     """
     float_type = _check_dtype("jaxlr_program", dtype).type
+    if gradient not in _GRADIENT_FUNCTIONS:
+        choices = ", ".join(map(repr, _GRADIENT_FUNCTIONS))
+        raise ValueError(f"jaxlr_program: gradient must be one of {choices}; got {gradient!r}")
     x = jnp.asarray(problem.x, dtype=float_type)
     y = jnp.asarray(problem.y, dtype=float_type)
     params = jaxlr.Params(
