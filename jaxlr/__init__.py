@@ -9,6 +9,9 @@ The whole public API is on this page.
   :func:`lesson_gradient_n_times_too_large` (the lesson's original, N times too large).
 * Training: :func:`fit`, returning a :class:`FitResult` with a :class:`History`.
 * Data: :func:`lesson_data`.
+
+The module ``jaxlr.crosscheck`` (imported on its own, ``python -m jaxlr.crosscheck``)
+compares all of this, step by step, with the lesson's PyTorch and NumPy programs.
 """
 
 import importlib.metadata

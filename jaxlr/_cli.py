@@ -56,12 +56,15 @@ def _run_lesson(args: argparse.Namespace) -> int:
 
 def commands() -> dict[str, Command]:
     """The subcommands, by name."""
+    from jaxlr import crosscheck  # imports no torch; the command does, when run
+
     return {
         "lesson": Command(
             "run both lesson ports on the tutorial data, side by side (the default)",
             _add_lesson_arguments,
             _run_lesson,
         ),
+        "crosscheck": Command(crosscheck.HELP, crosscheck.add_arguments, crosscheck.run_command),
     }
 
 
