@@ -183,6 +183,19 @@ def check_data(fn: str, params: Any, x: Any, y: Any, *, finite: bool = True) -> 
     return params, x, y
 
 
+def check_features(fn: str, x: Any) -> jax.Array:
+    """Checks a design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty, real numbers."""
+    x = _as_array(fn, "x", x)
+    _check_dtype(fn, "x", x.dtype)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {tuple(x.shape)} (rank {x.ndim})")
+    if x.shape[0] == 0 or x.size == 0:
+        raise ValueError(f"{fn}: x has shape {tuple(x.shape)}: need at least one sample and one feature")
+    x = _cast(x, _compute_dtype((x, x)))
+    check_finite(fn, x=x)
+    return x.reshape(x.shape[0], -1)
+
+
 def check_learning_rate(fn: str, learning_rate: Any) -> float:
     """A positive, finite learning rate as a Python float."""
     if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
