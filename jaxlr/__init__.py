@@ -9,6 +9,7 @@ The whole public API is on this page.
   :func:`lesson_gradient_n_times_too_large` (the lesson's original, N times too large).
 * Training: :func:`fit`, returning a :class:`FitResult` with a :class:`History`.
 * Data: :func:`lesson_data`.
+* Diagnostics: :func:`condition_number` (how many steps gradient descent needs).
 
 The module ``jaxlr.crosscheck`` (imported on its own, ``python -m jaxlr.crosscheck``)
 compares all of this, step by step, with the lesson's PyTorch and NumPy programs.
@@ -16,6 +17,7 @@ compares all of this, step by step, with the lesson's PyTorch and NumPy programs
 
 import importlib.metadata
 
+from jaxlr._conditioning import condition_number as condition_number
 from jaxlr._data import lesson_data as lesson_data
 from jaxlr._gradients import autograd_gradient as autograd_gradient
 from jaxlr._gradients import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
@@ -37,6 +39,7 @@ __all__ = [
     "History",
     "Params",
     "autograd_gradient",
+    "condition_number",
     "fit",
     "lesson_data",
     "lesson_gradient_n_times_too_large",

@@ -16,7 +16,7 @@ from jax.typing import ArrayLike
 
 from jaxlr._loss import _mse_loss
 from jaxlr._model import PRECISION, Params, _predict
-from jaxlr._validate import check_data
+from jaxlr._validate import check_data, check_finite_result
 
 GradientFn = Callable[[Params, jax.Array, jax.Array], Params]
 
@@ -63,7 +63,7 @@ def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
       -30.000
     """
     params, x, y = check_data("autograd_gradient", params, x, y)
-    return _autograd_gradient(params, x, y)
+    return check_finite_result("autograd_gradient", _autograd_gradient(params, x, y))
 
 
 def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
@@ -80,7 +80,7 @@ def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
       -30.000
     """
     params, x, y = check_data("manual_gradient", params, x, y)
-    return _manual_gradient(params, x, y)
+    return check_finite_result("manual_gradient", _manual_gradient(params, x, y))
 
 
 def lesson_gradient_n_times_too_large(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
@@ -104,7 +104,7 @@ def lesson_gradient_n_times_too_large(params: Params, x: ArrayLike, y: ArrayLike
       -120.000
     """
     params, x, y = check_data("lesson_gradient_n_times_too_large", params, x, y)
-    return _lesson_gradient_n_times_too_large(params, x, y)
+    return check_finite_result("lesson_gradient_n_times_too_large", _lesson_gradient_n_times_too_large(params, x, y))
 
 
 # The names fit(..., gradient=...) accepts, and the core functions they select.

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxlr._model import Params, _predict
-from jaxlr._validate import check_data
+from jaxlr._validate import check_data, check_finite_result
 
 
 def _mse_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -34,4 +34,4 @@ def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
       30.00000000
     """
     params, x, y = check_data("mse_loss", params, x, y)
-    return _mse_loss(params, x, y)
+    return check_finite_result("mse_loss", _mse_loss(params, x, y))

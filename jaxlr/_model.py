@@ -65,7 +65,7 @@ def predict(params: Params, x: ArrayLike) -> jax.Array:
       >>> jaxlr.predict(jaxlr.Params(w=[1.0, -1.0], b=0.5), [[3.0, 1.0]]).tolist()
       [2.5]
     """
-    from jaxlr._validate import check_predict_inputs
+    from jaxlr._validate import check_finite_result, check_predict_inputs
 
     params, x = check_predict_inputs("predict", params, x)
-    return _predict(params, x)
+    return check_finite_result("predict", _predict(params, x))

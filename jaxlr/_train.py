@@ -18,7 +18,7 @@ from jax.typing import ArrayLike
 from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
 from jaxlr._model import Params
-from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
+from jaxlr._validate import check_choice, check_data, check_history_size, check_learning_rate, check_n_iters
 
 
 def _momentum(learning_rate: Any) -> optax.GradientTransformation:
@@ -209,12 +209,13 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    params, x, y = check_data("fit", params, x, y)
+    params, x, y = check_data("fit", params, x, y, finite=False)
     learning_rate = check_learning_rate("fit", learning_rate)
     n_iters = check_n_iters("fit", n_iters)
     gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
     history = check_choice("fit", "history", history, HISTORY_MODES)
     optimizer = _check_optimizer("fit", optimizer)
+    check_history_size("fit", n_iters, history, sum(p.size for p in jax.tree.leaves(params)), x.dtype.itemsize)
     (final, records, diverged_at), finite = _fit_compiled(
         params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
     )

@@ -27,6 +27,11 @@ import numpy as np
 
 from jaxlr._model import Params
 
+# The step counter is an int32 inside the compiled loop.
+MAX_ITERS = 2**31 - 1
+# A history larger than this is refused before the fit allocates it.
+MAX_HISTORY_BYTES = 2 * 2**30
+
 
 def _describe(value: Any) -> str:
     shape = getattr(value, "shape", None)
@@ -126,20 +131,28 @@ def _check_x_fits_w(fn: str, x: Any, w: Any, *, x_ranks: tuple[int, ...]) -> Non
         )
 
 
-def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
-    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype."""
+def check_predict_inputs(fn: str, params: Any, x: Any, *, finite: bool = True) -> tuple[Params, jax.Array]:
+    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype.
+
+    With ``finite``, concrete (not traced) values are also checked for NaN and inf.
+    """
     w, b = _check_params(fn, params)
     x_given, x = x, _as_array(fn, "x", x)
     _check_dtype(fn, "x", x.dtype)
     _check_x_fits_w(fn, x, w, x_ranks=(0, 1) if w.ndim == 0 else (1, 2))
     dtype = _compute_dtype((x_given, x), (params.w, w), (params.b, b))
-    return Params(_cast(w, dtype), None if b is None else _cast(b, dtype)), _cast(x, dtype)
+    params, x = Params(_cast(w, dtype), None if b is None else _cast(b, dtype)), _cast(x, dtype)
+    if finite:
+        check_finite(fn, x=x, **{"params.w": params.w, "params.b": params.b})
+    return params, x
 
 
-def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
+def check_data(fn: str, params: Any, x: Any, y: Any, *, finite: bool = True) -> tuple[Params, jax.Array, jax.Array]:
     """Checks a training set and the params that should fit it.
 
     Returns ``(params, x, y)`` cast to one floating dtype (see the module's rule).
+    With ``finite``, concrete (not traced) values are also checked for NaN and inf;
+    :func:`jaxlr.fit` passes ``False`` and checks on the device, in its compiled loop.
     Raises ``TypeError``/``ValueError`` naming the argument, what was expected and
     what was given.
     """
@@ -164,7 +177,23 @@ def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array,
     _check_x_fits_w(fn, x, w, x_ranks=(1,) if w.ndim == 0 else (2,))
     dtype = _compute_dtype((x, x), (y, y), (params.w, w), (params.b, b))
     params = Params(_cast(w, dtype), None if b is None else _cast(b, dtype))
-    return params, _cast(x, dtype), _cast(y, dtype)
+    x, y = _cast(x, dtype), _cast(y, dtype)
+    if finite:
+        check_finite(fn, x=x, y=y, **{"params.w": params.w, "params.b": params.b})
+    return params, x, y
+
+
+def check_features(fn: str, x: Any) -> jax.Array:
+    """Checks a design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty, real numbers."""
+    x = _as_array(fn, "x", x)
+    _check_dtype(fn, "x", x.dtype)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {tuple(x.shape)} (rank {x.ndim})")
+    if x.shape[0] == 0 or x.size == 0:
+        raise ValueError(f"{fn}: x has shape {tuple(x.shape)}: need at least one sample and one feature")
+    x = _cast(x, _compute_dtype((x, x)))
+    check_finite(fn, x=x)
+    return x.reshape(x.shape[0], -1)
 
 
 def check_learning_rate(fn: str, learning_rate: Any) -> float:
@@ -194,7 +223,57 @@ def check_n_iters(fn: str, n_iters: Any) -> int:
         raise TypeError(f"{fn}: n_iters must be a positive integer, got {_describe(n_iters)}") from None
     if value < 1:
         raise ValueError(f"{fn}: n_iters must be at least 1, got {value}")
+    if value > MAX_ITERS:
+        raise ValueError(f"{fn}: n_iters must be at most {MAX_ITERS} (the step counter is int32), got {value}")
     return value
+
+
+def check_history_size(fn: str, n_iters: int, history: str, n_params: int, itemsize: int) -> None:
+    """Refuses a history that would not fit in memory, before anything is allocated."""
+    per_step = {"full": n_params + 1, "loss": 1, "none": 0}[history]
+    size = n_iters * per_step * itemsize
+    if size > MAX_HISTORY_BYTES:
+        raise ValueError(
+            f"{fn}: history={history!r} for n_iters={n_iters} would take {size / 2**30:.1f} GiB "
+            f"(limit {MAX_HISTORY_BYTES / 2**30:.0f} GiB); use history='loss' or history='none'"
+        )
+
+
+def _is_concrete(value: Any) -> bool:
+    return not isinstance(value, jax.core.Tracer)
+
+
+def check_finite(fn: str, **arrays: Any) -> None:
+    """Raises ``ValueError`` naming the first argument holding a NaN or inf.
+
+    Only for concrete (eager) values: under ``jax.jit`` the values are not known
+    when the function is traced, and :func:`jaxlr.fit` checks its data on the
+    device instead. One reduction on the device, one scalar per array to the host.
+    """
+    concrete = {name: a for name, a in arrays.items() if a is not None and _is_concrete(a)}
+    if not concrete:
+        return
+    flags = jax.device_get(_finite_flags(*concrete.values()))
+    for (name, _), ok in zip(concrete.items(), flags, strict=True):
+        if not ok:
+            raise ValueError(f"{fn}: {name} contains NaN or inf; inputs must be finite numbers")
+
+
+def check_finite_result(fn: str, result: Any) -> Any:
+    """Raises ``ValueError`` if finite inputs gave a non-finite result (overflow); returns ``result``."""
+    leaves = [leaf for leaf in jax.tree.leaves(result) if _is_concrete(leaf)]
+    if leaves and not all(jax.device_get(_finite_flags(*leaves))):
+        dtype = leaves[0].dtype
+        raise ValueError(
+            f"{fn}: the result overflowed {dtype} (inf or NaN from finite inputs); "
+            "rescale the data (e.g. standardize it) or compute in float64 (jax_enable_x64)"
+        )
+    return result
+
+
+@jax.jit
+def _finite_flags(*arrays: Any) -> jax.Array:
+    return jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays])
 
 
 def check_choice(fn: str, name: str, value: Any, choices: Any) -> Any:

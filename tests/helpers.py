@@ -15,21 +15,27 @@ REFERENCE = Path(__file__).resolve().parent / "reference"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\d+|inf|nan)")
 
 
+_TRACES = [0]
+
+
+def _count_trace(event, duration, **kwargs):
+    del duration, kwargs  # unused
+    if event == "/jax/core/compile/jaxpr_trace_duration":
+        _TRACES[0] += 1
+
+
+# Registered once, for the whole session: older jax has no way to unregister a listener.
+jax.monitoring.register_event_duration_secs_listener(_count_trace)
+
+
 @contextlib.contextmanager
 def count_traces():
     """Counts jit traces (cache misses) inside the block: ``with count_traces() as n: ...; n[0]``."""
-    count = [0]
-
-    def listener(event, duration, **kwargs):
-        del duration, kwargs  # unused
-        if event == "/jax/core/compile/jaxpr_trace_duration":
-            count[0] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    count, start = [0], _TRACES[0]
     try:
         yield count
     finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+        count[0] = _TRACES[0] - start
 
 
 def parse_numbers(text: str) -> list[tuple[str, list[float]]]:

@@ -1,0 +1,146 @@
+"""Property-based tests: every input to the public API gives one of three outcomes.
+
+1. a finite, valid result;
+2. a result flagged ``diverged=True`` with ``diverged_at`` (fits only);
+3. a ``ValueError``/``TypeError`` raised by jaxlr, one line, naming the function.
+
+Never an internal JAX/XLA traceback, a hang, or a NaN result without the flag.
+The number of examples per property is fixed below and reported by
+``pytest --hypothesis-show-statistics``.
+"""
+
+import math
+import traceback
+import warnings
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import jaxlr
+
+EXAMPLES = 300
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+# Weighted towards valid input, so that results, not only errors, are exercised.
+DTYPES = [np.float32, np.float64] * 4 + [np.int32, np.bool_, np.float16, ml_dtypes.bfloat16, np.complex64]
+EXTREME = [0.0, 1e30, -1e30, 1e-30, -1e-30]
+NON_FINITE = [math.nan, math.inf, -math.inf]
+ORDINARY = st.floats(-10, 10, allow_nan=False, width=32)
+FINITE_VALUES = st.one_of(ORDINARY, ORDINARY, ORDINARY, st.sampled_from(EXTREME))
+VALUES = st.one_of(FINITE_VALUES, FINITE_VALUES, FINITE_VALUES, st.sampled_from(NON_FINITE))
+
+
+def _array(draw, shape, dtype):
+    elements = draw(st.sampled_from([FINITE_VALUES] * 6 + [VALUES]))
+    values = draw(st.lists(elements, min_size=math.prod(shape), max_size=math.prod(shape)))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(values, np.float64).reshape(shape).astype(dtype)
+
+
+@st.composite
+def problems(draw):
+    """(params, x, y): mostly well-formed, sometimes mismatched or of the wrong rank."""
+    scalar_model = draw(st.sampled_from([True, False]))
+    n = draw(st.sampled_from([3, 1, 3, 3, 0]))
+    d = None if scalar_model else draw(st.sampled_from([2, 1, 2, 2, 0]))
+    x_shape = (n,) if scalar_model else (n, d)
+    y_shape = (n,)
+    defect = draw(st.sampled_from([None] * 16 + ["y_len", "x_rank", "y_rank", "w_shape"]))
+    if defect == "y_len":
+        y_shape = (n + 1,)
+    elif defect == "x_rank":
+        x_shape = (*x_shape, 1)
+    elif defect == "y_rank":
+        y_shape = (n, 1)
+    dtype = draw(st.sampled_from(DTYPES))
+    x = _array(draw, x_shape, dtype)
+    y = _array(draw, y_shape, draw(st.sampled_from([dtype, dtype, np.float32])))
+    w_shape = () if scalar_model else (d,)
+    if defect == "w_shape":
+        w_shape = (2,) if w_shape == () else (w_shape[0] + 1,)
+    w = _array(draw, w_shape, np.float32)
+    b = draw(st.one_of(st.none(), FINITE_VALUES, VALUES))
+    return jaxlr.Params(w, b), x, y
+
+
+def _outcome(call, fn):
+    """Runs ``call`` and classifies it, asserting it is one of the three allowed outcomes."""
+    try:
+        result = call()
+    except (ValueError, TypeError) as e:
+        message = str(e)
+        assert message.startswith(f"{fn}:") and "\n" not in message, message
+        origin = traceback.extract_tb(e.__traceback__)[-1].filename
+        assert "/jaxlr/" in origin.replace("\\", "/") and "/jax/" not in origin.replace("\\", "/"), origin
+        event(f"{fn}: {type(e).__name__}: {message.split(';')[0].split(',')[0][len(fn) + 2 : len(fn) + 40]}")
+        return "error", None
+    return "result", result
+
+
+def _all_finite(tree):
+    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(tree))
+
+
+@SETTINGS
+@given(problems())
+def test_predict_loss_and_gradients(problem):
+    params, x, y = problem
+    calls = {
+        "predict": lambda: jaxlr.predict(params, x),
+        "mse_loss": lambda: jaxlr.mse_loss(params, x, y),
+        "autograd_gradient": lambda: jaxlr.autograd_gradient(params, x, y),
+        "manual_gradient": lambda: jaxlr.manual_gradient(params, x, y),
+        "lesson_gradient_n_times_too_large": lambda: jaxlr.lesson_gradient_n_times_too_large(params, x, y),
+    }
+    for fn, call in calls.items():
+        kind, result = _outcome(call, fn)
+        if kind == "result":
+            assert _all_finite(result), (fn, result)
+            event(f"{fn}: finite result")
+
+
+@SETTINGS
+@given(
+    problems(),
+    st.sampled_from([1e-3, 0.05, 0.05, 0.3, 1e30, 0.0, -1.0, math.nan, math.inf, "0.1", None]),
+    st.sampled_from([1, 6, 6, 6, 0, -3, 10**12, 2.5]),
+    st.sampled_from(["autograd", "manual", "lesson"]),
+)
+def test_fit(problem, learning_rate, n_iters, gradient):
+    params, x, y = problem
+    kind, result = _outcome(
+        lambda: jaxlr.fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient), "fit"
+    )
+    if kind == "error":
+        return
+    if result.diverged:
+        assert isinstance(result.diverged_at, int) and 0 <= result.diverged_at < n_iters
+        event("fit: diverged, flagged")
+    else:
+        assert result.diverged_at is None
+        assert _all_finite(result.params) and _all_finite(result.history), result
+        event("fit: finite result")
+
+
+@pytest.mark.parametrize("history", ["full", "loss", "none"])
+def test_huge_n_iters_is_refused_before_allocating(history):
+    x, y = jaxlr.lesson_data()
+    n_iters = 10**12 if history == "none" else 2 * 10**9
+    with pytest.raises(ValueError, match="n_iters|GiB"):
+        jaxlr.fit(jaxlr.Params(0.0), x, y, n_iters=n_iters, history=history)
+
+
+def test_overflow_from_finite_inputs_is_an_error_not_inf():
+    x = np.array([1e30, 2e30], np.float32)
+    with pytest.raises(ValueError, match="overflowed float32"):
+        jaxlr.mse_loss(jaxlr.Params(np.float32(1e10)), x, x)
+    result = jaxlr.fit(jaxlr.Params(np.float32(0)), x, x, n_iters=3)
+    assert result.diverged and result.diverged_at == 0
