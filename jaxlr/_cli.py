@@ -56,12 +56,16 @@ def _run_lesson(args: argparse.Namespace) -> int:
 
 def commands() -> dict[str, Command]:
     """The subcommands, by name."""
+    from jaxlr import _cli_fit, _cli_sweep
+
     return {
         "lesson": Command(
             "run both lesson ports on the tutorial data, side by side (the default)",
             _add_lesson_arguments,
             _run_lesson,
         ),
+        "fit": Command(_cli_fit.HELP, _cli_fit.add_arguments, _cli_fit.run),
+        "sweep": Command(_cli_sweep.HELP, _cli_sweep.add_arguments, _cli_sweep.run),
     }
 
 

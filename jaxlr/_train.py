@@ -23,7 +23,7 @@ from jaxlr._lr import DivergenceWarning, auto_learning_rate, check_auto, diverge
 from jaxlr._lr import _lipschitz as _lipschitz
 from jaxlr._model import Params
 from jaxlr._progress import MIN_STEPS as _MIN_PROGRESS_STEPS
-from jaxlr._progress import progress_bar, report, report_every
+from jaxlr._progress import progress_bar, report_every, scan_with_progress
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
 
@@ -130,8 +130,6 @@ def _fit_loop(
         for leaf in jax.tree.leaves(params):
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
         diverged_at = jnp.where((diverged_at < 0) & bad, i, diverged_at)
-        if progress_every:
-            report(i, loss, every=progress_every, n_iters=n_iters)
         if history == "full":
             record = History(params, loss)
         elif history == "loss":
@@ -141,7 +139,12 @@ def _fit_loop(
         return (params, opt_state, reference, diverged_at), record
 
     init = (params, tx.init(params), jnp.zeros((), scale.dtype), jnp.array(-1, jnp.int32))
-    (params, _, _, diverged_at), records = jax.lax.scan(step, init, jnp.arange(n_iters, dtype=jnp.int32))
+    if progress_every:
+        loss_of = lambda carry: _mse_loss(carry[0], x, y)  # noqa: E731
+        carry, records = scan_with_progress(step, init, n_iters, every=progress_every, loss_of=loss_of)
+        (params, _, _, diverged_at) = carry
+    else:
+        (params, _, _, diverged_at), records = jax.lax.scan(step, init, jnp.arange(n_iters, dtype=jnp.int32))
     return params, records, diverged_at
 
 
@@ -215,8 +218,8 @@ def fit(
       history: ``"full"`` keeps the loss and parameters of every step,
         ``"loss"`` the loss only, ``"none"`` neither.
       progress: show a progress bar with the running loss on stderr, updated
-        from inside the compiled loop at most 50 times (for ``n_iters`` of at
-        least 2000; shorter fits are too quick for one).
+        from inside the compiled loop at most 20 times (for ``n_iters`` of at
+        least 5000; shorter fits are too quick for one).
 
     Returns:
       A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
