@@ -19,8 +19,7 @@ from jax.typing import ArrayLike
 
 from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
-from jaxlr._lr import DivergenceWarning, auto_learning_rate, check_auto, divergence_message
-from jaxlr._lr import _lipschitz as _lipschitz
+from jaxlr._lr import DivergenceWarning, _lipschitz, auto_learning_rate, check_auto, divergence_message
 from jaxlr._model import Params
 from jaxlr._progress import MIN_STEPS as _MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report_every, scan_with_progress
@@ -203,7 +202,7 @@ def fit(
       y: targets, ``(n,)``.
       learning_rate: the step size, positive and finite, or ``"auto"``: ``1/L``,
         L the largest eigenvalue of the loss's Hessian in the trained parameters
-        (see :func:`lipschitz_constant`; one power iteration on the data before
+        (see :func:`lipschitz_constant`; a few power iterations on the data before
         training). Used by the default optimizer and the named ones; ignored when
         ``optimizer`` is an ``optax.GradientTransformation``, which carries its own.
       n_iters: number of steps, at least 1.
