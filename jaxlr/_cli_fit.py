@@ -5,7 +5,6 @@ bad input (a one-line error).
 """
 
 import argparse
-import math
 import sys
 import warnings
 
@@ -16,7 +15,6 @@ from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, f
 from jaxlr._csv import DataError
 from jaxlr._io import write_json
 from jaxlr._least_squares import least_squares
-from jaxlr._loss import mse_loss
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
 from jaxlr._model import Params
 from jaxlr._progress import stderr_is_terminal
@@ -62,6 +60,10 @@ def _summary_table(
     return "\n".join(lines)
 
 
+def _mse(data, weights: np.ndarray, bias: float) -> float:
+    return float(np.mean((data.x @ weights + bias - data.y) ** 2))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         check_outputs(args)
@@ -91,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
             history="loss",
             progress=show_progress,
         )
-    final_loss = float(mse_loss(result.params, x, y))
-    if result.diverged or not math.isfinite(final_loss):
+    if result.diverged or not np.all(np.isfinite(np.asarray(result.params.w))):
         reasons = [str(w.message).removeprefix("fit: ") for w in caught if issubclass(w.category, DivergenceWarning)]
         reason = reasons[0] if reasons else "training diverged (the loss became non-finite)"
         print(f"{PROG}: error: {reason}. No result is reported or written.", file=sys.stderr)
@@ -103,13 +104,22 @@ def run(args: argparse.Namespace) -> int:
         fitted = Params(np.asarray(result.params.w, np.float64), np.float64(result.params.b))
     weights = np.asarray(fitted.w, np.float64)
     bias = float(fitted.b)
-    x_original = jax.numpy.asarray(data.x, x.dtype)
-    exact = least_squares(x_original, y)
-    exact_loss = float(mse_loss(exact, x_original, y))
+    exact = least_squares(jax.numpy.asarray(data.x, x.dtype), y)
     exact_values = np.append(np.asarray(exact.w, np.float64), float(exact.b))
+    # Both losses in float64 on the original data, so that the gap is not float32 rounding.
+    final_loss = _mse(data, weights, bias)
+    exact_loss = _mse(data, exact_values[:-1], exact_values[-1])
     lr_text = f"{result.learning_rate:.6g}" + (" (auto: 1/L)" if args.lr == "auto" else "")
     names = [*data.feature_names, "bias"]
     print(_summary_table(names, np.append(weights, bias), exact_values, final_loss, exact_loss, lr_text))
+    if final_loss > exact_loss + 1e-4 * max(exact_loss, float(np.mean(data.y**2))):
+        hint = "" if problem.standardization is not None else " or --standardize"
+        print(
+            f"note: gradient descent has not reached the least-squares solution yet "
+            f"(its loss is {final_loss / exact_loss - 1:.2%} higher); try more --steps{hint}"
+            if exact_loss > 0
+            else f"note: gradient descent has not reached the exact fit yet; try more --steps{hint}"
+        )
     if args.json is not None:
         loss_history = np.asarray(result.history.loss, np.float64)
         write_json(

@@ -83,6 +83,10 @@ def _draw_fit(ax: Any, params: Params, x: Any, y: Any, feature_names: Sequence[s
     matrix = x[:, None] if x.ndim == 1 else x
     w = np.atleast_1d(np.asarray(params.w, dtype=np.float64))
     b = 0.0 if params.b is None else float(params.b)
+    if w.shape[0] != matrix.shape[1]:
+        raise ValueError(
+            f"plot_fit: params.w has {w.shape[0]} weights but x has {matrix.shape[1]} features (shape {x.shape})"
+        )
     if matrix.shape[1] == 1:
         name = feature_names[0] if feature_names else "x"
         ax.scatter(matrix[:, 0], y, s=18, alpha=0.7, color="C0", label="data")
