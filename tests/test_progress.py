@@ -1,7 +1,13 @@
 """The progress bar: fed from inside the compiled loop, a bounded number of times, without changing the result."""
 
+import os
+import subprocess
+import sys
+import threading
+
 import numpy as np
 import pytest
+from helpers import ROOT
 
 import jaxlr
 from jaxlr import _progress
@@ -64,3 +70,57 @@ def test_report_every_is_bounded():
     for n in (5000, 5001, 10**6, 10**8 + 7):
         every = _progress.report_every(n)
         assert -(-n // every) <= _progress.MAX_UPDATES
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_bar_follows_quiet_when_stderr_is_a_terminal(fake_tqdm, monkeypatch, capsys, quiet):
+    from jaxlr import _cli_fit
+    from jaxlr._cli import main
+
+    monkeypatch.setattr(_cli_fit, "stderr_is_terminal", lambda: True)
+    assert main(["fit", "--dataset", "lesson", "--steps", "6000", *(["--quiet"] if quiet else [])]) == 0
+    capsys.readouterr()
+    assert len(fake_tqdm.instances) == (0 if quiet else 1)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_real_bar_on_a_terminal():
+    """A real run with stderr on a pseudo-terminal draws a tqdm bar with the loss."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, terminal_fd = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and tqdm would fit its bar into that: give it a size.
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    chunks = []
+
+    def read_terminal():  # concurrently, so that a full terminal buffer cannot block the child
+        while True:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # the other end is closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "jaxlr", "fit", "--dataset", "lesson", "--steps", "200000"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=terminal_fd,
+            timeout=120,
+        )
+    finally:
+        os.close(terminal_fd)
+        reader.join(timeout=10)
+        os.close(main_fd)
+    drawn = b"".join(chunks)
+    assert done.returncode == 0
+    text = drawn.decode(errors="replace")
+    assert "step" in text and "loss=" in text and "/200000" in text, text
