@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxlr._csv import DataError, read_csv
+from jaxlr._csv import DataError, read_csv, read_csv_header
 
 
 class Dataset(NamedTuple):
@@ -53,9 +53,10 @@ DATASETS: dict[str, Callable[[], tuple[tuple[str, ...], np.ndarray, str]]] = {
 }
 
 
-def _select(
-    columns: Sequence[str], values: np.ndarray, source: str, target: str, features: Sequence[str] | None
-) -> Dataset:
+def _choose(
+    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None
+) -> tuple[tuple[str, ...], str]:
+    """The feature names and the target, checked against the available ``columns``."""
     columns = tuple(columns)
     if target not in columns:
         raise DataError(f"{source} has no column {target!r} to use as the target; its columns are {', '.join(columns)}")
@@ -75,6 +76,13 @@ def _select(
         duplicates = sorted({name for name in features if features.count(name) > 1})
         if duplicates:
             raise DataError(f"feature {duplicates[0]!r} is chosen more than once")
+    return features, target
+
+
+def _select(
+    columns: Sequence[str], values: np.ndarray, source: str, target: str, features: Sequence[str] | None
+) -> Dataset:
+    features, target = _choose(columns, source, target, features)
     index = {name: i for i, name in enumerate(columns)}
     x = values[:, [index[name] for name in features]]
     y = values[:, index[target]]
@@ -91,7 +99,8 @@ def load_csv(
     """Loads a regression problem from a CSV file with a header row.
 
     Args:
-      path: the CSV file. Every cell must be a finite number.
+      path: the CSV file. Every cell of the chosen columns must be a finite
+        number; the other columns are not parsed.
       target: the name of the column to predict.
       features: the feature columns, by name, in the order wanted; ``None`` for
         every column but the target.
@@ -113,8 +122,9 @@ def load_csv(
       >>> data.x.shape, data.y.tolist(), data.feature_names
       ((3, 1), [2.0, 4.0, 6.0], ('a',))
     """
-    table = read_csv(path, rows=rows)
-    return _select(table.columns, table.values, table.path, target, features)
+    features, target = _choose(read_csv_header(path), os.fspath(path), target, features)
+    table = read_csv(path, columns=(*features, target), rows=rows)
+    return Dataset(table.values[:, :-1], table.values[:, -1], features, target, table.path)
 
 
 def load_dataset(name: str, *, target: str | None = None, features: Sequence[str] | None = None) -> Dataset:

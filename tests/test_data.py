@@ -81,3 +81,12 @@ def test_atomic_write_is_all_or_nothing(tmp_path):
         write_json(path, {"a": float("nan")})  # refused before anything is written
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_columns_not_chosen_are_not_parsed(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("name,age,height\nada,36,1.70\nbob,41,1.82\n")
+    data = jaxlr.load_csv(path, target="height", features=["age"])
+    np.testing.assert_array_equal(data.x, [[36.0], [41.0]])
+    with pytest.raises(jaxlr.DataError, match=r"row 1 \(line 2\), column 'name': 'ada' is not a number"):
+        jaxlr.load_csv(path, target="height")  # every other column is a feature, the names too
