@@ -79,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
             warn_if_unstable(x, args.lr, bias=True, optimizer=args.optimizer)
         for warning in caught:
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+    elif args.optimizer == "adam":
+        print(
+            f"{PROG}: note: --lr auto is 1/L, the plain gradient-descent step; Adam scales its steps "
+            "differently, so a better Adam rate may be far from it (jaxlr sweep finds one)",
+            file=sys.stderr,
+        )
     params = Params(jax.numpy.zeros(d, x.dtype), jax.numpy.zeros((), x.dtype))
     show_progress = not args.quiet and stderr_is_terminal()
     with warnings.catch_warnings(record=True) as caught:
@@ -120,43 +126,46 @@ def run(args: argparse.Namespace) -> int:
             if exact_loss > 0
             else f"note: gradient descent has not reached the exact fit yet; try more --steps{hint}"
         )
-    if args.json is not None:
-        loss_history = np.asarray(result.history.loss, np.float64)
-        write_json(
-            args.json,
-            {
-                "weights": dict(zip(data.feature_names, weights.tolist(), strict=True)),
-                "bias": bias,
-                "loss_history": loss_history.tolist(),
-                "final_loss": final_loss,
-                "learning_rate": result.learning_rate,
-                "steps": args.steps,
-                "optimizer": args.optimizer,
-                "dtype": args.dtype,
-                "backend": jax.default_backend(),
-                "target": data.target_name,
-                "source": data.source,
-                "standardized": problem.standardization is not None,
-                "auto_learning_rate": args.lr == "auto",
-                "least_squares": {
-                    "weights": dict(zip(data.feature_names, exact_values[:-1].tolist(), strict=True)),
-                    "bias": float(exact_values[-1]),
-                    "final_loss": exact_loss,
+    try:
+        if args.json is not None:
+            loss_history = np.asarray(result.history.loss, np.float64)
+            write_json(
+                args.json,
+                {
+                    "weights": dict(zip(data.feature_names, weights.tolist(), strict=True)),
+                    "bias": bias,
+                    "loss_history": loss_history.tolist(),
+                    "final_loss": final_loss,
+                    "learning_rate": result.learning_rate,
+                    "steps": args.steps,
+                    "optimizer": args.optimizer,
+                    "dtype": args.dtype,
+                    "backend": jax.default_backend(),
+                    "target": data.target_name,
+                    "source": data.source,
+                    "standardized": problem.standardization is not None,
+                    "auto_learning_rate": args.lr == "auto",
+                    "least_squares": {
+                        "weights": dict(zip(data.feature_names, exact_values[:-1].tolist(), strict=True)),
+                        "bias": float(exact_values[-1]),
+                        "final_loss": exact_loss,
+                    },
                 },
-            },
-        )
-        print(f"wrote {args.json}")
-    if args.plot is not None:
-        from jaxlr._plot import plot_fit
+            )
+            print(f"wrote {args.json}")
+        if args.plot is not None:
+            from jaxlr._plot import plot_fit
 
-        plot_fit(
-            fitted,
-            data.x,
-            data.y,
-            loss=result.history.loss,
-            feature_names=data.feature_names,
-            target_name=data.target_name,
-            path=args.plot,
-        )
-        print(f"wrote {args.plot}")
+            plot_fit(
+                fitted,
+                data.x,
+                data.y,
+                loss=result.history.loss,
+                feature_names=data.feature_names,
+                target_name=data.target_name,
+                path=args.plot,
+            )
+            print(f"wrote {args.plot}")
+    except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
+        return fail(PROG, f"cannot write the output: {e}")
     return 0

@@ -74,11 +74,17 @@ def check_outputs(args: argparse.Namespace) -> None:
             raise DataError(f"--{option} {path}: directory {directory} does not exist")
         if os.path.isdir(path):
             raise DataError(f"--{option} {path} is a directory")
+        if not os.access(directory, os.W_OK):
+            raise DataError(f"--{option} {path}: directory {directory} is not writable")
     if args.plot is not None:
         try:
-            import matplotlib  # noqa: F401
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
         except ImportError:
             raise DataError("--plot needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
+        suffix = os.path.splitext(args.plot)[1].lstrip(".").lower() or "png"
+        formats = FigureCanvasAgg.get_supported_filetypes()
+        if suffix not in formats:
+            raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
 
 
 def load_problem(args: argparse.Namespace) -> Problem:
@@ -91,8 +97,8 @@ def load_problem(args: argparse.Namespace) -> Problem:
         data = load_csv(args.data, target=args.target, features=args.features)
     else:
         data = load_dataset(args.dataset, target=args.target, features=args.features)
-    if args.dtype == "float64" and not jax.config.jax_enable_x64:
-        jax.config.update("jax_enable_x64", True)
+    if args.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
     x = data.x
     standardization = None
     if args.standardize:

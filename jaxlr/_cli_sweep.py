@@ -85,36 +85,39 @@ def run(args: argparse.Namespace) -> int:
     print(f"L = {lipschitz:.6g}{bound_text}; {n_diverged} of {len(rates)} runs diverged")
     if best is not None:
         print(f"best learning rate: {result.best_learning_rate:.6g} (final loss {result.final_loss[best]:.8g})")
-    if args.json is not None:
-        write_json(
-            args.json,
-            {
-                "learning_rates": result.learning_rates.tolist(),
-                "final_loss": [
-                    None if d else _json_float(v) for v, d in zip(result.final_loss, result.diverged, strict=True)
-                ],
-                "diverged": result.diverged.tolist(),
-                "diverged_at": [int(a) if a >= 0 else None for a in result.diverged_at],
-                "best_learning_rate": result.best_learning_rate,
-                "best_final_loss": None if best is None else float(result.final_loss[best]),
-                "lipschitz_constant": lipschitz,
-                "stable_learning_rate_bound": bound,
-                "steps": args.steps,
-                "optimizer": args.optimizer,
-                "dtype": args.dtype,
-                "backend": jax.default_backend(),
-                "target": problem.data.target_name,
-                "features": list(problem.data.feature_names),
-                "source": problem.data.source,
-                "standardized": problem.standardization is not None,
-            },
-        )
-        print(f"wrote {args.json}")
-    if args.plot is not None:
-        from jaxlr._plot import plot_sweep
+    try:
+        if args.json is not None:
+            write_json(
+                args.json,
+                {
+                    "learning_rates": result.learning_rates.tolist(),
+                    "final_loss": [
+                        None if d else _json_float(v) for v, d in zip(result.final_loss, result.diverged, strict=True)
+                    ],
+                    "diverged": result.diverged.tolist(),
+                    "diverged_at": [int(a) if a >= 0 else None for a in result.diverged_at],
+                    "best_learning_rate": result.best_learning_rate,
+                    "best_final_loss": None if best is None else float(result.final_loss[best]),
+                    "lipschitz_constant": lipschitz,
+                    "stable_learning_rate_bound": bound,
+                    "steps": args.steps,
+                    "optimizer": args.optimizer,
+                    "dtype": args.dtype,
+                    "backend": jax.default_backend(),
+                    "target": problem.data.target_name,
+                    "features": list(problem.data.feature_names),
+                    "source": problem.data.source,
+                    "standardized": problem.standardization is not None,
+                },
+            )
+            print(f"wrote {args.json}")
+        if args.plot is not None:
+            from jaxlr._plot import plot_sweep
 
-        plot_sweep(result.learning_rates, result.final_loss, result.diverged, stable_bound=bound, path=args.plot)
-        print(f"wrote {args.plot}")
+            plot_sweep(result.learning_rates, result.final_loss, result.diverged, stable_bound=bound, path=args.plot)
+            print(f"wrote {args.plot}")
+    except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
+        return fail(PROG, f"cannot write the output: {e}")
     if best is None:
         print(
             f"{PROG}: error: every learning rate diverged; try rates below {bound:.4g}"

@@ -144,6 +144,16 @@ def test_sweep_reports_best_and_diverged(capsys, csv_file, tmp_path):
     assert "diverged at step" in out
 
 
+def test_sweep_default_range_straddles_the_bound(capsys, csv_file, tmp_path):
+    out_json = tmp_path / "sweep.json"
+    code, _, _ = _run(capsys, "sweep", csv_file, "--target", "y", "--standardize", "--steps", "100", "--json", out_json)
+    assert code == 0
+    result = json.loads(out_json.read_text())
+    rates, lipschitz = np.array(result["learning_rates"]), result["lipschitz_constant"]
+    np.testing.assert_allclose(rates[[0, -1]], [1e-3 / lipschitz, 4 / lipschitz], rtol=1e-9)
+    np.testing.assert_array_equal(result["diverged"], rates > 2 / lipschitz)
+
+
 def test_sweep_where_every_run_diverges_exits_non_zero(capsys, csv_file):
     code, out, err = _run(capsys, "sweep", csv_file, "--target", "y", "--lr", "10:100:3", "--steps", "100")
     assert code == 1
@@ -188,6 +198,7 @@ BAD_INPUTS = [
     ("non-numeric", ["--target", "y", "--lr", "-1"], ["--lr", "'-1'"]),
     ("non-numeric", ["--target", "y", "--steps", "0"], ["--steps"]),
     ("non-numeric", ["--target", "y", "--json", "/no/such/dir/out.json"], ["/no/such/dir"]),
+    ("non-numeric", ["--target", "y", "--plot", "out.xyz"], [".xyz", ".png"]),
 ]
 
 
