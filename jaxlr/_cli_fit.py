@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             history="loss",
             progress=show_progress,
         )
-    if result.diverged or not np.all(np.isfinite(np.asarray(result.params.w))):
+    if result.diverged or not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in result.params):
         reasons = [str(w.message).removeprefix("fit: ") for w in caught if issubclass(w.category, DivergenceWarning)]
         reason = reasons[0] if reasons else "training diverged (the loss became non-finite)"
         print(f"{PROG}: error: {reason}. No result is reported or written.", file=sys.stderr)

@@ -31,7 +31,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxlr._model import PRECISION, Params
-from jaxlr._validate import check_data, check_n_iters
+from jaxlr._validate import check_data, check_learning_rate, check_n_iters
 
 # Power iterations for L. Each costs two passes over X; the Rayleigh quotient's
 # error shrinks like (λ₂/λ₁)^(2k), so 30 are plenty for a step size.
@@ -218,10 +218,11 @@ def warn_if_unstable(
       >>> print(f"{bound:.4f}", caught[0].category.__name__)
       0.1333 DivergenceWarning
     """
+    learning_rate = check_learning_rate("warn_if_unstable", learning_rate)
     lipschitz = lipschitz_constant(x, bias=bias)
     if gradient == "lesson":
         lipschitz *= np.shape(x)[0]
-    message = instability_message(float(learning_rate), lipschitz, optimizer)
+    message = instability_message(learning_rate, lipschitz, optimizer)
     if message is not None:
         warnings.warn(message, DivergenceWarning, stacklevel=2)
     return max_stable_learning_rate(lipschitz, optimizer)
