@@ -107,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
     if problem.standardization is not None:
         fitted = unstandardize(result.params, problem.standardization)
     else:
-        fitted = Params(np.asarray(result.params.w, np.float64), np.float64(result.params.b))
+        fitted = Params(np.asarray(result.params.w, np.float64), np.asarray(result.params.b, np.float64))
     weights = np.asarray(fitted.w, np.float64)
-    bias = float(fitted.b)
+    bias = np.asarray(fitted.b, np.float64).item()
     exact = least_squares(jax.numpy.asarray(data.x, x.dtype), y)
-    exact_values = np.append(np.asarray(exact.w, np.float64), float(exact.b))
+    exact_values = np.append(np.asarray(exact.w, np.float64), np.asarray(exact.b, np.float64))
     # Both losses in float64 on the original data, so that the gap is not float32 rounding.
     final_loss = _mse(data, weights, bias)
     exact_loss = _mse(data, exact_values[:-1], exact_values[-1])

@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _diabetes_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
         ) from None
     # Unscaled: the features in their original units (age in years, BMI, ...), the target a
     # disease progression score one year later. 442 patients, 10 features.
-    bunch = load_diabetes(scaled=False)
+    bunch: Any = load_diabetes(scaled=False)
     names = (*bunch.feature_names, "target")
     return names, np.column_stack([bunch.data, bunch.target]).astype(np.float64), "target"
 

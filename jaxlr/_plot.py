@@ -82,7 +82,7 @@ def _draw_fit(ax: Any, params: Params, x: Any, y: Any, feature_names: Sequence[s
     y = np.asarray(y, dtype=np.float64)
     matrix = x[:, None] if x.ndim == 1 else x
     w = np.atleast_1d(np.asarray(params.w, dtype=np.float64))
-    b = 0.0 if params.b is None else float(params.b)
+    b = 0.0 if params.b is None else np.asarray(params.b, np.float64).item()
     if w.shape[0] != matrix.shape[1]:
         raise ValueError(
             f"plot_fit: params.w has {w.shape[0]} weights but x has {matrix.shape[1]} features (shape {x.shape})"

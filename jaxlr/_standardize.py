@@ -90,7 +90,7 @@ def unstandardize(params: Params, standardization: Standardization) -> Params:
     if params.b is None:
         raise ValueError("unstandardize: params.b is None; a model fitted on standardized features needs a bias")
     v = np.asarray(params.w, dtype=np.float64)
-    c = np.float64(params.b)
+    c = np.asarray(params.b, np.float64)
     w = v / standardization.scale.reshape(v.shape)
     b = c - np.sum(w * standardization.mean.reshape(v.shape))
     return Params(w, b)

@@ -151,6 +151,8 @@ def sweep(
     x_ndim = np.ndim(x)
     params_batched = np.ndim(params.w) == x_ndim and x_ndim in (1, 2)
     sizes = {"learning_rates": rates.shape[0]} if rates.shape[0] > 1 else {}
+    w_all: Any = None  # with their run axis, when params_batched
+    b_all: Any = None
     if params_batched:
         w_all = params.w if isinstance(params.w, jax.Array) else np.asarray(params.w)
         b_all = None if params.b is None else (params.b if isinstance(params.b, jax.Array) else np.asarray(params.b))
@@ -160,7 +162,7 @@ def sweep(
                 f"({np.shape(w_all)[0]},); got {np.shape(b_all)}"
             )
         sizes["params"] = np.shape(w_all)[0]
-        first = Params(w_all[0], None if b_all is None else b_all[0])
+        first = Params(w_all[0], None if b_all is None else b_all[0])  # shapes are checked on run 0
     else:
         first = params
     seed_array = None
@@ -178,9 +180,7 @@ def sweep(
     first, x, y = check_data("sweep", first, x, y)
     dtype = x.dtype
     if params_batched:
-        params = Params(
-            jnp.asarray(w_all, dtype), None if b_all is None else jnp.asarray(b_all, dtype)
-        )  # shapes checked on the first run's slice
+        params = Params(jnp.asarray(w_all, dtype), None if b_all is None else jnp.asarray(b_all, dtype))
     else:
         params = first
     rates = np.broadcast_to(rates, (k,))

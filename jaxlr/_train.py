@@ -244,21 +244,22 @@ def fit(
     auto = isinstance(learning_rate, str)
     if auto:
         check_auto("fit", learning_rate)
+        rate = 0.0  # computed below, once the other arguments are known to be valid
     else:
-        learning_rate = check_learning_rate("fit", learning_rate)
+        rate = check_learning_rate("fit", learning_rate)
     n_iters = check_n_iters("fit", n_iters)
     gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
     history = check_choice("fit", "history", history, HISTORY_MODES)
     optimizer = _check_optimizer("fit", optimizer)
     if auto:
-        learning_rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
+        rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
     progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
     with progress_bar(n_iters) if progress_every else contextlib.nullcontext():
         (final, records, diverged_at), finite = _fit_compiled(
             params,
             x,
             y,
-            learning_rate,
+            rate,
             optimizer=optimizer,
             gradient=gradient,
             n_iters=n_iters,
@@ -268,7 +269,7 @@ def fit(
         finite, diverged_at = jax.device_get((finite, diverged_at))
     raise_if_not_finite("fit", finite)
     diverged_at = int(diverged_at)
-    used_rate = None if isinstance(optimizer, optax.GradientTransformation) else learning_rate
+    used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate
     if diverged_at >= 0:
         lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient)
         message = divergence_message("fit", diverged_at, used_rate, lipschitz, optimizer)
