@@ -130,6 +130,8 @@ def read_csv(path: str | os.PathLike, *, columns: Sequence[str] | None = None, r
                     continue  # blank lines, e.g. a trailing one
                 row_index += 1
                 if rows is not None and row_index not in rows:
+                    if rows.step > 0 and row_index >= rows.stop:
+                        break  # past the range: the rest of the file is not read
                     continue
                 if len(line) != len(header):
                     raise DataError(

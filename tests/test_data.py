@@ -16,6 +16,8 @@ def test_read_csv_with_bom_spaces_blank_lines_and_a_row_range(tmp_path):
     table = read_csv(path, rows=range(1, 3))
     assert table.columns == ("a", "b")
     np.testing.assert_array_equal(table.values, [[3.0, 4.0], [5.0, 6.0]])  # row 3 is never parsed
+    path.write_text("a,b\n1,2\n3,4\n5,6\n7,8,9,10\n")  # a broken row after the range is never reached
+    np.testing.assert_array_equal(read_csv(path, rows=range(0, 2)).values, [[1.0, 2.0], [3.0, 4.0]])
 
 
 @pytest.mark.parametrize(
