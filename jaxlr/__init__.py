@@ -8,7 +8,14 @@ The whole public API is on this page.
   (``jax.grad``), :func:`manual_gradient` (by hand) and
   :func:`lesson_gradient_n_times_too_large` (the lesson's original, N times too large).
 * Training: :func:`fit`, returning a :class:`FitResult` with a :class:`History`.
-* Data: :func:`lesson_data`.
+* Data: :func:`lesson_data`; :func:`load_csv` and :func:`load_dataset` return a
+  :class:`Dataset` (or raise :class:`DataError`); :func:`standardize` and
+  :func:`unstandardize` for fitting on standardized features.
+* Learning rates: :func:`lipschitz_constant` (L; ``learning_rate="auto"`` is
+  ``1/L``), :func:`warn_if_unstable`, :class:`DivergenceWarning`; :func:`sweep`
+  fits many learning rates in one compiled call (:class:`SweepResult`).
+* Checking: :func:`least_squares`, the closed-form solution.
+* Plots (needs matplotlib): :func:`plot_loss`, :func:`plot_fit`, :func:`plot_sweep`.
 * Diagnostics: :func:`condition_number` (how many steps gradient descent needs).
 
 The module ``jaxlr.crosscheck`` (imported on its own, ``python -m jaxlr.crosscheck``)
@@ -18,13 +25,29 @@ compares all of this, step by step, with the lesson's PyTorch and NumPy programs
 import importlib.metadata
 
 from jaxlr._conditioning import condition_number as condition_number
+from jaxlr._csv import DataError as DataError
 from jaxlr._data import lesson_data as lesson_data
+from jaxlr._datasets import Dataset as Dataset
+from jaxlr._datasets import load_csv as load_csv
+from jaxlr._datasets import load_dataset as load_dataset
 from jaxlr._gradients import autograd_gradient as autograd_gradient
 from jaxlr._gradients import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
 from jaxlr._gradients import manual_gradient as manual_gradient
+from jaxlr._least_squares import least_squares as least_squares
 from jaxlr._loss import mse_loss as mse_loss
+from jaxlr._lr import DivergenceWarning as DivergenceWarning
+from jaxlr._lr import lipschitz_constant as lipschitz_constant
+from jaxlr._lr import warn_if_unstable as warn_if_unstable
 from jaxlr._model import Params as Params
 from jaxlr._model import predict as predict
+from jaxlr._plot import plot_fit as plot_fit
+from jaxlr._plot import plot_loss as plot_loss
+from jaxlr._plot import plot_sweep as plot_sweep
+from jaxlr._standardize import Standardization as Standardization
+from jaxlr._standardize import standardize as standardize
+from jaxlr._standardize import unstandardize as unstandardize
+from jaxlr._sweep import SweepResult as SweepResult
+from jaxlr._sweep import sweep as sweep
 from jaxlr._train import FitResult as FitResult
 from jaxlr._train import History as History
 from jaxlr._train import fit as fit
@@ -35,15 +58,31 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DataError",
+    "Dataset",
+    "DivergenceWarning",
     "FitResult",
     "History",
     "Params",
+    "Standardization",
+    "SweepResult",
     "autograd_gradient",
     "condition_number",
     "fit",
+    "least_squares",
     "lesson_data",
     "lesson_gradient_n_times_too_large",
+    "lipschitz_constant",
+    "load_csv",
+    "load_dataset",
     "manual_gradient",
     "mse_loss",
+    "plot_fit",
+    "plot_loss",
+    "plot_sweep",
     "predict",
+    "standardize",
+    "sweep",
+    "unstandardize",
+    "warn_if_unstable",
 ]

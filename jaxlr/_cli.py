@@ -56,7 +56,11 @@ def _run_lesson(args: argparse.Namespace) -> int:
 
 def commands() -> dict[str, Command]:
     """The subcommands, by name."""
-    from jaxlr import crosscheck  # imports no torch; the command does, when run
+    from jaxlr import (
+        _cli_fit,
+        _cli_sweep,
+        crosscheck,  # imports no torch; the command does, when run
+    )
 
     return {
         "lesson": Command(
@@ -64,6 +68,8 @@ def commands() -> dict[str, Command]:
             _add_lesson_arguments,
             _run_lesson,
         ),
+        "fit": Command(_cli_fit.HELP, _cli_fit.add_arguments, _cli_fit.run),
+        "sweep": Command(_cli_sweep.HELP, _cli_sweep.add_arguments, _cli_sweep.run),
         "crosscheck": Command(crosscheck.HELP, crosscheck.add_arguments, crosscheck.run_command),
     }
 

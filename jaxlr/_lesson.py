@@ -9,6 +9,7 @@ call and the printing reads its history.
 import argparse
 import math
 import sys
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -16,6 +17,7 @@ import numpy as np
 
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._data import lesson_data
+from jaxlr._lr import DivergenceWarning
 from jaxlr._model import Params, _predict, predict
 from jaxlr._train import fit
 
@@ -57,7 +59,9 @@ def run_lesson(*, gradient: str, learning_rate: float, n_iters: int, print_every
     """
     x, y = lesson_data()
     params = Params(w=np.float32(0.0))
-    result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
+    with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
+        warnings.simplefilter("always", DivergenceWarning)
+        result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
     w_history, loss_history = jax.device_get((result.history.params.w, result.history.loss))
     lines = [f"Prediction before training: f(5) = {float(predict(params, 5.0)):.3f}"]
     for epoch in range(n_iters):
@@ -71,6 +75,8 @@ def run_lesson(*, gradient: str, learning_rate: float, n_iters: int, print_every
             f"warning: training diverged at epoch {result.diverged_at + 1}: "
             f"learning_rate={learning_rate:g} is too large for this data"
         )
+        if caught:  # fit's DivergenceWarning knows the stable bound
+            warning += f" ({str(caught[0].message).partition('blew up): ')[2]})"
     return LessonRun(lines, float(result.params.w), f5, warning)
 
 

@@ -6,7 +6,9 @@ parameters and optimizer state, returns new ones, and ``lax.scan`` runs it
 ``n_iters`` times inside a single compiled program.
 """
 
+import contextlib
 import functools
+import warnings
 from typing import Any, NamedTuple
 
 import chex
@@ -17,7 +19,10 @@ from jax.typing import ArrayLike
 
 from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
+from jaxlr._lr import DivergenceWarning, _lipschitz, auto_learning_rate, check_auto, divergence_message
 from jaxlr._model import Params
+from jaxlr._progress import MIN_STEPS as _MIN_PROGRESS_STEPS
+from jaxlr._progress import progress_bar, report_every, scan_with_progress
 from jaxlr._validate import check_choice, check_data, check_history_size, check_learning_rate, check_n_iters
 
 
@@ -59,12 +64,15 @@ class FitResult(NamedTuple):
         loss blew up past ``1e10`` times its starting scale. A diverged result is
         not an answer.
       diverged_at: the 0-based step at which divergence was first seen, or ``None``.
+      learning_rate: the learning rate used (``1/L`` for ``learning_rate="auto"``),
+        or ``None`` when the optimizer was a transformation carrying its own.
     """
 
     params: Params
     history: History
     diverged: bool
     diverged_at: int | None
+    learning_rate: float | None = None
 
 
 def _check_optimizer(fn: str, optimizer: Any) -> str | optax.GradientTransformation:
@@ -90,11 +98,13 @@ def _fit_loop(
     gradient: str,
     n_iters: int,
     history: str,
+    progress_every: int = 0,
 ) -> tuple[Params, History, jax.Array]:
     """The training loop, traceable and vmappable over ``learning_rate`` and ``params``.
 
     Returns ``(final params, history, diverged_at)``, ``diverged_at = -1`` if the
-    run never diverged.
+    run never diverged. ``progress_every > 0`` reports the loss to the host every
+    that many steps (see ``jaxlr._progress``); not meant for vmapped runs.
     """
     chex.assert_rank(y, 1)
     chex.assert_equal_shape_prefix((x, y), 1)
@@ -128,7 +138,12 @@ def _fit_loop(
         return (params, opt_state, reference, diverged_at), record
 
     init = (params, tx.init(params), jnp.zeros((), scale.dtype), jnp.array(-1, jnp.int32))
-    (params, _, _, diverged_at), records = jax.lax.scan(step, init, jnp.arange(n_iters, dtype=jnp.int32))
+    if progress_every:
+        loss_of = lambda carry: _mse_loss(carry[0], x, y)  # noqa: E731
+        carry, records = scan_with_progress(step, init, n_iters, every=progress_every, loss_of=loss_of)
+        (params, _, _, diverged_at) = carry
+    else:
+        (params, _, _, diverged_at), records = jax.lax.scan(step, init, jnp.arange(n_iters, dtype=jnp.int32))
     return params, records, diverged_at
 
 
@@ -137,12 +152,20 @@ def _all_finite(*arrays: Any) -> jax.Array:
     return jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays])
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history"))
-def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history):
+@functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "progress_every"))
+def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history, progress_every=0):
     b = jnp.zeros((), x.dtype) if params.b is None else params.b
     finite = _all_finite(x, y, params.w, b)
     return _fit_loop(
-        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+        params,
+        x,
+        y,
+        learning_rate,
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        progress_every=progress_every,
     ), finite
 
 
@@ -159,11 +182,12 @@ def fit(
     x: ArrayLike,
     y: ArrayLike,
     *,
-    learning_rate: float = 0.01,
+    learning_rate: float | str = 0.01,
     n_iters: int = 100,
     optimizer: str | optax.GradientTransformation | None = None,
     gradient: str = "autograd",
     history: str = "full",
+    progress: bool = False,
 ) -> FitResult:
     """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
 
@@ -176,9 +200,11 @@ def fit(
       params: initial :class:`Params`; ``Params(w=0.0)`` is the lesson's model.
       x: inputs, ``(n,)`` for a scalar ``w`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
       y: targets, ``(n,)``.
-      learning_rate: the step size, positive and finite. Used by the default
-        optimizer and the named ones; ignored when ``optimizer`` is an
-        ``optax.GradientTransformation``, which carries its own.
+      learning_rate: the step size, positive and finite, or ``"auto"``: ``1/L``,
+        L the largest eigenvalue of the loss's Hessian in the trained parameters
+        (see :func:`lipschitz_constant`; a few power iterations on the data before
+        training). Used by the default optimizer and the named ones; ignored when
+        ``optimizer`` is an ``optax.GradientTransformation``, which carries its own.
       n_iters: number of steps, at least 1.
       optimizer: ``None`` (``optax.sgd(learning_rate)``, the lesson's
         ``w -= learning_rate * w.grad``), ``"sgd"``, ``"momentum"`` (0.9),
@@ -190,11 +216,16 @@ def fit(
         for reproducing its trace only).
       history: ``"full"`` keeps the loss and parameters of every step,
         ``"loss"`` the loss only, ``"none"`` neither.
+      progress: show a progress bar with the running loss on stderr, updated
+        from inside the compiled loop at most 20 times (for ``n_iters`` of at
+        least 5000; shorter fits are too quick for one).
 
     Returns:
       A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
       update and ``history.params[i]`` the parameters after it, as the lesson
-      prints them.
+      prints them. If the run diverged, ``fit`` also warns with a
+      :class:`DivergenceWarning` naming the step and a stable learning rate
+      (computed only then: a fit that converges pays nothing for it).
 
     Raises:
       TypeError, ValueError: for inputs that cannot be fitted, with a message
@@ -210,16 +241,38 @@ def fit(
       30.00000000
     """
     params, x, y = check_data("fit", params, x, y, finite=False)
-    learning_rate = check_learning_rate("fit", learning_rate)
+    auto = isinstance(learning_rate, str)
+    if auto:
+        check_auto("fit", learning_rate)
+        rate = 0.0  # computed below, once the other arguments are known to be valid
+    else:
+        rate = check_learning_rate("fit", learning_rate)
     n_iters = check_n_iters("fit", n_iters)
     gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
     history = check_choice("fit", "history", history, HISTORY_MODES)
     optimizer = _check_optimizer("fit", optimizer)
     check_history_size("fit", n_iters, history, sum(p.size for p in jax.tree.leaves(params)), x.dtype.itemsize)
-    (final, records, diverged_at), finite = _fit_compiled(
-        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
-    )
-    finite, diverged_at = jax.device_get((finite, diverged_at))
+    if auto:
+        rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
+    progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
+    with progress_bar(n_iters) if progress_every else contextlib.nullcontext():
+        (final, records, diverged_at), finite = _fit_compiled(
+            params,
+            x,
+            y,
+            rate,
+            optimizer=optimizer,
+            gradient=gradient,
+            n_iters=n_iters,
+            history=history,
+            progress_every=progress_every,
+        )
+        finite, diverged_at = jax.device_get((finite, diverged_at))
     raise_if_not_finite("fit", finite)
     diverged_at = int(diverged_at)
-    return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None)
+    used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate
+    if diverged_at >= 0:
+        lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient)
+        message = divergence_message("fit", diverged_at, used_rate, lipschitz, optimizer)
+        warnings.warn(message, DivergenceWarning, stacklevel=2)
+    return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)

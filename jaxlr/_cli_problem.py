@@ -1,0 +1,120 @@
+"""What ``jaxlr fit`` and ``jaxlr sweep`` share: where the data comes from and how it is prepared."""
+
+import argparse
+import os
+import sys
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlr._csv import DataError
+from jaxlr._datasets import DATASETS, Dataset, load_csv, load_dataset
+from jaxlr._standardize import Standardization, standardize
+from jaxlr._train import OPTIMIZERS
+
+DTYPES = ("float32", "float64")
+
+
+class Problem(NamedTuple):
+    """A regression problem ready to train on."""
+
+    data: Dataset  # as loaded, original units, float64
+    x: jax.Array  # (n, d) training features in the chosen dtype, standardized if asked
+    y: jax.Array  # (n,) in the chosen dtype
+    standardization: Standardization | None
+
+
+def _feature_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
+def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int) -> None:
+    from jaxlr._cli_util import positive_int
+
+    parser.add_argument("data", nargs="?", metavar="DATA.csv", help="a CSV file with a header row of column names")
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASETS), help="a built-in dataset instead of a file (diabetes needs scikit-learn)"
+    )
+    parser.add_argument("--target", help="the column to predict (required with a file)")
+    parser.add_argument(
+        "--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)"
+    )
+    parser.add_argument("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
+    parser.add_argument(
+        "--standardize",
+        action="store_true",
+        help="train on features scaled to mean 0, standard deviation 1 (results are reported in original units)",
+    )
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision (%(default)s)")
+    parser.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
+    parser.add_argument("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def fail(prog: str, message: str) -> int:
+    """A one-line error on stderr; the exit code for bad input."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuses, before any training, outputs that could not be written."""
+    for option in ("json", "plot"):
+        path = getattr(args, option)
+        if path is None:
+            continue
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise DataError(f"--{option} {path}: directory {directory} does not exist")
+        if os.path.isdir(path):
+            raise DataError(f"--{option} {path} is a directory")
+        if not os.access(directory, os.W_OK):
+            raise DataError(f"--{option} {path}: directory {directory} is not writable")
+    if args.plot is not None:
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+        except ImportError:
+            raise DataError("--plot needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
+        suffix = os.path.splitext(args.plot)[1].lstrip(".").lower() or "png"
+        formats = FigureCanvasAgg.get_supported_filetypes()
+        if suffix not in formats:
+            raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
+
+
+def load_problem(args: argparse.Namespace) -> Problem:
+    """Loads and prepares the data the arguments name. Raises ``DataError``."""
+    if (args.data is None) == (args.dataset is None):
+        raise DataError("give either a CSV file or --dataset NAME (not both)")
+    if args.data is not None:
+        if args.target is None:
+            raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
+        data = load_csv(args.data, target=args.target, features=args.features)
+    else:
+        data = load_dataset(args.dataset, target=args.target, features=args.features)
+    if args.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
+    x = data.x
+    standardization = None
+    if args.standardize:
+        x, standardization = standardize(x, data.feature_names)
+    with np.errstate(over="ignore"):
+        x, y = np.asarray(x, args.dtype), np.asarray(data.y, args.dtype)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise DataError(f"the data does not fit in {args.dtype}: some values overflow to inf; use --dtype float64")
+    return Problem(data, jnp.asarray(x), jnp.asarray(y), standardization)
+
+
+def describe(problem: Problem, args: argparse.Namespace) -> str:
+    data = problem.data
+    n, d = data.x.shape
+    scaled = ", standardized" if problem.standardization is not None else ""
+    return (
+        f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}, target {data.target_name!r}; "
+        f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
+    )

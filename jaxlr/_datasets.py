@@ -1,0 +1,159 @@
+"""Regression data sets: from a CSV file or built in, with the target and features chosen by name."""
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jaxlr._csv import DataError, read_csv, read_csv_header
+
+
+class Dataset(NamedTuple):
+    """A regression problem: features, target and their names.
+
+    Attributes:
+      x: float64 NumPy array of shape ``(n, d)``, one column per feature.
+      y: float64 NumPy array of shape ``(n,)``, the target.
+      feature_names: the ``d`` feature names, in the order of ``x``'s columns.
+      target_name: the target's name.
+      source: where the data came from (a path or ``"dataset NAME"``).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    source: str
+
+
+def _lesson_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    return ("x", "y"), np.stack([x, 2 * x], axis=1), "y"
+
+
+def _diabetes_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
+    try:
+        from sklearn.datasets import load_diabetes
+    except ImportError:
+        raise DataError(
+            "the diabetes dataset comes with scikit-learn, which is not installed: pip install 'jaxlr[data]'"
+        ) from None
+    # Unscaled: the features in their original units (age in years, BMI, ...), the target a
+    # disease progression score one year later. 442 patients, 10 features.
+    bunch: Any = load_diabetes(scaled=False)
+    names = (*bunch.feature_names, "target")
+    return names, np.column_stack([bunch.data, bunch.target]).astype(np.float64), "target"
+
+
+# Built-in data sets by name: a loader returning (column names, values, default target).
+DATASETS: dict[str, Callable[[], tuple[tuple[str, ...], np.ndarray, str]]] = {
+    "diabetes": _diabetes_columns,
+    "lesson": _lesson_columns,
+}
+
+
+def _choose(
+    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None
+) -> tuple[tuple[str, ...], str]:
+    """The feature names and the target, checked against the available ``columns``."""
+    columns = tuple(columns)
+    if target not in columns:
+        raise DataError(f"{source} has no column {target!r} to use as the target; its columns are {', '.join(columns)}")
+    if features is None:
+        features = tuple(name for name in columns if name != target)
+        if not features:
+            raise DataError(f"{source} has only the target column {target!r}: no feature columns to fit on")
+    else:
+        features = tuple(features)
+        if not features:
+            raise DataError("no features chosen: give at least one feature column")
+        for name in features:
+            if name not in columns:
+                raise DataError(f"{source} has no feature column {name!r}; its columns are {', '.join(columns)}")
+            if name == target:
+                raise DataError(f"column {name!r} cannot be both the target and a feature")
+        duplicates = sorted({name for name in features if features.count(name) > 1})
+        if duplicates:
+            raise DataError(f"feature {duplicates[0]!r} is chosen more than once")
+    return features, target
+
+
+def _select(
+    columns: Sequence[str], values: np.ndarray, source: str, target: str, features: Sequence[str] | None
+) -> Dataset:
+    features, target = _choose(columns, source, target, features)
+    index = {name: i for i, name in enumerate(columns)}
+    x = values[:, [index[name] for name in features]]
+    y = values[:, index[target]]
+    return Dataset(x, y, features, target, source)
+
+
+def load_csv(
+    path: str | os.PathLike,
+    *,
+    target: str,
+    features: Sequence[str] | None = None,
+    rows: range | None = None,
+) -> Dataset:
+    """Loads a regression problem from a CSV file with a header row.
+
+    Args:
+      path: the CSV file. Every cell of the chosen columns must be a finite
+        number; the other columns are not parsed.
+      target: the name of the column to predict.
+      features: the feature columns, by name, in the order wanted; ``None`` for
+        every column but the target.
+      rows: the 0-based data rows to read (``None``: all).
+
+    Returns:
+      A :class:`Dataset`.
+
+    Raises:
+      DataError: for anything that makes the file unusable, with a one-line
+        message naming the file and, where there is one, the row and column.
+
+    Examples:
+      >>> import pathlib, tempfile
+      >>> import jaxlr
+      >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
+      >>> _ = path.write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
+      >>> data = jaxlr.load_csv(path, target="y", features=["a"])
+      >>> data.x.shape, data.y.tolist(), data.feature_names
+      ((3, 1), [2.0, 4.0, 6.0], ('a',))
+    """
+    features, target = _choose(read_csv_header(path), os.fspath(path), target, features)
+    table = read_csv(path, columns=(*features, target), rows=rows)
+    return Dataset(table.values[:, :-1], table.values[:, -1], features, target, table.path)
+
+
+def load_dataset(name: str, *, target: str | None = None, features: Sequence[str] | None = None) -> Dataset:
+    """Loads a built-in data set.
+
+    * ``"lesson"``: the tutorial's ``x = [1, 2, 3, 4]``, ``y = 2x``.
+    * ``"diabetes"``: scikit-learn's diabetes data (442 patients, 10 features in
+      their original units, target a disease progression score). Needs
+      scikit-learn (``pip install 'jaxlr[data]'``); it is bundled, nothing is
+      downloaded.
+
+    Args:
+      name: ``"lesson"`` or ``"diabetes"``.
+      target: the column to predict; ``None`` for the data set's own target.
+      features: feature columns by name; ``None`` for all the others.
+
+    Returns:
+      A :class:`Dataset`.
+
+    Raises:
+      DataError: for an unknown name or column, or a missing scikit-learn.
+
+    Examples:
+      >>> import jaxlr
+      >>> data = jaxlr.load_dataset("lesson")
+      >>> data.x[:, 0].tolist(), data.y.tolist(), data.feature_names, data.target_name
+      ([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], ('x',), 'y')
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
+    columns, values, default_target = DATASETS[name]()
+    return _select(columns, values, f"dataset {name}", default_target if target is None else target, features)

@@ -1,0 +1,217 @@
+"""Plots of fits and sweeps, with matplotlib (the optional ``plot`` extra).
+
+Figures are built with ``matplotlib.figure.Figure`` directly, not ``pyplot``: no
+global figure state, no GUI backend, nothing shown; rendering goes through Agg.
+Files are written whole or not at all (see ``jaxlr._io``).
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxlr._io import atomic_write
+from jaxlr._model import Params
+
+
+def _figure(n_panels: int = 1) -> tuple[Any, list[Any]]:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
+    fig = Figure(figsize=(5.5 * n_panels, 4.2), layout="constrained")
+    axes = fig.subplots(1, n_panels, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def save_figure(fig: Any, path: str | os.PathLike) -> None:
+    """Writes ``fig`` to ``path`` atomically, in the format its suffix names (``.png`` by default)."""
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    with atomic_write(path, binary=True) as f:
+        fig.savefig(f, format=suffix, dpi=120)
+
+
+def _draw_loss(ax: Any, loss: Any) -> None:
+    loss = np.asarray(loss, dtype=np.float64)
+    steps = np.arange(loss.shape[0])
+    finite = np.isfinite(loss)
+    positive = np.where(finite & (loss > 0), loss, np.nan)
+    ax.plot(steps, positive, color="C0", lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (MSE, log scale)")
+    ax.set_title("loss curve")
+    ax.grid(True, which="both", alpha=0.3)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        ax.axvline(first, color="C3", ls="--", label=f"diverged at step {first}")
+        ax.legend()
+
+
+def plot_loss(loss: Any, *, path: str | os.PathLike | None = None) -> Any:
+    """The loss curve, on a log y axis.
+
+    Args:
+      loss: per-step losses, e.g. ``fit(...).history.loss``.
+      path: if given, the figure is also written there (``.png``, ``.pdf``, ``.svg``).
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Raises:
+      ImportError: without matplotlib (``pip install 'jaxlr[plot]'``).
+
+    Examples:
+      >>> import jaxlr
+      >>> x, y = jaxlr.lesson_data()
+      >>> result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, n_iters=50)
+      >>> fig = jaxlr.plot_loss(result.history.loss)
+      >>> fig.axes[0].get_yscale()
+      'log'
+    """
+    fig, (ax,) = _figure(1)
+    _draw_loss(ax, loss)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _draw_fit(ax: Any, params: Params, x: Any, y: Any, feature_names: Sequence[str] | None, target_name: str) -> None:
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    matrix = x[:, None] if x.ndim == 1 else x
+    w = np.atleast_1d(np.asarray(params.w, dtype=np.float64))
+    b = 0.0 if params.b is None else np.asarray(params.b, np.float64).item()
+    if w.shape[0] != matrix.shape[1]:
+        raise ValueError(
+            f"plot_fit: params.w has {w.shape[0]} weights but x has {matrix.shape[1]} features (shape {x.shape})"
+        )
+    if matrix.shape[1] == 1:
+        name = feature_names[0] if feature_names else "x"
+        ax.scatter(matrix[:, 0], y, s=18, alpha=0.7, color="C0", label="data")
+        grid = np.linspace(matrix[:, 0].min(), matrix[:, 0].max(), 200)
+        sign = "+" if b >= 0 else "-"
+        ax.plot(grid, w[0] * grid + b, color="C1", lw=2, label=f"fit: {w[0]:.4g}·{name} {sign} {abs(b):.4g}")
+        ax.set_xlabel(name)
+        ax.set_ylabel(target_name)
+        ax.set_title("data and fitted line")
+    else:
+        predicted = matrix @ w + b
+        ax.scatter(y, predicted, s=18, alpha=0.7, color="C0", label="samples")
+        low, high = min(y.min(), predicted.min()), max(y.max(), predicted.max())
+        ax.plot([low, high], [low, high], color="C1", lw=2, label="perfect fit")
+        ax.set_xlabel(f"{target_name} (actual)")
+        ax.set_ylabel(f"{target_name} (predicted)")
+        ax.set_title(f"predicted vs actual ({matrix.shape[1]} features)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+
+
+def plot_fit(
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    loss: Any = None,
+    feature_names: Sequence[str] | None = None,
+    target_name: str = "y",
+    path: str | os.PathLike | None = None,
+) -> Any:
+    """The data with the fitted model; beside it the loss curve, when ``loss`` is given.
+
+    With one feature: the data points and the fitted line. With several: the
+    predicted against the actual target, on the diagonal for a perfect fit.
+
+    Args:
+      params: the fitted :class:`Params` (in the units of ``x``).
+      x: features, ``(n,)`` or ``(n, d)``.
+      y: targets, ``(n,)``.
+      loss: per-step losses for a loss-curve panel (log y), or ``None``.
+      feature_names: names for the axis labels.
+      target_name: the target's name.
+      path: if given, the figure is also written there.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Examples:
+      >>> import jaxlr
+      >>> x, y = jaxlr.lesson_data()
+      >>> result = jaxlr.fit(jaxlr.Params(w=0.0, b=0.0), x, y, n_iters=200)
+      >>> fig = jaxlr.plot_fit(result.params, x, y, loss=result.history.loss)
+      >>> [ax.get_title() for ax in fig.axes]
+      ['loss curve', 'data and fitted line']
+    """
+    fig, axes = _figure(1 if loss is None else 2)
+    if loss is not None:
+        _draw_loss(axes[0], loss)
+    _draw_fit(axes[-1], params, x, y, feature_names, target_name)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_sweep(
+    learning_rates: Any,
+    final_loss: Any,
+    diverged: Any,
+    *,
+    stable_bound: float | None = None,
+    path: str | os.PathLike | None = None,
+) -> Any:
+    """Final loss against learning rate, log-log, diverged runs marked.
+
+    Args:
+      learning_rates: ``(k,)``, e.g. ``SweepResult.learning_rates``.
+      final_loss: ``(k,)``, e.g. ``SweepResult.final_loss``.
+      diverged: ``(k,)`` bool, e.g. ``SweepResult.diverged``.
+      stable_bound: if given (e.g. ``2 / jaxlr.lipschitz_constant(x)``), drawn as
+        a vertical line: gradient descent diverges to its right.
+      path: if given, the figure is also written there.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Examples:
+      >>> import jaxlr
+      >>> x, y = jaxlr.lesson_data()
+      >>> result = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=100)
+      >>> fig = jaxlr.plot_sweep(result.learning_rates, result.final_loss, result.diverged)
+      >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
+      ('log', 'log')
+    """
+    rates = np.asarray(learning_rates, dtype=np.float64)
+    loss = np.asarray(final_loss, dtype=np.float64)
+    diverged = np.asarray(diverged, dtype=bool) | ~np.isfinite(loss)
+    fig, (ax,) = _figure(1)
+    ok = ~diverged
+    # A loss of exactly 0 cannot sit on a log axis: show it at the smallest positive float64.
+    shown = np.maximum(loss, np.finfo(np.float64).tiny)
+    ax.plot(rates[ok], shown[ok], "o-", color="C0", ms=4, label="converged / stable")
+    if diverged.any():
+        top = shown[ok].max() * 10 if ok.any() else 1.0
+        ax.plot(
+            rates[diverged],
+            np.full(int(diverged.sum()), top),
+            "x",
+            color="C3",
+            ms=8,
+            mew=2,
+            label=f"diverged ({int(diverged.sum())} runs)",
+        )
+    if ok.any():
+        best = int(np.argmin(np.where(ok, loss, np.inf)))
+        ax.plot(rates[best], shown[best], "*", color="C2", ms=16, label=f"best lr {rates[best]:.3g}")
+    if stable_bound is not None and np.isfinite(stable_bound):
+        ax.axvline(stable_bound, color="0.4", ls="--", label=f"2/L = {stable_bound:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("final loss (MSE)")
+    ax.set_title("learning-rate sweep")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if path is not None:
+        save_figure(fig, path)
+    return fig

@@ -1,0 +1,102 @@
+"""A progress bar driven from inside the compiled training loop.
+
+:func:`scan_with_progress` runs the training loop in chunks of ``every`` steps
+(a scan of scans, still one compiled program) and emits one
+``jax.debug.callback`` with the step and the loss after each chunk, so the host
+hears from the device a bounded number of times (``MAX_UPDATES``) however long
+the fit: a few dozen host calls, not one per step, and the per-step loop body is
+the same as without a bar.
+
+The host side is :func:`progress_bar`, a context manager that makes a ``tqdm``
+bar the receiver of those callbacks while a fit runs. The callback function is
+one module-level function, so the compiled program does not depend on which bar
+is showing and is reused across fits. It is also the one place where the host
+hears from a running fit, and the chunk boundary is where a stop request could
+be polled (e.g. an ``io_callback`` returning a flag that skips the remaining chunks).
+"""
+
+import contextlib
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# At most this many bar updates per fit.
+MAX_UPDATES = 20
+
+# Fits shorter than this many steps finish too fast for a bar to help.
+MIN_STEPS = 5000
+
+_lock = threading.Lock()
+_bars: list = []  # tqdm bars of the fits running now; the innermost receives the callbacks
+
+
+def report_every(n_iters: int) -> int:
+    """Steps between two updates for a fit of ``n_iters`` steps."""
+    return max(1, -(-n_iters // MAX_UPDATES))
+
+
+def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
+    with _lock:
+        bar = _bars[-1] if _bars else None
+    if bar is None:
+        return
+    done = int(step) + 1
+    if done > bar.n:
+        bar.set_postfix_str(f"loss={float(np.max(loss)):.6g}", refresh=False)
+        bar.update(done - bar.n)
+
+
+def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, loss_of: Callable) -> tuple[Any, Any]:
+    """``lax.scan(step, init, arange(n_iters))``, telling the host the loss every ``every`` steps.
+
+    The loop is split into chunks of ``every`` steps: an outer scan over chunks,
+    each an inner scan of the unchanged ``step``, then one ``jax.debug.callback``
+    with the step reached and ``loss_of(carry)``. A conditional callback inside
+    the per-step body would cost every step; this costs one host call per chunk.
+    Records come back with a leading axis of ``n_iters``, as from a single scan.
+    """
+    steps = jnp.arange(n_iters, dtype=jnp.int32)
+    n_chunks, tail = divmod(n_iters, every)
+
+    def chunk(carry, indices):
+        carry, records = jax.lax.scan(step, carry, indices)
+        jax.debug.callback(_on_step, indices[-1], loss_of(carry))
+        return carry, records
+
+    carry, records = jax.lax.scan(chunk, init, steps[: n_chunks * every].reshape(n_chunks, every))
+    records = jax.tree.map(lambda a: a.reshape((n_chunks * every, *a.shape[2:])), records)
+    if tail:
+        carry, tail_records = jax.lax.scan(step, carry, steps[n_chunks * every :])
+        jax.debug.callback(_on_step, steps[-1], loss_of(carry))
+        records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, tail_records)
+    return carry, records
+
+
+@contextlib.contextmanager
+def progress_bar(n_iters: int, *, description: str = "fit") -> Iterator[None]:
+    """Shows a ``tqdm`` bar on stderr, fed by :func:`scan_with_progress`, while the block runs."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=n_iters, desc=description, unit="step", file=sys.stderr, dynamic_ncols=True, leave=False)
+    with _lock:
+        _bars.append(bar)
+    try:
+        yield
+        jax.effects_barrier()  # every callback of this fit has run
+    finally:
+        with _lock:
+            _bars.remove(bar)
+        bar.close()
+
+
+def stderr_is_terminal() -> bool:
+    """Whether a progress bar on stderr would be seen by a person."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

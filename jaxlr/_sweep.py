@@ -1,0 +1,203 @@
+"""Many fits at once: ``jax.vmap`` of the training loop over learning rates, initial params or seeds."""
+
+import functools
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.typing import ArrayLike
+
+from jaxlr._gradients import GRADIENTS
+from jaxlr._loss import _mse_loss
+from jaxlr._model import Params
+from jaxlr._train import HISTORY_MODES, History, _all_finite, _check_optimizer, _fit_loop, raise_if_not_finite
+from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
+
+
+class SweepResult(NamedTuple):
+    """What :func:`sweep` returns: every run's result, stacked along a leading axis of length ``k``.
+
+    Attributes:
+      learning_rates: ``(k,)``, each run's learning rate.
+      params: the final :class:`Params` of every run (leading axis ``k``).
+      history: every run's :class:`History` (``loss`` of shape ``(k, n_iters)``).
+      final_loss: ``(k,)``, the loss at each run's final params (``nan``/``inf``
+        for a diverged run).
+      diverged: ``(k,)`` bool, whether each run diverged (as in :class:`FitResult`).
+      diverged_at: ``(k,)`` int, the 0-based step where each run diverged, ``-1`` if it did not.
+    """
+
+    learning_rates: np.ndarray
+    params: Params
+    history: History
+    final_loss: np.ndarray
+    diverged: np.ndarray
+    diverged_at: np.ndarray
+
+    @property
+    def best_index(self) -> int | None:
+        """The run with the lowest final loss among those that did not diverge, or ``None``."""
+        loss = np.where(self.diverged, np.inf, np.nan_to_num(self.final_loss, nan=np.inf))
+        return None if not np.isfinite(loss).any() else int(np.argmin(loss))
+
+    @property
+    def best_learning_rate(self) -> float | None:
+        """The learning rate of :attr:`best_index`, or ``None`` if every run diverged."""
+        index = self.best_index
+        return None if index is None else float(self.learning_rates[index])
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "params_batched", "seeded"))
+def _sweep_compiled(
+    params, x, y, learning_rates, seeds, init_scale, *, optimizer, gradient, n_iters, history, params_batched, seeded
+):
+    finite = _all_finite(x, y, params.w, jnp.zeros((), x.dtype) if params.b is None else params.b)
+
+    def one_run(p, learning_rate, seed):
+        if seeded:
+            leaves, treedef = jax.tree.flatten(p)
+            key = jax.random.key(seed)
+            p = jax.tree.unflatten(
+                treedef,
+                [
+                    leaf + init_scale * jax.random.normal(jax.random.fold_in(key, i), jnp.shape(leaf), leaf.dtype)
+                    for i, leaf in enumerate(leaves)
+                ],
+            )
+        final, records, diverged_at = _fit_loop(
+            p, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+        )
+        return final, records, diverged_at, _mse_loss(final, x, y)
+
+    in_axes = (0 if params_batched else None, 0, 0 if seeded else None)
+    return jax.vmap(one_run, in_axes=in_axes)(params, learning_rates, seeds), finite
+
+
+def _check_learning_rates(learning_rates: Any) -> np.ndarray:
+    try:
+        rates = np.asarray(learning_rates, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"sweep: learning_rates must be a number or a 1-D array of numbers, got {type(learning_rates).__name__}"
+        ) from None
+    if rates.ndim == 0:
+        return np.asarray([check_learning_rate("sweep", float(rates))])
+    if rates.ndim != 1 or rates.size == 0:
+        raise ValueError(f"sweep: learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
+    bad = ~(np.isfinite(rates) & (rates > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"sweep: learning_rates must be positive and finite; learning_rates[{i}] = {rates[i]!r}")
+    return rates
+
+
+def sweep(
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    learning_rates: ArrayLike,
+    n_iters: int = 100,
+    optimizer: str | optax.GradientTransformation | None = None,
+    gradient: str = "autograd",
+    history: str = "loss",
+    seeds: Sequence[int] | ArrayLike | None = None,
+    init_scale: float = 1.0,
+) -> SweepResult:
+    """Runs :func:`fit` for many learning rates (and initial params or seeds) in one compiled call.
+
+    The training loop is ``jax.vmap``-ed over the runs: ``k`` fits cost one
+    compile and one dispatch, and run side by side on the device. Inputs with a
+    leading run axis must agree on ``k``; the others are shared by every run.
+
+    Args:
+      params: initial :class:`Params`, shared by every run, or with a leading
+        axis of length ``k`` (``w`` of shape ``(k,)`` for ``x`` of shape ``(n,)``,
+        ``(k, d)`` for ``(n, d)``; ``b`` of shape ``(k,)``), one per run.
+      x: inputs, ``(n,)`` or ``(n, d)``, shared by every run.
+      y: targets, ``(n,)``.
+      learning_rates: ``(k,)`` positive learning rates, or one for every run.
+      n_iters: steps per run.
+      optimizer: as in :func:`fit`; named optimizers take each run's learning rate.
+      gradient: as in :func:`fit`.
+      history: as in :func:`fit`, per run; ``"loss"`` by default.
+      seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus
+        ``init_scale`` times standard normal noise drawn with ``seeds[i]``.
+      init_scale: the noise's standard deviation for ``seeds``.
+
+    Returns:
+      A :class:`SweepResult` with NumPy arrays for the per-run summaries and
+      ``best_learning_rate``.
+
+    Examples:
+      >>> import jaxlr
+      >>> x, y = jaxlr.lesson_data()
+      >>> result = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=200)
+      >>> result.diverged.tolist()  # 2/L = 2/15 = 0.133
+      [False, False, True]
+      >>> result.best_learning_rate
+      0.1
+    """
+    rates = _check_learning_rates(learning_rates)
+    n_iters = check_n_iters("sweep", n_iters)
+    gradient = check_choice("sweep", "gradient", gradient, GRADIENTS)
+    history = check_choice("sweep", "history", history, HISTORY_MODES)
+    optimizer = _check_optimizer("sweep", optimizer)
+    if not isinstance(params, Params):
+        raise TypeError(f"sweep: params must be jaxlr.Params(w, b=None), got {type(params).__name__}")
+    x_ndim = np.ndim(x)
+    params_batched = np.ndim(params.w) == x_ndim and x_ndim in (1, 2)
+    sizes = {"learning_rates": rates.shape[0]} if rates.shape[0] > 1 else {}
+    w_all: Any = None  # with their run axis, when params_batched
+    b_all: Any = None
+    if params_batched:
+        w_all = params.w if isinstance(params.w, jax.Array) else np.asarray(params.w)
+        b_all = None if params.b is None else (params.b if isinstance(params.b, jax.Array) else np.asarray(params.b))
+        if b_all is not None and np.shape(b_all)[:1] != np.shape(w_all)[:1]:
+            raise ValueError(
+                f"sweep: batched params.w has shape {np.shape(w_all)}, so params.b must have shape "
+                f"({np.shape(w_all)[0]},); got {np.shape(b_all)}"
+            )
+        sizes["params"] = np.shape(w_all)[0]
+        first = Params(w_all[0], None if b_all is None else b_all[0])  # shapes are checked on run 0
+    else:
+        first = params
+    seed_array = None
+    if seeds is not None:
+        seed_array = np.asarray(seeds)
+        if seed_array.ndim != 1 or seed_array.size == 0 or not np.issubdtype(seed_array.dtype, np.integer):
+            raise ValueError(f"sweep: seeds must be a non-empty 1-D array of integers, got {seed_array!r:.100}")
+        sizes["seeds"] = seed_array.shape[0]
+    if len(set(sizes.values())) > 1:
+        raise ValueError(
+            "sweep: the inputs with a run axis disagree on the number of runs: "
+            + ", ".join(f"{name} {size}" for name, size in sizes.items())
+        )
+    k = next(iter(sizes.values()), 1)
+    first, x, y = check_data("sweep", first, x, y)
+    dtype = x.dtype
+    if params_batched:
+        params = Params(jnp.asarray(w_all, dtype), None if b_all is None else jnp.asarray(b_all, dtype))
+    else:
+        params = first
+    rates = np.broadcast_to(rates, (k,))
+    (final, records, diverged_at, final_loss), finite = _sweep_compiled(
+        params,
+        x,
+        y,
+        jnp.asarray(rates, dtype),
+        None if seed_array is None else jnp.asarray(seed_array, jnp.uint32),
+        jnp.asarray(init_scale, dtype),
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        params_batched=params_batched,
+        seeded=seed_array is not None,
+    )
+    finite, diverged_at, final_loss = jax.device_get((finite, diverged_at, final_loss))
+    raise_if_not_finite("sweep", finite)
+    return SweepResult(np.asarray(rates), final, records, np.asarray(final_loss), diverged_at >= 0, diverged_at)

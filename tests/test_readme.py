@@ -1,0 +1,60 @@
+"""The README's command-line and Python examples for the `jaxlr` command run as written."""
+
+import re
+import shlex
+import shutil
+
+import pytest
+from helpers import ROOT
+
+from jaxlr._cli import main
+
+SECTION = "## The `jaxlr` command"
+
+
+def _blocks(language):
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(SECTION) :]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
+
+
+def _commands():
+    for block in _blocks("bash"):
+        for line in block.splitlines():
+            if line.startswith("jaxlr "):
+                command, _, comment = line.partition("#")
+                match = re.search(r"exits with code (\d+)", comment)
+                yield shlex.split(command)[1:], int(match.group(1)) if match else 0
+
+
+@pytest.fixture
+def in_a_copy(tmp_path, monkeypatch):
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "example.csv", tmp_path / "docs" / "example.csv")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+COMMANDS = list(_commands())
+
+
+def test_the_readme_has_examples():
+    assert len(COMMANDS) >= 5 and any(argv[0] == "sweep" for argv, _ in COMMANDS)
+    assert len(_blocks("python")) >= 1
+
+
+@pytest.mark.parametrize("argv, expected_code", COMMANDS, ids=[" ".join(argv) for argv, _ in COMMANDS])
+def test_readme_command(in_a_copy, capsys, argv, expected_code):
+    if "diabetes" in argv:
+        pytest.importorskip("sklearn")
+    assert main(argv) == expected_code, capsys.readouterr()
+    for option in ("--json", "--plot"):
+        if option in argv and expected_code == 0:
+            assert (in_a_copy / argv[argv.index(option) + 1]).stat().st_size > 0
+
+
+def test_readme_python(in_a_copy, capsys):
+    for block in _blocks("python"):
+        exec(compile(block, "README.md", "exec"), {})
+    assert "diverged; bound 2/L" in capsys.readouterr().out
+    assert (in_a_copy / "sweep.png").exists() and (in_a_copy / "fit.png").exists()

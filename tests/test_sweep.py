@@ -1,0 +1,93 @@
+"""jaxlr.sweep: a vmapped fit over learning rates, initial params and seeds, in one compiled call."""
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import count_traces
+
+import jaxlr
+
+RNG = np.random.default_rng(1)
+X = RNG.normal(size=(30, 2)) + [1.0, -1.0]
+Y = X @ [0.5, 2.0] - 1.0 + 0.05 * RNG.normal(size=30)
+P0 = jaxlr.Params(np.zeros(2), 0.0)
+RATES = np.logspace(-3, 0.5, 8)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_each_run_is_the_fit_with_that_learning_rate(optimizer):
+    result = jaxlr.sweep(P0, X, Y, learning_rates=RATES, n_iters=60, optimizer=optimizer)
+    assert result.history.loss.shape == (8, 60) and result.params.w.shape == (8, 2)
+    for i, rate in enumerate(RATES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jaxlr.DivergenceWarning)
+            single = jaxlr.fit(P0, X, Y, learning_rate=rate, n_iters=60, optimizer=optimizer, history="loss")
+        assert bool(result.diverged[i]) == single.diverged
+        assert (result.diverged_at[i] if result.diverged[i] else None) == single.diverged_at
+        if not single.diverged:
+            np.testing.assert_allclose(result.history.loss[i], single.history.loss, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(result.final_loss[i], jaxlr.mse_loss(single.params, X, Y), rtol=1e-10)
+
+
+def test_divergence_flags_follow_the_stability_bound():
+    bound = 2 / jaxlr.lipschitz_constant(X)
+    result = jaxlr.sweep(P0, X, Y, learning_rates=RATES, n_iters=300)
+    np.testing.assert_array_equal(result.diverged, RATES > bound)
+    assert np.all(result.diverged_at[result.diverged] >= 0) and np.all(result.diverged_at[~result.diverged] == -1)
+    assert result.best_learning_rate == RATES[result.best_index] and not result.diverged[result.best_index]
+    assert result.best_learning_rate == max(RATES[RATES < bound])  # the largest stable rate converges fastest here
+
+
+def test_a_new_set_of_learning_rates_does_not_recompile():
+    jaxlr.sweep(P0, X, Y, learning_rates=RATES, n_iters=60)
+    with count_traces() as traces:
+        jaxlr.sweep(P0, X, Y, learning_rates=RATES * 0.5, n_iters=60)
+    assert traces[0] == 0
+
+
+def test_batched_initial_params():
+    w0 = np.array([[0.0, 0.0], [1.0, 1.0], [-3.0, 2.0]])
+    b0 = np.array([0.0, 1.0, 5.0])
+    result = jaxlr.sweep(jaxlr.Params(w0, b0), X, Y, learning_rates=0.1, n_iters=40)
+    for i in range(3):
+        single = jaxlr.fit(jaxlr.Params(w0[i], b0[i]), X, Y, learning_rate=0.1, n_iters=40, history="loss")
+        np.testing.assert_allclose(result.history.loss[i], single.history.loss, rtol=1e-10)
+
+
+def test_seeds_give_reproducible_random_starts():
+    rate = 1 / jaxlr.lipschitz_constant(X)
+    a = jaxlr.sweep(P0, X, Y, learning_rates=rate, n_iters=1000, seeds=[0, 1, 2])
+    b = jaxlr.sweep(P0, X, Y, learning_rates=rate, n_iters=1000, seeds=[0, 1, 2])
+    np.testing.assert_array_equal(a.history.loss, b.history.loss)
+    assert len(set(np.asarray(a.history.loss[:, 0]).tolist())) == 3  # three different starts
+    np.testing.assert_allclose(a.params.w, np.broadcast_to(a.params.w[0], (3, 2)), rtol=1e-6)  # same minimum
+
+
+def test_every_run_diverged():
+    result = jaxlr.sweep(P0, X, Y, learning_rates=[10.0, 100.0], n_iters=50)
+    assert result.diverged.all() and result.best_index is None and result.best_learning_rate is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"learning_rates": [0.1, -1.0]}, ValueError, ["learning_rates[1]", "-1.0"]),
+        ({"learning_rates": [[0.1]]}, ValueError, ["1-D"]),
+        ({"learning_rates": "fast"}, TypeError, ["learning_rates"]),
+        ({"learning_rates": [0.1, 0.2], "seeds": [1, 2, 3]}, ValueError, ["learning_rates 2", "seeds 3"]),
+        ({"learning_rates": 0.1, "seeds": [0.5]}, ValueError, ["seeds", "integers"]),
+    ],
+)
+def test_bad_sweep_input(kwargs, error, words):
+    with pytest.raises(error) as info:
+        jaxlr.sweep(P0, X, Y, n_iters=5, **kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_nan_in_the_data_is_refused():
+    x = X.copy()
+    x[3, 1] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        jaxlr.sweep(P0, x, Y, learning_rates=RATES, n_iters=5)
