@@ -167,6 +167,11 @@ def divergence_message(
 ) -> str:
     """What to say when a run diverged at 0-based ``step``."""
     head = f"{fn}: training diverged at step {step} (the loss became non-finite or blew up)"
+    if not math.isfinite(lipschitz):
+        return (
+            f"{head}: the data's squares overflow this precision (L is not finite), so no learning rate "
+            "is stable; standardize the features or compute in float64"
+        )
     if learning_rate is None:
         return f"{head}; try a smaller learning rate in the optimizer"
     bound = max_stable_learning_rate(lipschitz, optimizer)

@@ -109,7 +109,8 @@ def test_history_can_be_dropped(history):
 @pytest.mark.parametrize("learning_rate", [1.0, 0.3])
 def test_divergence_is_flagged(learning_rate):
     x, y = _lesson()  # stable below lr = 2/L = 2/15
-    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=learning_rate, n_iters=300)
+    with pytest.warns(jaxlr.DivergenceWarning, match="above the stability bound"):
+        result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=learning_rate, n_iters=300)
     assert result.diverged
     assert 0 < result.diverged_at < 300
     loss = np.asarray(result.history.loss)

@@ -23,6 +23,9 @@ from hypothesis import strategies as st
 
 import jaxlr
 
+# Divergence is one of the allowed outcomes; its warning is checked in tests/test_lr.py.
+pytestmark = pytest.mark.filterwarnings("ignore::jaxlr.DivergenceWarning")
+
 EXAMPLES = 300
 SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
