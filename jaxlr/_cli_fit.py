@@ -1,7 +1,10 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
 
 Exit codes: 0 for a fit, 1 when training diverged (nothing is written), 2 for
-bad input (a one-line error).
+bad input (a one-line error), 3 when gradient descent has not reached the
+least-squares solution (the outputs are written with ``"converged": false``,
+and the error says why: too few steps, or an ill-conditioned design, with its
+condition number and the fix).
 """
 
 import argparse
@@ -12,6 +15,7 @@ import jax
 import numpy as np
 
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, load_problem
+from jaxlr._conditioning import condition_number
 from jaxlr._csv import DataError
 from jaxlr._io import write_json
 from jaxlr._least_squares import least_squares
@@ -118,14 +122,11 @@ def run(args: argparse.Namespace) -> int:
     lr_text = f"{result.learning_rate:.6g}" + (" (auto: 1/L)" if args.lr == "auto" else "")
     names = [*data.feature_names, "bias"]
     print(_summary_table(names, np.append(weights, bias), exact_values, final_loss, exact_loss, lr_text))
-    if final_loss > exact_loss + 1e-4 * max(exact_loss, float(np.mean(data.y**2))):
-        hint = "" if problem.standardization is not None else " or --standardize"
-        print(
-            f"note: gradient descent has not reached the least-squares solution yet "
-            f"(its loss is {final_loss / exact_loss - 1:.2%} higher); try more --steps{hint}"
-            if exact_loss > 0
-            else f"note: gradient descent has not reached the exact fit yet; try more --steps{hint}"
-        )
+    kappa = condition_number(x, bias=True)
+    print(f"condition number of the trained design [X 1]: {kappa:.3g}")
+    converged = final_loss <= exact_loss + 1e-4 * max(exact_loss, float(np.mean(data.y**2)))
+    if not converged:
+        print(_not_converged_message(problem, x, kappa, final_loss, exact_loss, args.steps), file=sys.stderr)
     try:
         if args.json is not None:
             loss_history = np.asarray(result.history.loss, np.float64)
@@ -145,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
                     "source": data.source,
                     "standardized": problem.standardization is not None,
                     "auto_learning_rate": args.lr == "auto",
+                    "converged": converged,
+                    "condition_number": kappa if np.isfinite(kappa) else None,
                     "least_squares": {
                         "weights": dict(zip(data.feature_names, exact_values[:-1].tolist(), strict=True)),
                         "bias": float(exact_values[-1]),
@@ -168,4 +171,29 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {args.plot}")
     except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
         return fail(PROG, f"cannot write the output: {e}")
-    return 0
+    return 0 if converged else 3
+
+
+def _not_converged_message(problem, x, kappa: float, final_loss: float, exact_loss: float, steps: int) -> str:
+    """Why gradient descent is short of least squares, and what to do: more steps, or --standardize."""
+    gap = f"its loss is {final_loss / exact_loss - 1:.2%} above least squares" if exact_loss > 0 else "it is not exact"
+    head = f"{PROG}: error: gradient descent has not converged ({gap}), so its weights are not the answer"
+    eps = float(np.finfo(np.dtype(x.dtype)).eps)
+    if kappa * eps < 0.1 and kappa <= max(1e3, steps):
+        return f"{head}: try more --steps (about {kappa:.2g} × a few are needed at the auto learning rate)"
+    if problem.standardization is not None:
+        return (
+            f"{head}: the standardized design is ill-conditioned (condition number {kappa:.3g}; its features are "
+            "nearly collinear): gradient descent needs on the order of that many steps; drop or combine the "
+            "collinear features, or use the least-squares column"
+        )
+    x = np.asarray(x, np.float64)
+    centred = x - np.mean(x, axis=0)
+    scale = np.std(centred, axis=0)
+    standardized_kappa = condition_number(centred / np.where(scale > 0, scale, 1.0), bias=True)
+    limit = " and is beyond what this precision can resolve" if kappa * eps >= 0.1 else ""
+    return (
+        f"{head}: the design [X 1] is ill-conditioned (condition number {kappa:.3g}; gradient descent needs on "
+        f"the order of that many steps{limit}); use --standardize, which centres and scales the features "
+        f"(condition number then {standardized_kappa:.3g}) and reports the weights in the original units"
+    )

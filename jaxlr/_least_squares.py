@@ -1,25 +1,44 @@
 """The closed-form answer gradient descent should reach: ordinary least squares."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxlr._model import Params
+from jaxlr._model import PRECISION, Params
 from jaxlr._validate import check_data
 
 
-@jax.jit
-def _lstsq(design: jax.Array, y: jax.Array) -> jax.Array:
-    solution, _, _, _ = jnp.linalg.lstsq(design, y)
-    return solution
+@functools.partial(jax.jit, static_argnames="bias")
+def _lstsq(x: jax.Array, y: jax.Array, *, bias: bool) -> tuple[jax.Array, jax.Array]:
+    """``(w, b)`` minimizing ``|x @ w + b - y|``, solved on centred, unit-scale columns.
+
+    ``lstsq`` on ``[X 1]`` as given loses the answer when the features have large
+    offsets: the augmented design's condition number grows like ``offset⁴``, and the
+    SVD's cut-off drops the small singular value (for ``x ≈ 1e4 ± 1`` in float32 it
+    returns a slope of 0.001 for a true slope of 3). Centring makes the columns
+    orthogonal to the intercept and scaling equalises them; the intercept is then
+    ``mean(y) - mean(x) @ w``, which is exact algebra, not an approximation.
+    """
+    x_mean = jnp.mean(x, axis=0) if bias else jnp.zeros(x.shape[1:], x.dtype)
+    y_mean = jnp.mean(y) if bias else jnp.zeros((), y.dtype)
+    centred = x - x_mean[None, :]
+    scale = jnp.sqrt(jnp.mean(centred**2, axis=0))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    solution, _, _, _ = jnp.linalg.lstsq(centred / scale[None, :], y - y_mean)
+    w = solution / scale
+    return w, y_mean - jnp.dot(x_mean, w, precision=PRECISION)
 
 
 def least_squares(x: ArrayLike, y: ArrayLike, *, bias: bool = True) -> Params:
     """The parameters minimizing the MSE exactly: ``jnp.linalg.lstsq`` on ``[X 1]`` (or ``X``).
 
     What :func:`fit` converges to, computed by an SVD-based solver in one step, to
-    check a gradient-descent fit against.
+    check a gradient-descent fit against. The columns are centred and scaled before
+    the solve (and the answer mapped back), so features with large offsets, such as
+    ``x ≈ 1e4``, are solved accurately even in float32.
 
     Args:
       x: features, ``(n,)`` (then ``w`` is a scalar) or ``(n, d)``.
@@ -39,10 +58,5 @@ def least_squares(x: ArrayLike, y: ArrayLike, *, bias: bool = True) -> Params:
     x_shape = np.shape(x)
     w0 = 0.0 if len(x_shape) == 1 else np.zeros(x_shape[-1:], np.float32)
     params, x, y = check_data("least_squares", Params(w0, 0.0 if bias else None), x, y)
-    design = x[:, None] if x.ndim == 1 else x
-    if bias:
-        design = jnp.concatenate([design, jnp.ones((design.shape[0], 1), design.dtype)], axis=1)
-    solution = _lstsq(design, y)
-    d = design.shape[1] - int(bias)
-    w = solution[0] if x.ndim == 1 else solution[:d]
-    return Params(w, solution[d] if bias else None)
+    w, b = _lstsq(x[:, None] if x.ndim == 1 else x, y, bias=bias)
+    return Params(w[0] if x.ndim == 1 else w, b if bias else None)
