@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from jaxlr._cli_util import ArgumentParser
+from jaxlr._interrupt import run_interruptibly
 
 
 class Command(NamedTuple):
@@ -93,4 +94,4 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["lesson", *argv])
-    return args.run(args)
+    return run_interruptibly(f"jaxlr {args.command}", lambda: args.run(args))

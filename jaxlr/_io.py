@@ -11,8 +11,22 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import IO, Any
+
+# Temporary files being written now, for jaxlr._interrupt to remove on a signal.
+_unfinished: set[str] = set()
+_lock = threading.Lock()
+
+
+def remove_unfinished_outputs() -> None:
+    """Deletes the temporary files of writes still in progress (their destinations stay untouched)."""
+    with _lock:
+        paths = list(_unfinished)
+    for tmp in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -38,6 +52,8 @@ def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> Iterator[I
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    with _lock:
+        _unfinished.add(tmp)
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
@@ -52,6 +68,9 @@ def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> Iterator[I
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        with _lock:
+            _unfinished.discard(tmp)
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
