@@ -7,6 +7,7 @@ parameters and optimizer state, returns new ones, and ``lax.scan`` runs it
 """
 
 import functools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import chex
@@ -18,6 +19,7 @@ from jax.typing import ArrayLike
 from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
 from jaxlr._model import Params
+from jaxlr._sharding import auto_axes, ignore_padded_rows, row_mesh, shard_rows
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
 
@@ -90,8 +92,12 @@ def _fit_loop(
     gradient: str,
     n_iters: int,
     history: str,
+    valid: jax.Array | None = None,
 ) -> tuple[Params, History, jax.Array]:
     """The training loop, traceable and vmappable over ``learning_rate`` and ``params``.
+
+    ``valid``: ``None``, or a boolean mask of the rows to fit when the data was
+    padded with rows of zeros to split evenly across devices (see ``jaxlr._sharding``).
 
     Returns ``(final params, history, diverged_at)``, ``diverged_at = -1`` if the
     run never diverged.
@@ -108,6 +114,9 @@ def _fit_loop(
             return _mse_loss(p, x, y), grad_fn(p, x, y)
 
     scale = jnp.mean(y * y)
+    if valid is not None:
+        loss_and_grad = ignore_padded_rows(loss_and_grad, valid, grads_are_means=gradient != "lesson")
+        scale = scale * (y.shape[0] / jnp.sum(valid, dtype=scale.dtype))
 
     def step(carry, i):
         params, opt_state, reference, diverged_at = carry
@@ -138,11 +147,19 @@ def _all_finite(*arrays: Any) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history"))
-def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history):
+def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history, valid=None):
     b = jnp.zeros((), x.dtype) if params.b is None else params.b
     finite = _all_finite(x, y, params.w, b)
     return _fit_loop(
-        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+        params,
+        x,
+        y,
+        learning_rate,
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        valid=valid,
     ), finite
 
 
@@ -164,6 +181,8 @@ def fit(
     optimizer: str | optax.GradientTransformation | None = None,
     gradient: str = "autograd",
     history: str = "full",
+    devices: int | Sequence[jax.Device] | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> FitResult:
     """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
 
@@ -190,6 +209,16 @@ def fit(
         for reproducing its trace only).
       history: ``"full"`` keeps the loss and parameters of every step,
         ``"loss"`` the loss only, ``"none"`` neither.
+      devices: split the rows of ``x`` and ``y`` across devices (data
+        parallelism): an int (the first that many of ``jax.devices()``) or a
+        list of devices. The data goes from the host straight to the devices,
+        padded with rows of zeros to a multiple of the device count; the padded
+        rows are masked out exactly. The parameters are replicated.
+      mesh: like ``devices``, over a ``jax.sharding.Mesh``'s devices, the rows
+        split along all of its axes. Without ``devices`` or ``mesh``, ``x`` and
+        ``y`` are used where they are: already sharded along their rows
+        (``NamedSharding(mesh, P("data", None))``, on any mesh) the fit runs
+        data-parallel, with the means over rows as XLA all-reduces.
 
     Returns:
       A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
@@ -209,14 +238,25 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    params, x, y = check_data("fit", params, x, y)
+    valid = None
+    if devices is not None or mesh is not None:
+        x, y, valid = shard_rows(x, y, row_mesh("fit", devices, mesh))
+    params, x, y = jax.tree.map(auto_axes, check_data("fit", params, x, y))
     learning_rate = check_learning_rate("fit", learning_rate)
     n_iters = check_n_iters("fit", n_iters)
     gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
     history = check_choice("fit", "history", history, HISTORY_MODES)
     optimizer = _check_optimizer("fit", optimizer)
     (final, records, diverged_at), finite = _fit_compiled(
-        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+        params,
+        x,
+        y,
+        learning_rate,
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        valid=valid,
     )
     finite, diverged_at = jax.device_get((finite, diverged_at))
     raise_if_not_finite("fit", finite)
