@@ -144,15 +144,11 @@ def fit_distributed(
     except (TypeError, ValueError) as e:
         error = e
 
-    # Every process learns every process's shape (a fixed-size record), so all raise or none
+    # Every process learns every process's shape (a fixed-size record), so that all raise or none
     # does: a process that raised alone would leave the others waiting for it.
-    record = [-1, -1, -1] if error else [x_local.shape[0], x_local.ndim, x_local.shape[1] if x_local.ndim == 2 else -1]
+    _raise_everywhere(fn, error)
+    record = [x_local.shape[0], x_local.ndim, x_local.shape[1] if x_local.ndim == 2 else -1]
     shapes = np.asarray(multihost_utils.process_allgather(np.array(record))).reshape(jax.process_count(), 3)
-    if error is not None:
-        raise error
-    failed = [p for p, s in enumerate(shapes) if s[0] < 0]
-    if failed:
-        raise ValueError(f"{fn}: the rows of process(es) {failed} are not valid (see the error there)")
     if len({tuple(s[1:]) for s in shapes}) != 1:
         per_process = ", ".join(f"process {p}: {'(n,)' if s[1] == 1 else f'(n, {s[2]})'}" for p, s in enumerate(shapes))
         raise ValueError(f"{fn}: the processes' x have different shapes ({per_process})")
@@ -192,6 +188,15 @@ def fit_distributed(
     raise_if_not_finite(fn, finite)
     diverged_at = int(diverged_at)
     return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None)
+
+
+def _raise_everywhere(fn: str, error: Exception | None) -> None:
+    """Raises ``error`` here, and an error naming the failed processes on every other process."""
+    failed = np.asarray(multihost_utils.process_allgather(np.array(error is not None))).reshape(-1)
+    if error is not None:
+        raise error
+    if failed.any():
+        raise ValueError(f"{fn}: process(es) {np.flatnonzero(failed).tolist()} failed; see the error there")
 
 
 def _local_rows(fn: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -376,9 +381,14 @@ def run_distributed_fit(
         initialization_timeout=initialization_timeout,
         heartbeat_timeout=heartbeat_timeout,
     )
-    rows = read_csv_rows(
-        csv_path, target, features, process_index=jax.process_index(), process_count=jax.process_count()
-    )
+    try:
+        rows = read_csv_rows(
+            csv_path, target, features, process_index=jax.process_index(), process_count=jax.process_count()
+        )
+        error = None
+    except (TypeError, ValueError) as e:
+        error = e
+    _raise_everywhere("run_distributed_fit", error)
     d = len(rows.features)
     params = Params(np.zeros(d, dtype), np.zeros((), dtype) if bias else None)
     result = fit_distributed(
