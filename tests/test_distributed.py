@@ -8,6 +8,7 @@ others are killed and the test fails with their output.
 import json
 import os
 import re
+import runpy
 import shlex
 import socket
 import subprocess
@@ -210,3 +211,29 @@ def test_a_peer_that_never_starts_ends_in_the_init_timeout(tmp_path):
     results = _wait_all([_launch(_readme_commands()[0], port=_free_port(), csv=csv, extra=["--init-timeout", "3"])], 90)
     assert time.monotonic() - start < 60, _report(results)
     assert results[0][0] != 0 and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
+
+
+def test_public_fit_on_global_arrays_across_two_processes():
+    """jaxlr.fit on arrays no process fully holds: same params everywhere, NaN found on the devices."""
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2")
+    env.pop("XLA_FLAGS", None)
+    worker = [sys.executable, "tests/multidevice/global_fit_worker.py", str(port)]
+    processes = [
+        subprocess.Popen(
+            [*worker, str(i), "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(2)
+    ]
+    results = _wait_all(processes, timeout=120)
+    assert all(rc == 0 for rc, _, _ in results), _report(results)
+    records = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in results]
+
+    global_data = runpy.run_path(str(ROOT / "tests/multidevice/global_fit_worker.py"))["global_data"]
+    x, y = global_data(2, 2)
+    want = jaxlr.fit(jaxlr.Params(np.zeros(3), 0.0), x, y, learning_rate=0.05, n_iters=30)
+    for record in records:
+        np.testing.assert_allclose(record["w"], want.params.w, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(record["b"], want.params.b, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(record["loss"], want.history.loss, rtol=1e-12, atol=0)
+        assert record["nan_error"] == "fit: x contains NaN or inf; the data must be finite numbers"

@@ -5,6 +5,7 @@ file in a fresh process: ``JAX_PLATFORMS=cpu JAX_NUM_CPU_DEVICES=8 python -m pyt
 tests/multidevice/check_sharded.py``. Run alone without 8 devices, it skips.
 """
 
+import inspect
 import re
 from pathlib import Path
 
@@ -141,26 +142,31 @@ def test_compiled_fit_all_reduces_and_never_gathers_x():
     assert "f64[8,3]" in hlo and "f64[64,3]" not in hlo  # each device holds its own 8 rows of x, never all 64
 
 
+def _sweep(params, x, y, rates, n_iters):
+    """``jaxlr.sweep`` where it exists; else what it runs: a jitted vmap of the fit loop over learning rates."""
+    if hasattr(jaxlr, "sweep"):
+        names = inspect.signature(jaxlr.sweep).parameters
+        rate_name = next(n for n in names if "learning_rate" in n or n in ("lr", "lrs"))
+        result = jaxlr.sweep(params, x, y, **{rate_name: rates, "n_iters": n_iters})
+        return result.params.w, result.history.loss
+    p, x, y = jax.tree.map(jaxlr._sharding.auto_axes, check_data("sweep", params, x, y))
+
+    @jax.jit
+    def sweep(rates):
+        def one(lr):
+            return _fit_loop(p, x, y, lr, optimizer="sgd", gradient="autograd", n_iters=n_iters, history="loss")
+
+        return jax.vmap(one)(rates)
+
+    final, records, _ = sweep(jnp.asarray(rates, x.dtype))
+    return final.w, records.loss
+
+
 def test_sweep_over_sharded_rows():
-    """A vmap of the fit over learning rates on row-sharded data: what jaxlr.sweep runs."""
     x, y, params = _data(64, 3, np.float64)
     xs, ys = _shard(_mesh(AxisType.Explicit), x, y)
     rates = [0.01, 0.05, 0.2]
-    if hasattr(jaxlr, "sweep"):
-        got = jaxlr.sweep(params, xs, ys, learning_rates=rates, n_iters=20)
-        w, loss = got.params.w, got.history.loss
-    else:
-        p, xa, ya = check_data("sweep", params, xs, ys)
-        p, xa, ya = jax.tree.map(jaxlr._sharding.auto_axes, (p, xa, ya))
-
-        @jax.jit
-        def sweep(rates):
-            return jax.vmap(
-                lambda lr: _fit_loop(p, xa, ya, lr, optimizer="sgd", gradient="autograd", n_iters=20, history="loss")
-            )(rates)
-
-        (final, records, _), loss = sweep(jnp.asarray(rates)), None
-        w, loss = final.w, records.loss
+    w, loss = _sweep(params, xs, ys, rates, 20)
     for i, lr in enumerate(rates):
         want = jaxlr.fit(params, x, y, learning_rate=lr, n_iters=20, history="loss")
         np.testing.assert_allclose(w[i], want.params.w, rtol=1e-12, atol=0)
