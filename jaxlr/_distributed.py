@@ -33,7 +33,7 @@ from jax.sharding import AxisType, Mesh
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._gradients import GRADIENTS
 from jaxlr._model import Params
-from jaxlr._sharding import DATA_AXIS, padded_length, replicated, row_shardings
+from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, raise_if_not_finite
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
@@ -173,17 +173,18 @@ def fit_distributed(
 
     params, x, y = check_data(fn, params, x, y)  # shapes and dtypes only: x is not on this host
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf), replicated(mesh)), params)
-    (final, records, diverged_at), finite = _fit_compiled(
-        params,
-        x,
-        y,
-        learning_rate,
-        optimizer=optimizer,
-        gradient=gradient,
-        n_iters=n_iters,
-        history=history,
-        valid=valid,
-    )
+    with auto_axes_context():
+        (final, records, diverged_at), finite = _fit_compiled(
+            params,
+            x,
+            y,
+            learning_rate,
+            optimizer=optimizer,
+            gradient=gradient,
+            n_iters=n_iters,
+            history=history,
+            valid=valid,
+        )
     finite, diverged_at = jax.device_get((finite, diverged_at))  # replicated: read from a local device
     raise_if_not_finite(fn, finite)
     diverged_at = int(diverged_at)

@@ -15,7 +15,8 @@ Two things need care, and live here:
   (jax >= 0.9), under which a matrix product contracting over a sharded axis
   (the gradient ``Xᵀr``) must be given an output sharding by hand. The fit's
   inputs are re-labelled onto the same devices with ``Auto`` axes, which moves
-  no data, and XLA picks the collectives.
+  no data, and XLA picks the collectives (inside ``jax.set_mesh``, the context
+  mesh is re-labelled alike for the fit).
 * **Row counts that do not divide evenly.** A sharded axis must split into
   equal blocks, so rows are padded with zeros up to a multiple of the device
   count, and a boolean ``valid`` mask marks the real ones.
@@ -27,6 +28,7 @@ Two things need care, and live here:
   up to float rounding.
 """
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,6 +56,50 @@ def auto_axes(value: Any) -> Any:
     if not isinstance(mesh, Mesh) or all(t == AxisType.Auto for t in mesh.axis_types):
         return value
     return jax.device_put(value, NamedSharding(_auto_mesh(mesh), sharding.spec, memory_kind=sharding.memory_kind))
+
+
+def explicit_mesh(*values: Any) -> Mesh | None:
+    """The first mesh with ``Explicit`` axes among ``values`` (meshes, or arrays on a mesh), else ``None``.
+
+    The ``jax.set_mesh`` context's mesh counts last.
+    """
+    get_mesh = getattr(jax.sharding, "get_mesh", None)  # not in jax 0.6
+    for value in (*values, get_mesh() if get_mesh else None):
+        mesh = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
+        if isinstance(mesh, Mesh) and any(t == AxisType.Explicit for t in mesh.axis_types):
+            return mesh
+    return None
+
+
+def restore_axes(tree: Any, mesh: Mesh | None) -> Any:
+    """The fit's outputs relabelled onto ``mesh`` (the caller's ``Explicit`` mesh), so they mix with its arrays.
+
+    The inverse of :func:`auto_axes`; no data moves.
+    """
+    if mesh is None:
+        return tree
+
+    def restore(leaf: Any) -> Any:
+        sharding = getattr(leaf, "sharding", None)
+        if not isinstance(sharding, NamedSharding) or sharding.mesh.devices.shape != mesh.devices.shape:
+            return leaf
+        if not np.array_equal(sharding.mesh.devices, mesh.devices) or sharding.mesh.axis_names != mesh.axis_names:
+            return leaf
+        return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
+
+    return jax.tree.map(restore, tree)
+
+
+def auto_axes_context() -> contextlib.AbstractContextManager:
+    """Inside ``jax.set_mesh(mesh)`` with ``Explicit`` axes: the same mesh with ``Auto`` axes, for the fit.
+
+    The fit's inputs have been relabelled ``Auto`` (:func:`auto_axes`); JAX
+    requires the context mesh to agree with them.
+    """
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or all(t == AxisType.Auto for t in mesh.axis_types):
+        return contextlib.nullcontext()
+    return jax.sharding.use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
 
 
 def _auto_mesh(mesh: Mesh) -> Mesh:

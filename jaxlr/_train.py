@@ -19,7 +19,15 @@ from jax.typing import ArrayLike
 from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
 from jaxlr._model import Params
-from jaxlr._sharding import auto_axes, ignore_padded_rows, row_mesh, shard_rows
+from jaxlr._sharding import (
+    auto_axes,
+    auto_axes_context,
+    explicit_mesh,
+    ignore_padded_rows,
+    restore_axes,
+    row_mesh,
+    shard_rows,
+)
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
 
@@ -238,7 +246,7 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    valid = None
+    valid, home = None, explicit_mesh(mesh, x, y)  # results go back to the caller's Explicit mesh
     if devices is not None or mesh is not None:
         x, y, valid = shard_rows(x, y, row_mesh("fit", devices, mesh))
     params, x, y = jax.tree.map(auto_axes, check_data("fit", params, x, y))
@@ -247,17 +255,19 @@ def fit(
     gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
     history = check_choice("fit", "history", history, HISTORY_MODES)
     optimizer = _check_optimizer("fit", optimizer)
-    (final, records, diverged_at), finite = _fit_compiled(
-        params,
-        x,
-        y,
-        learning_rate,
-        optimizer=optimizer,
-        gradient=gradient,
-        n_iters=n_iters,
-        history=history,
-        valid=valid,
-    )
+    with auto_axes_context():
+        (final, records, diverged_at), finite = _fit_compiled(
+            params,
+            x,
+            y,
+            learning_rate,
+            optimizer=optimizer,
+            gradient=gradient,
+            n_iters=n_iters,
+            history=history,
+            valid=valid,
+        )
+    final, records = restore_axes((final, records), home)
     finite, diverged_at = jax.device_get((finite, diverged_at))
     raise_if_not_finite("fit", finite)
     diverged_at = int(diverged_at)

@@ -146,12 +146,14 @@ def _launch(line, *, port, csv, extra=()):
     )
 
 
-def _wait_all(processes, timeout):
-    """Waits for every process; on the first failure or at the deadline, kills the rest."""
+def _wait_all(processes, timeout, *, kill_on_failure=True):
+    """Waits for every process; at the deadline (or on the first failure), kills the rest."""
     deadline = time.monotonic() + timeout
     try:
         while any(p.poll() is None for p in processes):
-            if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in processes):
+            if time.monotonic() > deadline:
+                break
+            if kill_on_failure and any(p.poll() not in (None, 0) for p in processes):
                 break
             time.sleep(0.1)
     finally:
@@ -197,7 +199,7 @@ def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
         _launch(lines[0], port=port, csv=csv),
         _launch(lines[1], port=port, csv=tmp_path / "missing.csv"),
     ]
-    results = _wait_all(processes, timeout=90)
+    results = _wait_all(processes, timeout=90, kill_on_failure=False)  # each must stop by itself
     assert time.monotonic() - start < 60, _report(results)
     assert [rc for rc, _, _ in results] == [1, 1], _report(results)
     assert "process(es) [1] failed; see the error there" in results[0][2], _report(results)

@@ -82,12 +82,30 @@ def test_row_sharded_inputs_match_one_device(dtype, axis_type, gradient):
     x, y, params = _data(64, 3, dtype)
     lr = 0.002 if gradient == "lesson" else 0.05
     want = jaxlr.fit(params, x, y, learning_rate=lr, n_iters=25, gradient=gradient)
-    xs, ys = _shard(_mesh(axis_type), x, y)
+    mesh = _mesh(axis_type)
+    xs, ys = _shard(mesh, x, y)
     got = jaxlr.fit(params, xs, ys, learning_rate=lr, n_iters=25, gradient=gradient)
     assert_same_fit(got, want, dtype)
     assert not np.allclose(want.history.params.w[0], want.history.params.w[-1])  # it moved: a real comparison
     for leaf in [*got.params, got.history.loss]:
-        assert leaf.is_fully_replicated and len(leaf.sharding.device_set) == N_DEVICES
+        assert leaf.is_fully_replicated and leaf.sharding.mesh == mesh  # on the caller's mesh, axis types and all
+
+
+@pytest.mark.parametrize("option", ["sharded", "devices", "mesh"])
+def test_fit_inside_set_mesh_with_explicit_axes(option):
+    """jax.set_mesh (which replaces `with mesh:`): the fit runs, and its results mix with the caller's arrays."""
+    x, y, params = _data(64, 3, np.float64)
+    want = jaxlr.fit(params, x, y, learning_rate=0.05, n_iters=10)
+    mesh = _mesh(AxisType.Explicit)
+    with jax.set_mesh(mesh):
+        if option == "sharded":
+            xs, ys = jax.device_put(x, P("data", None)), jax.device_put(y, P("data"))
+            got = jaxlr.fit(params, xs, ys, learning_rate=0.05, n_iters=10)
+        else:
+            kwargs = {"devices": N_DEVICES} if option == "devices" else {"mesh": mesh}
+            got = jaxlr.fit(params, x, y, learning_rate=0.05, n_iters=10, **kwargs)
+        w = jax.device_put(np.asarray(want.params.w), P())
+        np.testing.assert_allclose(got.params.w - w, 0.0, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(
