@@ -215,19 +215,26 @@ def test_a_peer_that_never_starts_ends_in_the_init_timeout(tmp_path):
     assert results[0][0] != 0 and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
 
 
-def test_public_fit_on_global_arrays_across_two_processes():
-    """jaxlr.fit on arrays no process fully holds: same params everywhere, NaN found on the devices."""
-    port = _free_port()
+def _start_workers(n, *extra):
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2")
     env.pop("XLA_FLAGS", None)
-    worker = [sys.executable, "tests/multidevice/global_fit_worker.py", str(port)]
-    processes = [
+    worker = [sys.executable, "tests/multidevice/global_fit_worker.py", str(_free_port())]
+    return [
         subprocess.Popen(
-            [*worker, str(i), "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [*worker, str(i), str(n), *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        for i in range(2)
+        for i in range(n)
     ]
-    results = _wait_all(processes, timeout=120)
+
+
+def test_public_fit_on_global_arrays_across_two_processes():
+    """jaxlr.fit on arrays no process fully holds: same params everywhere, NaN found on the devices."""
+    results = _wait_all(_start_workers(2), timeout=120)
     assert all(rc == 0 for rc, _, _ in results), _report(results)
     records = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in results]
 
@@ -239,3 +246,12 @@ def test_public_fit_on_global_arrays_across_two_processes():
         np.testing.assert_allclose(record["b"], want.params.b, rtol=1e-12, atol=0)
         np.testing.assert_allclose(record["loss"], want.history.loss, rtol=1e-12, atol=0)
         assert record["nan_error"] == "fit: x contains NaN or inf; the data must be finite numbers"
+
+
+def test_a_peer_that_dies_mid_run_makes_the_other_abort():
+    start = time.monotonic()
+    results = _wait_all(_start_workers(2, "die"), timeout=90, kill_on_failure=False)  # each must stop by itself
+    assert time.monotonic() - start < 60, _report(results)
+    (rc0, _, err0), (rc1, _, _) = results
+    assert rc1 == 3 and rc0 != 0, _report(results)
+    assert "stopped sending heartbeats" in err0 or "unhealthy" in err0, _report(results)

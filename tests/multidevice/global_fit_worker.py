@@ -6,9 +6,13 @@ builds its block of the lesson-style data, the blocks form one row-sharded array
 on a ``jax.make_mesh`` mesh (``Explicit`` axes), and ``jaxlr.fit`` runs on it as
 it is: validation from metadata, finiteness checked on the devices. Prints one
 JSON line: the fitted params, and the error a NaN in the last process's rows gives.
+
+With a fourth argument ``die``, the last process exits abruptly instead of
+fitting, and the others must notice (heartbeat timeout 5 s) and abort.
 """
 
 import json
+import os
 import sys
 
 import jax
@@ -31,8 +35,11 @@ def global_data(n_processes: int, local_devices: int) -> tuple[np.ndarray, np.nd
 
 def main() -> int:
     port, process_id, n_processes = (int(a) for a in sys.argv[1:4])
+    die = sys.argv[4:] == ["die"]
     jax.config.update("jax_enable_x64", True)
-    jaxlr.initialize_distributed(f"127.0.0.1:{port}", n_processes, process_id, initialization_timeout=60)
+    jaxlr.initialize_distributed(
+        f"127.0.0.1:{port}", n_processes, process_id, initialization_timeout=60, heartbeat_timeout=5 if die else 100
+    )
     x, y = global_data(n_processes, jax.local_device_count())
     block = len(y) // n_processes
     rows = slice(process_id * block, (process_id + 1) * block)
@@ -42,6 +49,8 @@ def main() -> int:
     xg = jax.make_array_from_process_local_data(x_sharding, x[rows], x.shape)
     yg = jax.make_array_from_process_local_data(y_sharding, y[rows], y.shape)
     assert not xg.is_fully_addressable
+    if die and process_id == n_processes - 1:
+        os._exit(3)  # no clean shutdown: as if the machine went away
     params = jaxlr.Params(np.zeros(3), 0.0)
     result = jaxlr.fit(params, xg, yg, learning_rate=0.05, n_iters=30)
 
