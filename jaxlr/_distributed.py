@@ -147,11 +147,16 @@ def fit_distributed(
     # Every process learns every process's shape (a fixed-size record), so that all raise or none
     # does: a process that raised alone would leave the others waiting for it.
     _raise_everywhere(fn, error)
-    record = [x_local.shape[0], x_local.ndim, x_local.shape[1] if x_local.ndim == 2 else -1]
-    shapes = np.asarray(multihost_utils.process_allgather(np.array(record))).reshape(jax.process_count(), 3)
-    if len({tuple(s[1:]) for s in shapes}) != 1:
+    record = [x_local.shape[0], x_local.ndim, x_local.shape[1] if x_local.ndim == 2 else -1, x_local.dtype.itemsize]
+    shapes = np.asarray(multihost_utils.process_allgather(np.array(record))).reshape(jax.process_count(), 4)
+    if len({tuple(s[1:3]) for s in shapes}) != 1:
         per_process = ", ".join(f"process {p}: {'(n,)' if s[1] == 1 else f'(n, {s[2]})'}" for p, s in enumerate(shapes))
         raise ValueError(f"{fn}: the processes' x have different shapes ({per_process})")
+    if len({s[3] for s in shapes}) != 1:
+        raise ValueError(
+            f"{fn}: the processes' rows have different dtypes after promotion "
+            f"({', '.join(f'process {p}: float{8 * s[3]}' for p, s in enumerate(shapes))})"
+        )
     counts = shapes[:, 0]
     if counts.sum() == 0:
         raise ValueError(f"{fn}: the data is empty: no process has any rows")
@@ -201,7 +206,7 @@ def _raise_everywhere(fn: str, error: Exception | None) -> None:
 
 
 def _local_rows(fn: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """This process's rows as host arrays; a process may have none."""
+    """This process's rows as host arrays of the dtype to compute in (as ``fit``); a process may have none."""
     x, y = np.asarray(x), np.asarray(y)
     for name, a in (("x_local", x), ("y_local", y)):
         if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
@@ -214,7 +219,8 @@ def _local_rows(fn: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"{fn}: x_local and y_local must have the same number of rows; got {x.shape[0]} and {y.shape[0]}"
         )
-    return x, y
+    dtype = jax.dtypes.canonicalize_dtype(np.result_type(x.dtype, y.dtype, np.float32))
+    return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 class CsvRows(NamedTuple):
