@@ -16,6 +16,9 @@ The whole public API is on this page.
   fits many learning rates in one compiled call (:class:`SweepResult`).
 * Checking: :func:`least_squares`, the closed-form solution.
 * Plots (needs matplotlib): :func:`plot_loss`, :func:`plot_fit`, :func:`plot_sweep`.
+* Scaling out: ``fit(..., devices=...)`` or row-sharded ``x``, ``y`` on one host;
+  :func:`initialize_distributed`, :func:`read_csv_rows` and :func:`fit_distributed`
+  across hosts.
 * Diagnostics: :func:`condition_number` (how many steps gradient descent needs).
 
 The module ``jaxlr.crosscheck`` (imported on its own, ``python -m jaxlr.crosscheck``)
@@ -30,6 +33,9 @@ from jaxlr._data import lesson_data as lesson_data
 from jaxlr._datasets import Dataset as Dataset
 from jaxlr._datasets import load_csv as load_csv
 from jaxlr._datasets import load_dataset as load_dataset
+from jaxlr._distributed import fit_distributed as fit_distributed
+from jaxlr._distributed import initialize_distributed as initialize_distributed
+from jaxlr._distributed import read_csv_rows as read_csv_rows
 from jaxlr._gradients import autograd_gradient as autograd_gradient
 from jaxlr._gradients import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
 from jaxlr._gradients import manual_gradient as manual_gradient
@@ -69,6 +75,8 @@ __all__ = [
     "autograd_gradient",
     "condition_number",
     "fit",
+    "fit_distributed",
+    "initialize_distributed",
     "least_squares",
     "lesson_data",
     "lesson_gradient_n_times_too_large",
@@ -81,6 +89,7 @@ __all__ = [
     "plot_loss",
     "plot_sweep",
     "predict",
+    "read_csv_rows",
     "standardize",
     "sweep",
     "unstandardize",

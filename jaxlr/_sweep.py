@@ -13,6 +13,7 @@ from jax.typing import ArrayLike
 from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
 from jaxlr._model import Params
+from jaxlr._sharding import auto_axes, auto_axes_context, explicit_mesh, restore_axes
 from jaxlr._train import HISTORY_MODES, History, _all_finite, _check_optimizer, _fit_loop, raise_if_not_finite
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
@@ -177,27 +178,30 @@ def sweep(
             + ", ".join(f"{name} {size}" for name, size in sizes.items())
         )
     k = next(iter(sizes.values()), 1)
-    first, x, y = check_data("sweep", first, x, y)
+    home = explicit_mesh(x, y)  # results go back to the caller's Explicit mesh
+    first, x, y = jax.tree.map(auto_axes, check_data("sweep", first, x, y, finite=False))  # finite: on device
     dtype = x.dtype
     if params_batched:
         params = Params(jnp.asarray(w_all, dtype), None if b_all is None else jnp.asarray(b_all, dtype))
     else:
         params = first
     rates = np.broadcast_to(rates, (k,))
-    (final, records, diverged_at, final_loss), finite = _sweep_compiled(
-        params,
-        x,
-        y,
-        jnp.asarray(rates, dtype),
-        None if seed_array is None else jnp.asarray(seed_array, jnp.uint32),
-        jnp.asarray(init_scale, dtype),
-        optimizer=optimizer,
-        gradient=gradient,
-        n_iters=n_iters,
-        history=history,
-        params_batched=params_batched,
-        seeded=seed_array is not None,
-    )
+    with auto_axes_context():
+        (final, records, diverged_at, final_loss), finite = _sweep_compiled(
+            params,
+            x,
+            y,
+            jnp.asarray(rates, dtype),
+            None if seed_array is None else jnp.asarray(seed_array, jnp.uint32),
+            jnp.asarray(init_scale, dtype),
+            optimizer=optimizer,
+            gradient=gradient,
+            n_iters=n_iters,
+            history=history,
+            params_batched=params_batched,
+            seeded=seed_array is not None,
+        )
+    final, records = restore_axes((final, records), home)
     finite, diverged_at, final_loss = jax.device_get((finite, diverged_at, final_loss))
     raise_if_not_finite("sweep", finite)
     return SweepResult(np.asarray(rates), final, records, np.asarray(final_loss), diverged_at >= 0, diverged_at)

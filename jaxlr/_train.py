@@ -9,6 +9,7 @@ parameters and optimizer state, returns new ones, and ``lax.scan`` runs it
 import contextlib
 import functools
 import warnings
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import chex
@@ -23,6 +24,15 @@ from jaxlr._lr import DivergenceWarning, _lipschitz, auto_learning_rate, check_a
 from jaxlr._model import Params
 from jaxlr._progress import MIN_STEPS as _MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report_every, scan_with_progress
+from jaxlr._sharding import (
+    auto_axes,
+    auto_axes_context,
+    explicit_mesh,
+    ignore_padded_rows,
+    restore_axes,
+    row_mesh,
+    shard_rows,
+)
 from jaxlr._validate import check_choice, check_data, check_history_size, check_learning_rate, check_n_iters
 
 
@@ -99,8 +109,12 @@ def _fit_loop(
     n_iters: int,
     history: str,
     progress_every: int = 0,
+    valid: jax.Array | None = None,
 ) -> tuple[Params, History, jax.Array]:
     """The training loop, traceable and vmappable over ``learning_rate`` and ``params``.
+
+    ``valid``: ``None``, or a boolean mask of the rows to fit when the data was
+    padded with rows of zeros to split evenly across devices (see ``jaxlr._sharding``).
 
     Returns ``(final params, history, diverged_at)``, ``diverged_at = -1`` if the
     run never diverged. ``progress_every > 0`` reports the loss to the host every
@@ -118,6 +132,9 @@ def _fit_loop(
             return _mse_loss(p, x, y), grad_fn(p, x, y)
 
     scale = jnp.mean(y * y)
+    if valid is not None:
+        loss_and_grad = ignore_padded_rows(loss_and_grad, valid, grads_are_means=gradient != "lesson")
+        scale = scale * (y.shape[0] / jnp.sum(valid, dtype=scale.dtype))
 
     def step(carry, i):
         params, opt_state, reference, diverged_at = carry
@@ -153,7 +170,9 @@ def _all_finite(*arrays: Any) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "progress_every"))
-def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history, progress_every=0):
+def _fit_compiled(
+    params, x, y, learning_rate, *, optimizer, gradient, n_iters, history, progress_every=0, valid=None
+):
     b = jnp.zeros((), x.dtype) if params.b is None else params.b
     finite = _all_finite(x, y, params.w, b)
     return _fit_loop(
@@ -166,6 +185,7 @@ def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, 
         n_iters=n_iters,
         history=history,
         progress_every=progress_every,
+        valid=valid,
     ), finite
 
 
@@ -188,6 +208,8 @@ def fit(
     gradient: str = "autograd",
     history: str = "full",
     progress: bool = False,
+    devices: int | Sequence[jax.Device] | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> FitResult:
     """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
 
@@ -219,6 +241,16 @@ def fit(
       progress: show a progress bar with the running loss on stderr, updated
         from inside the compiled loop at most 20 times (for ``n_iters`` of at
         least 5000; shorter fits are too quick for one).
+      devices: split the rows of ``x`` and ``y`` across devices (data
+        parallelism): an int (the first that many of ``jax.devices()``) or a
+        list of devices. The data goes from the host straight to the devices,
+        padded with rows of zeros to a multiple of the device count; the padded
+        rows are masked out exactly. The parameters are replicated.
+      mesh: like ``devices``, over a ``jax.sharding.Mesh``'s devices, the rows
+        split along all of its axes. Without ``devices`` or ``mesh``, ``x`` and
+        ``y`` are used where they are: already sharded along their rows
+        (``NamedSharding(mesh, P("data", None))``, on any mesh) the fit runs
+        data-parallel, with the means over rows as XLA all-reduces.
 
     Returns:
       A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
@@ -240,7 +272,10 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    params, x, y = check_data("fit", params, x, y, finite=False)
+    valid, home = None, explicit_mesh(mesh, x, y)  # results go back to the caller's Explicit mesh
+    if devices is not None or mesh is not None:
+        x, y, valid = shard_rows(x, y, row_mesh("fit", devices, mesh))
+    params, x, y = jax.tree.map(auto_axes, check_data("fit", params, x, y, finite=False))
     auto = isinstance(learning_rate, str)
     if auto:
         check_auto("fit", learning_rate)
@@ -255,7 +290,7 @@ def fit(
     if auto:
         rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
     progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
-    with progress_bar(n_iters) if progress_every else contextlib.nullcontext():
+    with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), auto_axes_context():
         (final, records, diverged_at), finite = _fit_compiled(
             params,
             x,
@@ -266,8 +301,10 @@ def fit(
             n_iters=n_iters,
             history=history,
             progress_every=progress_every,
+            valid=valid,
         )
         finite, diverged_at = jax.device_get((finite, diverged_at))
+    final, records = restore_axes((final, records), home)
     raise_if_not_finite("fit", finite)
     diverged_at = int(diverged_at)
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate

@@ -14,7 +14,9 @@ SECTION = "## The `jaxlr` command"
 
 def _blocks(language):
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(SECTION) :]
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    section = text[start : end if end >= 0 else len(text)]
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 

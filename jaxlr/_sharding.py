@@ -1,0 +1,231 @@
+"""Data parallelism: the samples (rows) split across devices, the parameters replicated.
+
+jaxlr adds no communication code of its own. When ``x`` and ``y`` are sharded
+along their first axis (``NamedSharding(mesh, P("data", None))``), ``jax.jit``
+propagates that sharding through the fit: every device computes the loss and
+gradient terms of its own rows, and the means over all rows become XLA
+all-reduces: XLA combines a step's loss and gradient sums into one all-reduce
+of ``d + 2`` numbers, and ``x`` is never gathered. The compiled program is the
+single-device program, partitioned; ``shard_map`` with ``psum`` would compile
+to the same collectives.
+
+Two things need care, and live here:
+
+* **Explicit mesh axes.** ``jax.make_mesh`` makes ``Explicit`` axes by default
+  (jax >= 0.9), under which a matrix product contracting over a sharded axis
+  (the gradient ``Xᵀr``) must be given an output sharding by hand. The fit's
+  inputs are re-labelled onto the same devices with ``Auto`` axes, which moves
+  no data, and XLA picks the collectives (inside ``jax.set_mesh``, the context
+  mesh is re-labelled alike for the fit).
+* **Row counts that do not divide evenly.** A sharded axis must split into
+  equal blocks, so rows are padded with zeros up to a multiple of the device
+  count, and a boolean ``valid`` mask marks the real ones.
+  :func:`ignore_padded_rows` makes the padded rows contribute exactly nothing:
+  on a row of zeros the model predicts ``b`` (or 0 without a bias), so setting
+  the padded targets to ``b`` makes their residual exactly ``0.0`` for any
+  parameters; the means over ``N_padded`` rows are then rescaled to means over
+  the ``n`` valid rows. The loss and gradients are those of the unpadded data,
+  up to float rounding.
+"""
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+from jaxlr._model import Params
+
+# The mesh axis name for samples on meshes that jaxlr builds itself.
+DATA_AXIS = "data"
+
+
+def auto_axes(value: Any) -> Any:
+    """``value`` on the same devices, with its mesh's axes made ``Auto``; no data moves.
+
+    Anything that is not a ``jax.Array`` with a ``NamedSharding`` on a mesh with
+    ``Explicit`` axes is returned as it is.
+    """
+    sharding = getattr(value, "sharding", None)
+    if not isinstance(value, jax.Array) or not isinstance(sharding, NamedSharding):
+        return value
+    mesh = sharding.mesh
+    if not isinstance(mesh, Mesh) or all(t == AxisType.Auto for t in mesh.axis_types):
+        return value
+    return jax.device_put(value, NamedSharding(_auto_mesh(mesh), sharding.spec, memory_kind=sharding.memory_kind))
+
+
+def explicit_mesh(*values: Any) -> Mesh | None:
+    """The first mesh with ``Explicit`` axes among ``values`` (meshes, or arrays on a mesh), else ``None``.
+
+    The ``jax.set_mesh`` context's mesh counts last.
+    """
+    get_mesh = getattr(jax.sharding, "get_mesh", None)  # not in jax 0.6
+    for value in (*values, get_mesh() if get_mesh else None):
+        mesh = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
+        if isinstance(mesh, Mesh) and any(t == AxisType.Explicit for t in mesh.axis_types):
+            return mesh
+    return None
+
+
+def restore_axes(tree: Any, mesh: Mesh | None) -> Any:
+    """The fit's outputs relabelled onto ``mesh`` (the caller's ``Explicit`` mesh), so they mix with its arrays.
+
+    The inverse of :func:`auto_axes`; no data moves.
+    """
+    if mesh is None:
+        return tree
+
+    def restore(leaf: Any) -> Any:
+        sharding = getattr(leaf, "sharding", None)
+        if not isinstance(sharding, NamedSharding) or sharding.mesh.devices.shape != mesh.devices.shape:
+            return leaf
+        if not np.array_equal(sharding.mesh.devices, mesh.devices) or sharding.mesh.axis_names != mesh.axis_names:
+            return leaf
+        return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
+
+    return jax.tree.map(restore, tree)
+
+
+def auto_axes_context() -> contextlib.AbstractContextManager:
+    """Inside ``jax.set_mesh(mesh)`` with ``Explicit`` axes: the same mesh with ``Auto`` axes, for the fit.
+
+    The fit's inputs have been relabelled ``Auto`` (:func:`auto_axes`); JAX
+    requires the context mesh to agree with them.
+    """
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or all(t == AxisType.Auto for t in mesh.axis_types):
+        return contextlib.nullcontext()
+    return jax.sharding.use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
+
+
+def _auto_mesh(mesh: Mesh) -> Mesh:
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+
+
+def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
+    """The mesh to split rows over, from ``fit``'s ``devices=`` / ``mesh=`` options.
+
+    ``devices``: an int (the first that many of ``jax.devices()``) or a sequence
+    of devices; ``mesh``: a ``jax.sharding.Mesh``, whose axes all split the rows.
+    """
+    if devices is not None and mesh is not None:
+        raise ValueError(f"{fn}: pass devices= or mesh=, not both")
+    if mesh is not None:
+        if not isinstance(mesh, Mesh):
+            raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+        return _auto_mesh(mesh)
+    available = jax.devices()
+    if isinstance(devices, (bool, np.bool_)):
+        raise TypeError(f"{fn}: devices must be a positive int or a sequence of jax devices, got {devices!r}")
+    if isinstance(devices, (int, np.integer)):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"{fn}: devices={int(devices)} but {len(available)} {available[0].platform} device(s) are "
+                f"available; expected 1 to {len(available)}"
+            )
+        chosen = available[: int(devices)]
+    elif isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices):
+        chosen = list(devices)
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"{fn}: devices lists the same device more than once: {chosen}")
+    else:
+        raise TypeError(
+            f"{fn}: devices must be a positive int or a non-empty sequence of jax devices "
+            f"(e.g. jax.devices()), got {type(devices).__name__}"
+        )
+    return Mesh(np.array(chosen), (DATA_AXIS,), axis_types=(AxisType.Auto,))
+
+
+def row_shardings(mesh: Mesh) -> tuple[NamedSharding, NamedSharding]:
+    """Shardings for ``x`` of shape ``(n, d)`` and for ``(n,)`` arrays: rows over all mesh axes."""
+    axes = tuple(mesh.axis_names)
+    rows = axes if len(axes) > 1 else axes[0]
+    return NamedSharding(mesh, PartitionSpec(rows, None)), NamedSharding(mesh, PartitionSpec(rows))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def padded_length(n: int, multiple: int) -> int:
+    """``n`` rounded up to a multiple of ``multiple`` (at least ``multiple``)."""
+    return max(1, -(-n // multiple)) * multiple
+
+
+def _host_rows(value: Any) -> np.ndarray | None:
+    """``value`` as a host array of numbers, or ``None`` if it is not one (validation reports it)."""
+    if isinstance(value, jax.Array):
+        if not value.is_fully_addressable:
+            return None
+        return np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        return None
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+    ):
+        return None
+    return array
+
+
+def shard_rows(x: Any, y: Any, mesh: Mesh) -> tuple[Any, Any, jax.Array | None]:
+    """Puts the rows of ``x`` and ``y`` across ``mesh``, padding them to a multiple of its size.
+
+    The data goes from the host straight to the devices, each device receiving
+    its own rows: no device ever holds all of ``x``. Returns ``(x, y, valid)``,
+    ``valid`` marking the real rows (``None`` when no padding was needed).
+    Inputs that are not a rectangular training set of numbers (or that are
+    already sharded across processes) are returned untouched, for the fit's
+    validation to report or accept.
+    """
+    x_host, y_host = _host_rows(x), _host_rows(y)
+    if (
+        x_host is None
+        or y_host is None
+        or x_host.ndim not in (1, 2)
+        or y_host.ndim != 1
+        or x_host.shape[0] != y_host.shape[0]
+        or x_host.shape[0] == 0
+    ):
+        return x, y, None
+    n = x_host.shape[0]
+    padded = padded_length(n, mesh.size)
+    x_sharding, y_sharding = row_shardings(mesh)
+    if x_host.ndim == 1:
+        x_sharding = y_sharding
+    valid = None
+    if padded != n:
+        x_host = np.concatenate([x_host, np.zeros((padded - n, *x_host.shape[1:]), x_host.dtype)])
+        y_host = np.concatenate([y_host, np.zeros(padded - n, y_host.dtype)])
+        valid = jax.device_put(np.arange(padded) < n, y_sharding)
+    return jax.device_put(x_host, x_sharding), jax.device_put(y_host, y_sharding), valid
+
+
+def ignore_padded_rows(
+    loss_and_grad: Callable[[Params, jax.Array, jax.Array], tuple[jax.Array, Params]],
+    valid: jax.Array,
+    *,
+    grads_are_means: bool,
+) -> Callable[[Params, jax.Array, jax.Array], tuple[jax.Array, Params]]:
+    """``loss_and_grad`` over the rows marked ``valid`` only; the others must have ``x == 0``.
+
+    ``grads_are_means``: whether the gradient averages over rows (``False`` for
+    the lesson's sum-based gradient, which padded rows already leave unchanged).
+    """
+    n_padded = valid.shape[0]
+
+    def masked(params: Params, x: jax.Array, y: jax.Array) -> tuple[jax.Array, Params]:
+        # On a row of zeros the model predicts b, so these targets make the residual exactly 0.
+        at_zero = jnp.zeros((), y.dtype) if params.b is None else jax.lax.stop_gradient(params.b).astype(y.dtype)
+        loss, grads = loss_and_grad(params, x, jnp.where(valid, y, at_zero))
+        to_valid_mean = n_padded / jnp.sum(valid, dtype=y.dtype)
+        if grads_are_means:
+            grads = jax.tree.map(lambda g: g * to_valid_mean, grads)
+        return loss * to_valid_mean, grads
+
+    return masked

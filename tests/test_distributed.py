@@ -1,0 +1,257 @@
+"""Multi-process fits: the CSV row reader, and two real processes on localhost.
+
+The two-process test runs the README's command lines verbatim (port and file
+name substituted) and bounds every process in time: if one fails or hangs, the
+others are killed and the test fails with their output.
+"""
+
+import json
+import os
+import re
+import runpy
+import shlex
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from helpers import ROOT
+
+import jaxlr
+
+COLUMNS = ("a", "b", "c", "y")
+
+
+def _write_csv(path, n, *, seed=0, newline="\n", trailing_newline=True, blank_lines=False):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)) * [1.0, 10.0, 0.1]
+    y = x @ np.array([1.5, -0.2, 5.0]) + 0.3 + 0.1 * rng.normal(size=n)
+    table = np.column_stack([x, y])
+    lines = [",".join(COLUMNS)] + [",".join(repr(float(v)) for v in row) for row in table]
+    if blank_lines:
+        lines.insert(3, "")
+    text = newline.join(lines) + (newline if trailing_newline else "")
+    path.write_bytes(text.encode())
+    return table
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+@pytest.mark.parametrize("style", ["plain", "crlf", "no final newline", "blank line"])
+def test_shares_cover_every_row_once_in_order(tmp_path, n, style):
+    path = tmp_path / "data.csv"
+    table = _write_csv(
+        path,
+        n,
+        newline="\r\n" if style == "crlf" else "\n",
+        trailing_newline=style != "no final newline",
+        blank_lines=style == "blank line",
+    )
+    for count in (1, 2, 3, 5):
+        shares = [jaxlr.read_csv_rows(path, "y", process_index=i, process_count=count) for i in range(count)]
+        assert all(s.features == ("a", "b", "c") for s in shares)
+        np.testing.assert_array_equal(np.concatenate([s.x for s in shares]), table[:, :3])
+        np.testing.assert_array_equal(np.concatenate([s.y for s in shares]), table[:, 3])
+        if n >= 5 * count:
+            sizes = [len(s.y) for s in shares]
+            assert max(sizes) - min(sizes) <= 2, sizes  # lines of similar length: similar shares
+
+
+def test_features_pick_and_order_columns_and_per_process_files(tmp_path):
+    tables = [_write_csv(tmp_path / f"part-{i}.csv", 3 + i, seed=i) for i in range(2)]
+    pattern = str(tmp_path / "part-{process_index}.csv")
+    for i, table in enumerate(tables):
+        rows = jaxlr.read_csv_rows(pattern, "a", ["c", "y"], process_index=i, process_count=2)
+        assert rows.features == ("c", "y")
+        np.testing.assert_array_equal(rows.x, table[:, [2, 3]])
+        np.testing.assert_array_equal(rows.y, table[:, 0])
+
+
+@pytest.mark.parametrize(
+    "content, target, features, match",
+    [
+        ("a,y\n1,2\n", "z", None, r"target column 'z' is not in .*columns are \['a', 'y'\]"),
+        ("a,y\n1,2\n", "y", ["q"], r"feature column\(s\) \['q'\] not in"),
+        ("a,y\n1,2\n", "y", ["y"], "also listed as a feature"),
+        ("y\n1\n", "y", None, "no feature columns"),
+        ("a,a,y\n1,2,3\n", "y", None, "repeated column names"),
+        ("a,y\n1,oops\n", "y", None, "not a table of numbers"),
+        ("a,y\n1,2,3\n", "y", None, "2 columns in its header but 3"),
+        ("", "y", None, "no header line"),
+    ],
+)
+def test_bad_csv_files_raise_one_clear_error(tmp_path, content, target, features, match):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        jaxlr.read_csv_rows(path, target, features)
+
+
+def test_missing_file_and_bad_process_index(tmp_path):
+    with pytest.raises(ValueError, match="cannot read .*nope.csv: No such file"):
+        jaxlr.read_csv_rows(tmp_path / "nope.csv", "y")
+    with pytest.raises(ValueError, match="0 <= process_index < process_count"):
+        jaxlr.read_csv_rows(tmp_path / "nope.csv", "y", process_index=2, process_count=2)
+
+
+def test_fit_distributed_in_one_process_equals_fit():
+    table = _write_csv_table(13)
+    params = jaxlr.Params(np.zeros(3), 0.0)
+    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=30)
+    got = jaxlr.fit_distributed(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=30)
+    np.testing.assert_allclose(got.history.loss, want.history.loss, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got.params.w, want.params.w, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="fit_distributed: x_local and y_local must have the same number of rows"):
+        jaxlr.fit_distributed(params, table[:, :3], table[:-1, 3])
+
+
+def _write_csv_table(n):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(n, 3))
+    return np.column_stack([x, x @ [1.0, 2.0, 3.0] + 0.5])
+
+
+# --- two real processes ------------------------------------------------------------------
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _readme_commands():
+    """The README's two-process command lines."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- scaling-out: two processes -->\n```bash\n(.*?)```", text, re.S)
+    assert block, "README.md lost its two-process example"
+    lines = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(lines) == 2 and all("127.0.0.1:1234" in line for line in lines)
+    return lines
+
+
+def _launch(line, *, port, csv, extra=()):
+    """Starts one README command line: ``NAME=VALUE ... python ARGS [&]``."""
+    words = shlex.split(line.rstrip().removesuffix("&"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("XLA_FLAGS", None)
+    while "=" in words[0]:
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    assert words[0] == "python"
+    args = [a.replace("127.0.0.1:1234", f"127.0.0.1:{port}").replace("data.csv", str(csv)) for a in words[1:]]
+    return subprocess.Popen(
+        [sys.executable, *args, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_all(processes, timeout, *, kill_on_failure=True):
+    """Waits for every process; at the deadline (or on the first failure), kills the rest."""
+    deadline = time.monotonic() + timeout
+    try:
+        while any(p.poll() is None for p in processes):
+            if time.monotonic() > deadline:
+                break
+            if kill_on_failure and any(p.poll() not in (None, 0) for p in processes):
+                break
+            time.sleep(0.1)
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+    return [(p.wait(), *p.communicate()) for p in processes]
+
+
+def _report(results):
+    return "\n".join(
+        f"--- process {i} rc={rc}\n{out[-2000:]}\n{err[-3000:]}" for i, (rc, out, err) in enumerate(results)
+    )
+
+
+def test_two_processes_match_the_single_process_fit(tmp_path):
+    csv = tmp_path / "data.csv"
+    table = _write_csv(csv, 37)
+    port = _free_port()
+    results = _wait_all([_launch(line, port=port, csv=csv) for line in _readme_commands()], timeout=120)
+    assert all(rc == 0 for rc, _, _ in results), _report(results)
+    records = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in results]
+
+    params = jaxlr.Params(np.zeros(3), 0.0)
+    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=100)  # the script's defaults
+    for index, record in enumerate(records):
+        assert record["process_index"] == index and record["process_count"] == 2
+        assert record["devices"] == 4 and record["n_samples"] == 37 and record["features"] == ["a", "b", "c"]
+        assert not record["diverged"]
+        np.testing.assert_allclose(record["w"], want.params.w, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(record["b"], want.params.b, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(record["final_loss"], want.history.loss[-1], rtol=1e-12, atol=0)
+    assert records[0]["w"] == records[1]["w"] and records[0]["b"] == records[1]["b"]  # bit for bit
+
+
+def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
+    csv = tmp_path / "data.csv"
+    _write_csv(csv, 10)
+    port = _free_port()
+    lines = _readme_commands()
+    start = time.monotonic()
+    processes = [
+        _launch(lines[0], port=port, csv=csv),
+        _launch(lines[1], port=port, csv=tmp_path / "missing.csv"),
+    ]
+    results = _wait_all(processes, timeout=90, kill_on_failure=False)  # each must stop by itself
+    assert time.monotonic() - start < 60, _report(results)
+    assert [rc for rc, _, _ in results] == [1, 1], _report(results)
+    assert "process(es) [1] failed; see the error there" in results[0][2], _report(results)
+    assert "cannot read" in results[1][2] and "missing.csv" in results[1][2], _report(results)
+
+
+def test_a_peer_that_never_starts_ends_in_the_init_timeout(tmp_path):
+    csv = tmp_path / "data.csv"
+    _write_csv(csv, 10)
+    start = time.monotonic()
+    results = _wait_all([_launch(_readme_commands()[0], port=_free_port(), csv=csv, extra=["--init-timeout", "3"])], 90)
+    assert time.monotonic() - start < 60, _report(results)
+    assert results[0][0] != 0 and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
+
+
+def _start_workers(n, *extra):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2")
+    env.pop("XLA_FLAGS", None)
+    worker = [sys.executable, "tests/multidevice/global_fit_worker.py", str(_free_port())]
+    return [
+        subprocess.Popen(
+            [*worker, str(i), str(n), *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+
+
+def test_public_fit_on_global_arrays_across_two_processes():
+    """jaxlr.fit on arrays no process fully holds: same params everywhere, NaN found on the devices."""
+    results = _wait_all(_start_workers(2), timeout=120)
+    assert all(rc == 0 for rc, _, _ in results), _report(results)
+    records = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in results]
+
+    global_data = runpy.run_path(str(ROOT / "tests/multidevice/global_fit_worker.py"))["global_data"]
+    x, y = global_data(2, 2)
+    want = jaxlr.fit(jaxlr.Params(np.zeros(3), 0.0), x, y, learning_rate=0.05, n_iters=30)
+    for record in records:
+        np.testing.assert_allclose(record["w"], want.params.w, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(record["b"], want.params.b, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(record["loss"], want.history.loss, rtol=1e-12, atol=0)
+        assert record["nan_error"] == "fit: x contains NaN or inf; the data must be finite numbers"
+
+
+def test_a_peer_that_dies_mid_run_makes_the_other_abort():
+    start = time.monotonic()
+    results = _wait_all(_start_workers(2, "die"), timeout=90, kill_on_failure=False)  # each must stop by itself
+    assert time.monotonic() - start < 60, _report(results)
+    (rc0, _, err0), (rc1, _, _) = results
+    assert rc1 == 3 and rc0 != 0, _report(results)
+    assert "stopped sending heartbeats" in err0 or "unhealthy" in err0, _report(results)
