@@ -16,7 +16,7 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxlr._gradients import GRADIENTS
-from jaxlr._loss import _mse_loss
+from jaxlr._methods import METHODS, build_loss_and_grad, choose_method
 from jaxlr._model import Params
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
@@ -90,6 +90,7 @@ def _fit_loop(
     gradient: str,
     n_iters: int,
     history: str,
+    method: str = "plain",
 ) -> tuple[Params, History, jax.Array]:
     """The training loop, traceable and vmappable over ``learning_rate`` and ``params``.
 
@@ -99,19 +100,13 @@ def _fit_loop(
     chex.assert_rank(y, 1)
     chex.assert_equal_shape_prefix((x, y), 1)
     tx = OPTIMIZERS[optimizer](learning_rate) if isinstance(optimizer, str) else optimizer
-    if gradient == "autograd":
-        loss_and_grad = jax.value_and_grad(_mse_loss)
-    else:
-        grad_fn = GRADIENTS[gradient]
-
-        def loss_and_grad(p, x, y):
-            return _mse_loss(p, x, y), grad_fn(p, x, y)
+    loss_and_grad = build_loss_and_grad(method, gradient, params, x, y)  # params -> (loss, grads)
 
     scale = jnp.mean(y * y)
 
     def step(carry, i):
         params, opt_state, reference, diverged_at = carry
-        loss, grads = loss_and_grad(params, x, y)
+        loss, grads = loss_and_grad(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         reference = jnp.where(i == 0, jnp.maximum(loss, scale), reference)
@@ -137,12 +132,13 @@ def _all_finite(*arrays: Any) -> jax.Array:
     return jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays])
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history"))
-def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history):
+@functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "method"))
+def _fit_compiled(params, x, y, learning_rate, *, optimizer, gradient, n_iters, history, method="plain"):
     b = jnp.zeros((), x.dtype) if params.b is None else params.b
     finite = _all_finite(x, y, params.w, b)
     return _fit_loop(
-        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history,
+        method=method,
     ), finite
 
 
@@ -164,6 +160,7 @@ def fit(
     optimizer: str | optax.GradientTransformation | None = None,
     gradient: str = "autograd",
     history: str = "full",
+    method: str = "auto",
 ) -> FitResult:
     """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
 
@@ -190,6 +187,12 @@ def fit(
         for reproducing its trace only).
       history: ``"full"`` keeps the loss and parameters of every step,
         ``"loss"`` the loss only, ``"none"`` neither.
+      method: how each step computes the loss and gradient. ``"plain"`` reads
+        the data once per step (in cache-sized blocks); ``"gram"`` reads it
+        once before the loop for the sufficient statistics ``XᵀX``, ``Xᵀy``,
+        and then costs ``O(d²)`` per step; ``"auto"`` picks ``"gram"`` for large
+        data with ``n ≫ d`` and enough steps to pay for it (the rule is in
+        ``jaxlr._methods.choose_method``). Results agree up to float rounding.
 
     Returns:
       A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
@@ -215,8 +218,10 @@ def fit(
     gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
     history = check_choice("fit", "history", history, HISTORY_MODES)
     optimizer = _check_optimizer("fit", optimizer)
+    method = choose_method(check_choice("fit", "method", method, METHODS), x.shape, x.dtype.itemsize, n_iters)
     (final, records, diverged_at), finite = _fit_compiled(
-        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+        params, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history,
+        method=method,
     )
     finite, diverged_at = jax.device_get((finite, diverged_at))
     raise_if_not_finite("fit", finite)
