@@ -27,6 +27,7 @@ statistics are cheaper than the steps they replace; see :func:`choose_method`.
 """
 
 from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
