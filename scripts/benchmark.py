@@ -51,6 +51,7 @@ SCALES: dict[str, dict[str, Any]] = {
         torch_matrix_steps=2,
         sweep_k=4,
         sweep_n=64,
+        sweep_d=4,
         sweep_steps=10,
         gram_n=2048,
         gram_d=16,
@@ -69,7 +70,8 @@ SCALES: dict[str, dict[str, Any]] = {
         matrix_steps=20,
         torch_matrix_steps=10,
         sweep_k=32,
-        sweep_n=1000,
+        sweep_n=20_000,
+        sweep_d=16,
         sweep_steps=100,
         gram_n=262_144,
         gram_d=256,
@@ -88,7 +90,8 @@ SCALES: dict[str, dict[str, Any]] = {
         matrix_steps=20,
         torch_matrix_steps=10,
         sweep_k=64,
-        sweep_n=10_000,
+        sweep_n=100_000,
+        sweep_d=32,
         sweep_steps=100,
         gram_n=1_048_576,
         gram_d=256,
@@ -107,7 +110,8 @@ SCALES: dict[str, dict[str, Any]] = {
         matrix_steps=50,
         torch_matrix_steps=20,
         sweep_k=128,
-        sweep_n=100_000,
+        sweep_n=1_000_000,
+        sweep_d=64,
         sweep_steps=100,
         gram_n=4_000_000,
         gram_d=256,
@@ -160,11 +164,20 @@ def bench_seed_fit(cfg: dict) -> dict:
     def jaxlr_fit():
         return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps).params.w
 
-    # The floor: one jitted call with the same arguments that does nothing.
-    noop = jax.jit(lambda params, x, y, learning_rate: params.w)
+    # The floor: one jitted call with the same arguments that computes nothing
+    # but returns arrays of the shapes that fit's compiled program returns (the
+    # final params, the history and a (5,) status vector). Each output costs
+    # about 1 µs on a CPU. The bare floor returns one scalar.
+    result = jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps)
+    shapes = [(a.shape, a.dtype) for a in jax.tree.leaves((result.params, result.history))] + [((5,), jnp.int32)]
+    noop = jax.jit(lambda params, x, y, learning_rate: [jnp.zeros(shape, dtype) for shape, dtype in shapes])
+    bare_noop = jax.jit(lambda params, x, y, learning_rate: params.w)
 
     def floor():
         return noop(params, x, y, 0.01)
+
+    def bare_floor():
+        return bare_noop(params, x, y, 0.01)
 
     xn = np.array([1, 2, 3, 4], dtype=np.float32)
     yn = np.array([2, 4, 6, 8], dtype=np.float32)
@@ -194,22 +207,24 @@ def bench_seed_fit(cfg: dict) -> dict:
         return w.item()
 
     # Interleave the contenders so that machine noise hits them alike.
-    times: dict[str, list[float]] = {"jaxlr": [], "floor": [], "numpy": [], "torch": []}
-    fns = {"jaxlr": jaxlr_fit, "floor": floor, "numpy": numpy_loop, "torch": torch_loop}
+    fns = {"jaxlr": jaxlr_fit, "floor": floor, "bare_floor": bare_floor, "numpy": numpy_loop, "torch": torch_loop}
+    times: dict[str, list[float]] = {name: [] for name in fns}
     slow_calls = max(1, calls // 20)
     for _ in range(repeats):
         for name, fn in fns.items():
-            n = calls if name in ("jaxlr", "floor") else slow_calls
+            n = slow_calls if name in ("numpy", "torch") else calls
             times[name].append(median_seconds(fn, repeats=1, calls=n))
     us = {name: statistics.median(t) * 1e6 for name, t in times.items()}
     return {
         "jaxlr_us": us["jaxlr"],
         "floor_us": us["floor"],
+        "bare_floor_us": us["bare_floor"],
         "numpy_us": us["numpy"],
         "torch_us": us["torch"],
         "torch_over_jaxlr": us["torch"] / us["jaxlr"],
         "numpy_over_jaxlr": us["numpy"] / us["jaxlr"],
         "jaxlr_over_floor": us["jaxlr"] / us["floor"],
+        "jaxlr_over_bare_floor": us["jaxlr"] / us["bare_floor"],
     }
 
 
@@ -330,28 +345,41 @@ def _sweep_fn(params, x, y, learning_rates, steps: int):
     return lambda: loop(learning_rates)
 
 
-def bench_sweep(cfg: dict) -> dict:
-    """K learning rates in one call vs K sequential ``jaxlr.fit`` calls."""
-    k, n, steps, repeats = cfg["sweep_k"], cfg["sweep_n"], cfg["sweep_steps"], cfg["repeats"]
-    rng = np.random.default_rng(2)
-    x = jnp.asarray(rng.standard_normal(n, dtype=np.float32))
-    y = 3 * x + 1 + 0.1 * jnp.asarray(rng.standard_normal(n, dtype=np.float32))
-    params = jaxlr.Params(w=jnp.float32(0.0), b=jnp.float32(0.0))
-    learning_rates = np.geomspace(1e-4, 0.5, k).astype(np.float32)
+def _sweep_ratio(params, x, y, k: int, steps: int, repeats: int) -> tuple[float, float]:
+    learning_rates = np.geomspace(1e-4, 0.05, k).astype(np.float32)
 
     def sequential():
         return [jaxlr.fit(params, x, y, learning_rate=float(lr), n_iters=steps).params.w for lr in learning_rates]
 
     one_call = _sweep_fn(params, x, y, jnp.asarray(learning_rates), steps)
-    t_seq = median_seconds(sequential, repeats=repeats)
-    t_sweep = median_seconds(one_call, repeats=repeats)
+    return median_seconds(sequential, repeats=repeats), median_seconds(one_call, repeats=repeats)
+
+
+def bench_sweep(cfg: dict) -> dict:
+    """K learning rates in one call vs K sequential ``jaxlr.fit`` calls.
+
+    The headline is the lesson's problem (100 steps), where each fit is
+    dispatch-bound. ``matrix_*`` repeats it on (n, d) data with a bias.
+    """
+    k, n, d, steps, repeats = cfg["sweep_k"], cfg["sweep_n"], cfg["sweep_d"], cfg["sweep_steps"], cfg["repeats"]
+    x, y = jaxlr.lesson_data()
+    t_seq, t_sweep = _sweep_ratio(jaxlr.Params(w=jnp.float32(0.0)), x, y, k, steps, repeats)
+    rng = np.random.default_rng(2)
+    xm = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
+    ym = jnp.matmul(xm, jnp.linspace(-1, 1, d, dtype=jnp.float32)) + 1
+    params = jaxlr.Params(w=jnp.zeros(d, jnp.float32), b=jnp.float32(0.0))
+    tm_seq, tm_sweep = _sweep_ratio(params, xm, ym, k, steps, repeats)
     return {
         "k": k,
-        "n": n,
         "sequential_ms": t_seq * 1e3,
         "sweep_ms": t_sweep * 1e3,
         "public_sweep": float(hasattr(jaxlr, "sweep")),
         "sequential_over_sweep": t_seq / t_sweep,
+        "matrix_n": n,
+        "matrix_d": d,
+        "matrix_sequential_ms": tm_seq * 1e3,
+        "matrix_sweep_ms": tm_sweep * 1e3,
+        "matrix_sequential_over_sweep": tm_seq / tm_sweep,
     }
 
 
