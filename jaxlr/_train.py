@@ -17,7 +17,7 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxlr._gradients import GRADIENTS
-from jaxlr._methods import METHODS, build_loss_and_grad, choose_method
+from jaxlr._methods import METHODS, build_loss_and_grad, choose_method, scan_unroll
 from jaxlr._model import Params
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
@@ -124,13 +124,20 @@ def _fit_loop(
         return (params, opt_state, reference, diverged_at), record
 
     init = (params, tx.init(params), jnp.zeros((), scale.dtype), jnp.array(-1, jnp.int32))
-    (params, _, _, diverged_at), records = jax.lax.scan(step, init, jnp.arange(n_iters, dtype=jnp.int32))
+    (params, _, _, diverged_at), records = jax.lax.scan(
+        step, init, jnp.arange(n_iters, dtype=jnp.int32), unroll=scan_unroll(n_iters, x)
+    )
     return params, records, diverged_at
 
 
 def _all_finite(*arrays: Any) -> jax.Array:
-    """One flag per argument: every element finite. A reduction on the device."""
-    return jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays])
+    """One flag per argument: every element finite. A reduction on the device.
+
+    ``isfinite(max(abs(a)))``: the max of finite numbers is finite, and NaN and
+    inf carry through it. A float max vectorizes; ``all(isfinite(a))`` reduces
+    booleans at a quarter of the speed on a CPU.
+    """
+    return jnp.stack([jnp.isfinite(jnp.max(jnp.abs(a))) for a in arrays])
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "method"))

@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import jaxlr  # noqa: E402
-from jaxlr._train import _fit_loop  # noqa: E402
+from jaxlr import _methods  # noqa: E402
+from jaxlr._train import _fit_compiled, _fit_loop  # noqa: E402
+from jaxlr._validate import check_data  # noqa: E402
 
 ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
 
@@ -42,6 +44,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "tiny": dict(
         repeats=2,
         seed_calls=5,
+        seed_unrolls=(1, 4),
         scalar_n=4096,
         scalar_steps=3,
         torch_scalar_steps=2,
@@ -62,6 +65,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "small": dict(
         repeats=5,
         seed_calls=200,
+        seed_unrolls=(1, 4, 10),
         scalar_n=10_000_000,
         scalar_steps=20,
         torch_scalar_steps=5,
@@ -82,6 +86,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "medium": dict(
         repeats=5,
         seed_calls=500,
+        seed_unrolls=(1, 4, 10),
         scalar_n=50_000_000,
         scalar_steps=20,
         torch_scalar_steps=5,
@@ -102,6 +107,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "large": dict(
         repeats=7,
         seed_calls=1000,
+        seed_unrolls=(1, 2, 4, 5, 10, 20, 25, 50, 100),
         scalar_n=200_000_000,
         scalar_steps=50,
         torch_scalar_steps=20,
@@ -176,6 +182,13 @@ def bench_seed_fit(cfg: dict) -> dict:
     def floor():
         return noop(params, x, y, 0.01)
 
+    # fit's compiled program alone, on inputs validated once: fit less its Python.
+    checked = check_data("fit", params, x, y, keep_numpy=True)
+    options = dict(optimizer="sgd", gradient="autograd", n_iters=steps, history="full", method="plain")
+
+    def compiled():
+        return _fit_compiled(*checked, 0.01, **options)
+
     def bare_floor():
         return bare_noop(params, x, y, 0.01)
 
@@ -207,7 +220,14 @@ def bench_seed_fit(cfg: dict) -> dict:
         return w.item()
 
     # Interleave the contenders so that machine noise hits them alike.
-    fns = {"jaxlr": jaxlr_fit, "floor": floor, "bare_floor": bare_floor, "numpy": numpy_loop, "torch": torch_loop}
+    fns = {
+        "jaxlr": jaxlr_fit,
+        "compiled": compiled,
+        "floor": floor,
+        "bare_floor": bare_floor,
+        "numpy": numpy_loop,
+        "torch": torch_loop,
+    }
     times: dict[str, list[float]] = {name: [] for name in fns}
     slow_calls = max(1, calls // 20)
     for _ in range(repeats):
@@ -215,8 +235,12 @@ def bench_seed_fit(cfg: dict) -> dict:
             n = slow_calls if name in ("numpy", "torch") else calls
             times[name].append(median_seconds(fn, repeats=1, calls=n))
     us = {name: statistics.median(t) * 1e6 for name, t in times.items()}
-    return {
+    unrolls = {}
+    for unroll in cfg["seed_unrolls"]:  # the scan's unroll, the formulation that matters on a GPU
+        unrolls[f"unroll_{unroll}_us"] = _time_with_unroll(unroll, jaxlr_fit, calls, repeats) * 1e6
+    return unrolls | {
         "jaxlr_us": us["jaxlr"],
+        "compiled_us": us["compiled"],
         "floor_us": us["floor"],
         "bare_floor_us": us["bare_floor"],
         "numpy_us": us["numpy"],
@@ -226,6 +250,19 @@ def bench_seed_fit(cfg: dict) -> dict:
         "jaxlr_over_floor": us["jaxlr"] / us["floor"],
         "jaxlr_over_bare_floor": us["jaxlr"] / us["bare_floor"],
     }
+
+
+def _time_with_unroll(unroll: int, fn, calls: int, repeats: int) -> float:
+    backend = jax.default_backend()
+    saved = dict(_methods.SCAN_UNROLL)
+    _methods.SCAN_UNROLL[backend] = unroll
+    try:
+        jax.clear_caches()
+        return median_seconds(fn, repeats=repeats, calls=calls)
+    finally:
+        _methods.SCAN_UNROLL.clear()
+        _methods.SCAN_UNROLL.update(saved)
+        jax.clear_caches()
 
 
 # --- big_scalar -----------------------------------------------------------------------------
