@@ -81,7 +81,7 @@ SCALES: dict[str, dict[str, Any]] = {
         gram_d=256,
         gram_steps=1000,
         gram_plain_steps=10,
-        script_repeats=3,
+        script_repeats=5,
     ),
     "medium": dict(
         repeats=5,
@@ -102,7 +102,7 @@ SCALES: dict[str, dict[str, Any]] = {
         gram_d=256,
         gram_steps=1000,
         gram_plain_steps=10,
-        script_repeats=3,
+        script_repeats=5,
     ),
     "large": dict(
         repeats=7,
@@ -123,7 +123,7 @@ SCALES: dict[str, dict[str, Any]] = {
         gram_d=256,
         gram_steps=1000,
         gram_plain_steps=20,
-        script_repeats=3,
+        script_repeats=5,
     ),
 }
 
@@ -470,39 +470,46 @@ def bench_compile_s(cfg: dict) -> float:
 # --- script_cold_s --------------------------------------------------------------------------
 
 
-def _process_seconds(args: list[str], env: dict, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _process_seconds(args: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def bench_script_cold_s(cfg: dict) -> dict:
     """Whole-process seconds of each port script vs the lesson program it ports.
 
-    ``*_port_first`` runs with an empty compilation cache, ``*_port`` with the
-    cache that the first run filled (the usual case from the second run on).
+    ``*_port`` runs with the compilation cache that an earlier run filled (the
+    usual case from the second run on), ``*_port_no_cache`` with the cache off
+    (it compiles every time), ``*_port_first`` once into an empty cache. The
+    runs are interleaved and each figure is a median.
     """
     repeats = cfg["script_repeats"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    result = {}
+    no_cache = dict(env, JAXLR_CACHE_DIR="")
+    result: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as cache:
-        env["JAXLR_CACHE_DIR"] = cache
+        cached = dict(env, JAXLR_CACHE_DIR=cache)
         for name, original in (
             ("manual", "gradient_descent_manual_numpy.py"),
             ("autograd", "gradient_descent_autograd_torch.py"),
         ):
             script = [str(ROOT / "scripts" / f"gradient_descent_{name}.py")]
-            result[f"{name}_port_first"] = _process_seconds(script, env, 1)
-            result[f"{name}_port"] = _process_seconds(script, env, repeats)
-            result[f"{name}_original"] = _process_seconds([str(ORIGINALS / original)], env, repeats)
+            result[f"{name}_port_first"] = _process_seconds(script, cached)
+            runs: dict[str, list[float]] = {"port": [], "port_no_cache": [], "original": []}
+            for _ in range(repeats):
+                runs["port"].append(_process_seconds(script, cached))
+                runs["port_no_cache"].append(_process_seconds(script, no_cache))
+                runs["original"].append(_process_seconds([str(ORIGINALS / original)], env))
+            for kind, times in runs.items():
+                result[f"{name}_{kind}"] = statistics.median(times)
             result[f"{name}_port_over_original"] = result[f"{name}_port"] / result[f"{name}_original"]
-    no_cache = dict(env, JAXLR_CACHE_DIR="")
-    result["python_import_jax"] = _process_seconds(["-c", "import jax"], no_cache, repeats)
-    result["python_import_jaxlr"] = _process_seconds(["-c", "import jaxlr"], no_cache, repeats)
-    result["python_import_torch"] = _process_seconds(["-c", "import torch"], no_cache, repeats)
+    imports: dict[str, list[float]] = {"jax": [], "jaxlr": [], "torch": []}
+    for _ in range(repeats):
+        for module, times in imports.items():
+            times.append(_process_seconds(["-c", f"import {module}"], no_cache))
+    for module, times in imports.items():
+        result[f"python_import_{module}"] = statistics.median(times)
     return result
 
 
