@@ -571,6 +571,7 @@ def environment(scale: str) -> dict:
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "python": platform.python_version(),
+        "torch_device": _torch_device(_torch()),
     }
 
 
