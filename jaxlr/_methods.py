@@ -103,6 +103,7 @@ def scan_unroll(n_iters: int, x: jax.Array) -> int:
     """The ``unroll`` of the training scan: see ``SCAN_UNROLL``.
 
     Examples:
+      >>> import jax
       >>> import jax.numpy as jnp
       >>> from jaxlr._methods import scan_unroll
       >>> scan_unroll(100, jnp.zeros(4)) == (1 if jax.default_backend() == "cpu" else 10)
