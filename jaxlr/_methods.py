@@ -44,6 +44,10 @@ METHODS = ("auto", "plain", "gram")
 # 16 MiB).
 SCALAR_BLOCK_BYTES = 256 * 1024
 MATRIX_BLOCK_BYTES = 4 * 1024 * 1024
+# Only CPUs loop over blocks. A GPU streams the whole array through one fused
+# kernel at full bandwidth, and a loop of small blocks would cost a kernel
+# launch per block.
+BLOCKED_BACKENDS = ("cpu",)
 
 # method="auto" picks "gram" only for data of at least this many bytes, at least
 # this many steps, and at most this many features (A is (d+1)² numbers).
@@ -73,9 +77,10 @@ def choose_method(method: str, x_shape: tuple[int, ...], itemsize: int, n_iters:
       the plain path reproduces the lesson's arithmetic exactly);
     * ``n ≥ 4 (d + 1)``: the statistics are much smaller than the data;
     * ``d ≤ 4096``, so the ``(d+1)²`` statistics stay small;
-    * ``n_iters ≥ max(8, (d + 1) / 8)``: building the statistics costs about
-      ``d / 8`` plain steps on a CPU (a matrix product against two
-      memory-bound passes), so fewer steps would not pay for it.
+    * ``n_iters ≥ max(8, (d + 1) / 8)``: building the statistics (a
+      compute-bound matrix product) cost ``d / 10`` to ``d / 20`` plain
+      (memory-bound) steps on a 2-core CPU; ``d / 8`` leaves a margin, so
+      fewer steps would not pay for them.
 
     The dtype enters through its size in bytes. Both float32 and float64 are
     allowed; low-precision inputs are computed in float32 (see ``fit``).
@@ -149,6 +154,9 @@ def _finish(gradient: str, n: int, sse: jax.Array, grads: Params) -> tuple[jax.A
 
 
 def _block_rows(x: jax.Array) -> int:
+    """Rows per block of the plain step: all of them (one piece) off the CPU."""
+    if jax.default_backend() not in BLOCKED_BACKENDS:
+        return x.shape[0]
     if x.ndim == 1:
         return max(1, SCALAR_BLOCK_BYTES // (2 * x.dtype.itemsize))
     return max(1, MATRIX_BLOCK_BYTES // ((x.shape[1] + 1) * x.dtype.itemsize))
