@@ -206,7 +206,7 @@ def fit(
       history: ``"full"`` keeps the loss and parameters of every step,
         ``"loss"`` the loss only, ``"none"`` neither.
       method: how each step computes the loss and gradient. ``"plain"`` reads
-        the data once per step (in cache-sized blocks); ``"gram"`` reads it
+        the data once per step (on a CPU in cache-sized blocks); ``"gram"`` reads it
         once before the loop for the sufficient statistics ``XᵀX``, ``Xᵀy``,
         and then costs ``O(d²)`` per step; ``"auto"`` picks ``"gram"`` for large
         data with ``n ≫ d`` and enough steps to pay for it (the rule is in
