@@ -269,6 +269,24 @@ def _time_with_unroll(unroll: int, fn, calls: int, repeats: int) -> float:
 # --- big_scalar -----------------------------------------------------------------------------
 
 
+def _per_step(fit, steps: int, reference, repeats: int) -> tuple[float, float, float]:
+    """``(seconds per step, seconds per fit outside the steps, seconds of reference())``.
+
+    A step's time is the marginal one, ``(t(2·steps) − t(steps)) / steps``: a fit
+    also validates its inputs and checks them for NaN once, which are per-fit
+    costs, reported separately. The three are timed interleaved, medians of
+    ``repeats``.
+    """
+    t_one, t_two, t_ref = [], [], []
+    contenders = ((lambda: fit(steps), t_one), (lambda: fit(2 * steps), t_two), (reference, t_ref))
+    for _ in range(repeats):
+        for fn, times in contenders:
+            times.append(median_seconds(fn, repeats=1))  # each warms up first
+    step = statistics.median([(b - a) / steps for a, b in zip(t_one, t_two, strict=True)])
+    overhead = statistics.median(t_one) - step * steps
+    return step, overhead, statistics.median(t_ref)
+
+
 def bench_big_scalar(cfg: dict) -> dict:
     """The lesson's model on n samples: per-step time vs one read-only pass, vs PyTorch eager."""
     n, steps, repeats = cfg["scalar_n"], cfg["scalar_steps"], cfg["repeats"]
@@ -278,13 +296,11 @@ def bench_big_scalar(cfg: dict) -> dict:
     x, y = jnp.asarray(x_np), jnp.asarray(y_np)
     params = jaxlr.Params(w=0.0)
 
-    def fit():
-        return jaxlr.fit(params, x, y, learning_rate=0.1, n_iters=steps, method="plain").params.w
+    def fit(n_iters):
+        return jaxlr.fit(params, x, y, learning_rate=0.1, n_iters=n_iters, method="plain").params.w
 
     readonly = jax.jit(lambda x, y: jnp.sum(x * y))
-    t_fit = median_seconds(fit, repeats=repeats)
-    t_read = median_seconds(lambda: readonly(x, y), repeats=2 * repeats + 1)
-    t_step = t_fit / steps
+    t_step, t_overhead, t_read = _per_step(fit, steps, lambda: readonly(x, y), repeats)
 
     torch = _torch()
     device = _torch_device(torch)
@@ -307,6 +323,7 @@ def bench_big_scalar(cfg: dict) -> dict:
     return {
         "n": n,
         "step_ms": t_step * 1e3,
+        "fit_overhead_ms": t_overhead * 1e3,
         "readonly_pass_ms": t_read * 1e3,
         "readonly_gb_per_s": gbytes / t_read,
         "torch_step_ms": t_torch * 1e3,
@@ -327,13 +344,12 @@ def bench_big_matrix(cfg: dict) -> dict:
     x, y = jnp.asarray(x_np), jnp.asarray(y_np)
     params = jaxlr.Params(w=jnp.zeros(d, jnp.float32), b=jnp.zeros((), jnp.float32))
 
-    def fit():
-        return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps, method="plain").params.w
+    def fit(n_iters):
+        return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=n_iters, method="plain").params.w
 
     w = jnp.ones(d, jnp.float32)
     matvec = jax.jit(lambda x, w: jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST))
-    t_step = median_seconds(fit, repeats=repeats) / steps
-    t_matvec = median_seconds(lambda: matvec(x, w), repeats=2 * repeats + 1)
+    t_step, t_overhead, t_matvec = _per_step(fit, steps, lambda: matvec(x, w), repeats)
 
     torch = _torch()
     device = _torch_device(torch)
@@ -357,6 +373,7 @@ def bench_big_matrix(cfg: dict) -> dict:
         "n": n,
         "d": d,
         "step_ms": t_step * 1e3,
+        "fit_overhead_ms": t_overhead * 1e3,
         "matvec_ms": t_matvec * 1e3,
         "torch_step_ms": t_torch * 1e3,
         "step_over_matvec": t_step / t_matvec,
