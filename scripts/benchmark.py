@@ -111,11 +111,11 @@ SCALES: dict[str, dict[str, Any]] = {
         seed_unrolls=(1, 2, 4, 5, 10, 20, 25, 50, 100),
         scalar_n=200_000_000,
         scalar_steps=50,
-        torch_scalar_steps=20,
+        torch_scalar_steps=10,
         matrix_n=4_000_000,
         matrix_d=256,
         matrix_steps=50,
-        torch_matrix_steps=20,
+        torch_matrix_steps=10,
         sweep_k=128,
         sweep_n=1_000_000,
         sweep_d=64,
@@ -318,7 +318,7 @@ def bench_big_scalar(cfg: dict) -> dict:
         _torch_sync(torch, device)
         return w.item()
 
-    t_torch = median_seconds(torch_loop, repeats=repeats) / torch_steps
+    t_torch = median_seconds(torch_loop, repeats=min(repeats, 3)) / torch_steps
     gbytes = 2 * n * 4 / 1e9
     return {
         "n": n,
@@ -368,7 +368,7 @@ def bench_big_matrix(cfg: dict) -> dict:
         _torch_sync(torch, device)
         return loss.item()
 
-    t_torch = median_seconds(torch_loop, repeats=repeats) / torch_steps
+    t_torch = median_seconds(torch_loop, repeats=min(repeats, 3)) / torch_steps
     return {
         "n": n,
         "d": d,
