@@ -11,26 +11,32 @@ JAX's configuration.
 """
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import jax
 
 
-def cache_dir() -> Path | None:
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """The per-user cache directory, or ``None`` when ``JAXLR_CACHE_DIR`` is set empty.
 
+    Args:
+      environ: the environment to read; ``os.environ`` by default.
+
     Examples:
-      >>> import os
       >>> from jaxlr._cache import cache_dir
-      >>> os.environ["JAXLR_CACHE_DIR"] = "/tmp/jaxlr-cache"
-      >>> str(cache_dir())
+      >>> str(cache_dir({"JAXLR_CACHE_DIR": "/tmp/jaxlr-cache"}))
       '/tmp/jaxlr-cache'
-      >>> del os.environ["JAXLR_CACHE_DIR"]
+      >>> str(cache_dir({"XDG_CACHE_HOME": "/home/me/.cache"}))
+      '/home/me/.cache/jaxlr'
+      >>> cache_dir({"JAXLR_CACHE_DIR": ""}) is None
+      True
     """
-    explicit = os.environ.get("JAXLR_CACHE_DIR")
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("JAXLR_CACHE_DIR")
     if explicit is not None:
         return Path(explicit) if explicit else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "jaxlr"
 
 
