@@ -34,7 +34,7 @@ from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._gradients import GRADIENTS
 from jaxlr._model import Params
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
-from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, raise_if_not_finite
+from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, read_status
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
 
 
@@ -179,7 +179,7 @@ def fit_distributed(
     params, x, y = check_data(fn, params, x, y)  # shapes and dtypes only: x is not on this host
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf), replicated(mesh)), params)
     with auto_axes_context():
-        (final, records, diverged_at), finite = _fit_compiled(
+        final, records, status = _fit_compiled(
             params,
             x,
             y,
@@ -188,11 +188,10 @@ def fit_distributed(
             gradient=gradient,
             n_iters=n_iters,
             history=history,
+            blocked=False,
             valid=valid,
         )
-    finite, diverged_at = jax.device_get((finite, diverged_at))  # replicated: read from a local device
-    raise_if_not_finite(fn, finite)
-    diverged_at = int(diverged_at)
+    diverged_at = read_status(fn, status)  # replicated: read from a local device
     return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None)
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from jaxlr._cache import enable_compilation_cache
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._data import lesson_data
 from jaxlr._lr import DivergenceWarning
@@ -110,6 +111,7 @@ def script_main(name: str, argv: list[str] | None = None) -> int:
             "prints it (default); 'correct': the true MSE gradient",
         )
     args = parser.parse_args(argv)
+    enable_compilation_cache()
     gradient = {"lesson": "lesson", "correct": "manual"}[args.gradient] if name == "manual" else "autograd"
     print(describe_backend(), file=sys.stderr)
     run = run_lesson(gradient=gradient, learning_rate=args.lr, n_iters=args.iters, print_every=args.print_every)

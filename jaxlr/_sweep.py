@@ -51,9 +51,24 @@ class SweepResult(NamedTuple):
         return None if index is None else float(self.learning_rates[index])
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "params_batched", "seeded"))
+@functools.partial(
+    jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "params_batched", "seeded", "blocked")
+)
 def _sweep_compiled(
-    params, x, y, learning_rates, seeds, init_scale, *, optimizer, gradient, n_iters, history, params_batched, seeded
+    params,
+    x,
+    y,
+    learning_rates,
+    seeds,
+    init_scale,
+    *,
+    optimizer,
+    gradient,
+    n_iters,
+    history,
+    params_batched,
+    seeded,
+    blocked=True,
 ):
     finite = _all_finite(x, y, params.w, jnp.zeros((), x.dtype) if params.b is None else params.b)
 
@@ -69,7 +84,15 @@ def _sweep_compiled(
                 ],
             )
         final, records, diverged_at = _fit_loop(
-            p, x, y, learning_rate, optimizer=optimizer, gradient=gradient, n_iters=n_iters, history=history
+            p,
+            x,
+            y,
+            learning_rate,
+            optimizer=optimizer,
+            gradient=gradient,
+            n_iters=n_iters,
+            history=history,
+            blocked=blocked,
         )
         return final, records, diverged_at, _mse_loss(final, x, y)
 
@@ -200,6 +223,7 @@ def sweep(
             history=history,
             params_batched=params_batched,
             seeded=seed_array is not None,
+            blocked=not (isinstance(x, jax.Array) and len(x.sharding.device_set) > 1),
         )
     final, records = restore_axes((final, records), home)
     finite, diverged_at, final_loss = jax.device_get((finite, diverged_at, final_loss))

@@ -16,6 +16,7 @@ The dtype rule:
 * bool, complex and non-numeric inputs raise ``TypeError``.
 """
 
+import functools
 import math
 import numbers
 import operator
@@ -57,22 +58,34 @@ def _as_array(fn: str, name: str, value: Any) -> Any:
 
 
 def _check_dtype(fn: str, name: str, dtype: Any) -> None:
+    problem = _dtype_problem(dtype)
+    if problem is not None:
+        raise TypeError(problem.format(fn=fn, name=name))
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_problem(dtype: Any) -> str | None:
+    """What is wrong with ``dtype`` as a message template, or ``None``. Cached: checks stay cheap per call."""
     if dtype == np.bool_:
-        raise TypeError(
-            f"{fn}: {name} has dtype bool; expected real numbers (float or int). "
-            f"Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant."
+        return (
+            "{fn}: {name} has dtype bool; expected real numbers (float or int). "
+            "Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant."
         )
     if jnp.issubdtype(dtype, jnp.complexfloating):
-        raise TypeError(f"{fn}: {name} has complex dtype {dtype}; expected real numbers (float or int)")
+        return f"{{fn}}: {{name}} has complex dtype {dtype}; expected real numbers (float or int)"
     if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
-        raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int)")
+        return f"{{fn}}: {{name}} has dtype {dtype}; expected real numbers (float or int)"
+    return None
 
 
-def _cast(value: Any, dtype: Any) -> jax.Array:
+def _cast(value: Any, dtype: Any, *, keep_numpy: bool = False) -> jax.Array:
+    """``value`` as an array of ``dtype``; a NumPy input stays on the host if ``keep_numpy``."""
     if isinstance(value, jax.Array) and value.dtype == dtype:
         return value
     if isinstance(value, jax.Array):
         return value.astype(dtype)
+    if keep_numpy:  # for a jitted callee, which transfers it faster than jnp.asarray
+        return np.asarray(value, dtype=dtype)
     return jnp.asarray(value, dtype=dtype)
 
 
@@ -101,12 +114,13 @@ def _compute_dtype(*pairs: tuple[Any, Any]) -> Any:
     Python scalars are weakly typed, as in JAX: ``Params(w=0.0)`` does not make
     float32 data compute in float64.
     """
-    dtypes = [
-        jax.dtypes.canonicalize_dtype(array.dtype)
-        for value, array in pairs
-        if array is not None and not isinstance(value, (int, float))
-    ]
-    return jnp.result_type(*dtypes, jnp.float32)
+    dtypes = tuple(array.dtype for value, array in pairs if array is not None and not isinstance(value, (int, float)))
+    return _result_dtype(dtypes)
+
+
+@functools.lru_cache(maxsize=256)
+def _result_dtype(dtypes: tuple[Any, ...]) -> Any:
+    return jnp.result_type(*(jax.dtypes.canonicalize_dtype(d) for d in dtypes), jnp.float32)
 
 
 def _check_x_fits_w(fn: str, x: Any, w: Any, *, x_ranks: tuple[int, ...]) -> None:
@@ -147,12 +161,16 @@ def check_predict_inputs(fn: str, params: Any, x: Any, *, finite: bool = True) -
     return params, x
 
 
-def check_data(fn: str, params: Any, x: Any, y: Any, *, finite: bool = True) -> tuple[Params, jax.Array, jax.Array]:
+def check_data(
+    fn: str, params: Any, x: Any, y: Any, *, finite: bool = True, keep_numpy: bool = False
+) -> tuple[Params, jax.Array, jax.Array]:
     """Checks a training set and the params that should fit it.
 
     Returns ``(params, x, y)`` cast to one floating dtype (see the module's rule).
     With ``finite``, concrete (not traced) values are also checked for NaN and inf;
     :func:`jaxlr.fit` passes ``False`` and checks on the device, in its compiled loop.
+    With ``keep_numpy``, NumPy inputs are cast on the host and returned as NumPy
+    arrays, for a jitted callee to transfer (faster than ``jnp.asarray``).
     Raises ``TypeError``/``ValueError`` naming the argument, what was expected and
     what was given.
     """
@@ -176,8 +194,10 @@ def check_data(fn: str, params: Any, x: Any, y: Any, *, finite: bool = True) -> 
         raise ValueError(f"{fn}: x has shape {tuple(x.shape)}: no features; need at least one column")
     _check_x_fits_w(fn, x, w, x_ranks=(1,) if w.ndim == 0 else (2,))
     dtype = _compute_dtype((x, x), (y, y), (params.w, w), (params.b, b))
-    params = Params(_cast(w, dtype), None if b is None else _cast(b, dtype))
-    x, y = _cast(x, dtype), _cast(y, dtype)
+    params = Params(
+        _cast(w, dtype, keep_numpy=keep_numpy), None if b is None else _cast(b, dtype, keep_numpy=keep_numpy)
+    )
+    x, y = _cast(x, dtype, keep_numpy=keep_numpy), _cast(y, dtype, keep_numpy=keep_numpy)
     if finite:
         check_finite(fn, x=x, y=y, **{"params.w": params.w, "params.b": params.b})
     return params, x, y

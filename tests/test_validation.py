@@ -84,3 +84,13 @@ def test_validation_works_under_jit_tracing():
     """Shape checks are trace-time only, so they also guard jitted use of the public functions."""
     with pytest.raises(ValueError, match="params do not fit x"):
         jax.jit(jaxlr.mse_loss)(PM, np.ones((4, 2)), Y)
+
+
+@pytest.mark.parametrize("position", [0, 1, 4097, 99_999])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_single_non_finite_value_anywhere_in_large_data_is_found(position, bad):
+    """The on-device check must not miss a NaN: XLA's vectorized float max on the CPU can drop one."""
+    x = np.ones(100_000, np.float32)
+    x[position] = bad
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        jaxlr.fit(jaxlr.Params(np.float32(0)), x, np.ones_like(x), n_iters=1, method="plain")

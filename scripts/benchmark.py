@@ -1,0 +1,639 @@
+"""Side-by-side benchmarks of jaxlr against the lesson's programs and the hardware.
+
+Prints a table and, with ``--json PATH``, writes an object whose top-level keys
+are the benchmarks (see ``docs/benchmarks.md`` for what each figure means and
+what limits it)::
+
+    python scripts/benchmark.py --scale small --json bench.json
+
+Every time is a median of several repeats, and every ratio compares times
+measured in the same run. ``jaxlr.fit`` is timed as users call it, input
+validation included.
+"""
+
+import argparse
+import functools
+import inspect
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import jaxlr  # noqa: E402
+from jaxlr import _methods  # noqa: E402
+from jaxlr._train import _fit_compiled, _fit_loop  # noqa: E402
+from jaxlr._validate import check_data  # noqa: E402
+
+ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
+
+# Sizes per scale. "tiny" is for the test suite only: every field, no meaning.
+SCALES: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        repeats=2,
+        seed_calls=5,
+        seed_unrolls=(1, 4),
+        scalar_n=4096,
+        scalar_steps=3,
+        torch_scalar_steps=2,
+        matrix_n=512,
+        matrix_d=8,
+        matrix_steps=3,
+        torch_matrix_steps=2,
+        sweep_k=4,
+        sweep_n=64,
+        sweep_d=4,
+        sweep_steps=10,
+        gram_n=2048,
+        gram_d=16,
+        gram_steps=20,
+        gram_plain_steps=5,
+        script_repeats=1,
+    ),
+    "small": dict(
+        repeats=5,
+        seed_calls=200,
+        seed_unrolls=(1, 4, 10),
+        scalar_n=10_000_000,
+        scalar_steps=20,
+        torch_scalar_steps=5,
+        matrix_n=200_000,
+        matrix_d=128,
+        matrix_steps=20,
+        torch_matrix_steps=10,
+        sweep_k=32,
+        sweep_n=20_000,
+        sweep_d=16,
+        sweep_steps=100,
+        gram_n=262_144,
+        gram_d=256,
+        gram_steps=1000,
+        gram_plain_steps=10,
+        script_repeats=5,
+    ),
+    "medium": dict(
+        repeats=5,
+        seed_calls=500,
+        seed_unrolls=(1, 4, 10),
+        scalar_n=50_000_000,
+        scalar_steps=20,
+        torch_scalar_steps=5,
+        matrix_n=1_000_000,
+        matrix_d=256,
+        matrix_steps=20,
+        torch_matrix_steps=10,
+        sweep_k=64,
+        sweep_n=100_000,
+        sweep_d=32,
+        sweep_steps=100,
+        gram_n=1_048_576,
+        gram_d=256,
+        gram_steps=1000,
+        gram_plain_steps=10,
+        script_repeats=5,
+    ),
+    "large": dict(
+        repeats=7,
+        seed_calls=1000,
+        seed_unrolls=(1, 2, 4, 5, 10, 20, 25, 50, 100),
+        scalar_n=200_000_000,
+        scalar_steps=50,
+        torch_scalar_steps=10,
+        matrix_n=4_000_000,
+        matrix_d=256,
+        matrix_steps=50,
+        torch_matrix_steps=10,
+        sweep_k=128,
+        sweep_n=1_000_000,
+        sweep_d=64,
+        sweep_steps=100,
+        gram_n=4_000_000,
+        gram_d=256,
+        gram_steps=1000,
+        gram_plain_steps=20,
+        script_repeats=5,
+    ),
+}
+
+
+def median_seconds(fn, *, repeats: int, calls: int = 1) -> float:
+    """Median over ``repeats`` of the time per call of ``fn`` (run once first, to warm up)."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = fn()
+        jax.block_until_ready(out)
+        times.append((time.perf_counter() - start) / calls)
+    return statistics.median(times)
+
+
+def _torch():
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch
+
+
+def _torch_device(torch) -> str:
+    return "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
+
+
+def _torch_sync(torch, device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+# --- seed_fit -------------------------------------------------------------------------------
+
+
+def bench_seed_fit(cfg: dict) -> dict:
+    """The lesson problem, 100 steps: jaxlr.fit vs the lesson's loops vs the dispatch floor."""
+    steps = 100
+    x, y = jaxlr.lesson_data()
+    params = jaxlr.Params(w=0.0)
+    calls, repeats = cfg["seed_calls"], cfg["repeats"]
+
+    def jaxlr_fit():
+        return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps).params.w
+
+    # The floor: one jitted call with the same arguments that computes nothing
+    # but returns arrays of the shapes that fit's compiled program returns (the
+    # final params, the history and a (5,) status vector). Each output costs
+    # about 1 µs on a CPU. The bare floor returns one scalar.
+    result = jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps)
+    shapes = [(a.shape, a.dtype) for a in jax.tree.leaves((result.params, result.history))] + [((5,), jnp.int32)]
+    noop = jax.jit(lambda params, x, y, learning_rate: [jnp.zeros(shape, dtype) for shape, dtype in shapes])
+    bare_noop = jax.jit(lambda params, x, y, learning_rate: params.w)
+
+    def floor():
+        return noop(params, x, y, 0.01)
+
+    # fit's compiled program alone, on inputs validated once: fit less its Python.
+    checked = check_data("fit", params, x, y, keep_numpy=True)
+    options = dict(optimizer="sgd", gradient="autograd", n_iters=steps, history="full", method="plain")
+
+    def compiled():
+        return _fit_compiled(*checked, 0.01, **options)
+
+    def bare_floor():
+        return bare_noop(params, x, y, 0.01)
+
+    xn = np.array([1, 2, 3, 4], dtype=np.float32)
+    yn = np.array([2, 4, 6, 8], dtype=np.float32)
+
+    def numpy_loop():  # the lesson's program (1), 100 steps, without printing
+        w = 0.0
+        for _ in range(steps):
+            y_pred = w * xn
+            ((y_pred - yn) ** 2).mean()
+            dw = np.dot(2 * xn, y_pred - yn).mean()
+            w -= 0.01 * dw
+        return w
+
+    torch = _torch()
+    xt = torch.tensor([1, 2, 3, 4], dtype=torch.float32)
+    yt = torch.tensor([2, 4, 6, 8], dtype=torch.float32)
+
+    def torch_loop():  # the lesson's program (2), 100 steps, without printing
+        w = torch.tensor(0.0, dtype=torch.float32, requires_grad=True)
+        for _ in range(steps):
+            y_pred = w * xt
+            loss = ((y_pred - yt) ** 2).mean()
+            loss.backward()
+            with torch.no_grad():
+                w -= 0.01 * w.grad
+            w.grad.zero_()
+        return w.item()
+
+    # Interleave the contenders so that machine noise hits them alike.
+    fns = {
+        "jaxlr": jaxlr_fit,
+        "compiled": compiled,
+        "floor": floor,
+        "bare_floor": bare_floor,
+        "numpy": numpy_loop,
+        "torch": torch_loop,
+    }
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    slow_calls = max(1, calls // 20)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = slow_calls if name in ("numpy", "torch") else calls
+            times[name].append(median_seconds(fn, repeats=1, calls=n))
+    us = {name: statistics.median(t) * 1e6 for name, t in times.items()}
+    unrolls = {}
+    for unroll in cfg["seed_unrolls"]:  # the scan's unroll, the formulation that matters on a GPU
+        unrolls[f"unroll_{unroll}_us"] = _time_with_unroll(unroll, jaxlr_fit, calls, repeats) * 1e6
+    return unrolls | {
+        "jaxlr_us": us["jaxlr"],
+        "compiled_us": us["compiled"],
+        "floor_us": us["floor"],
+        "bare_floor_us": us["bare_floor"],
+        "numpy_us": us["numpy"],
+        "torch_us": us["torch"],
+        "torch_over_jaxlr": us["torch"] / us["jaxlr"],
+        "numpy_over_jaxlr": us["numpy"] / us["jaxlr"],
+        "jaxlr_over_floor": us["jaxlr"] / us["floor"],
+        "jaxlr_over_bare_floor": us["jaxlr"] / us["bare_floor"],
+    }
+
+
+def _time_with_unroll(unroll: int, fn, calls: int, repeats: int) -> float:
+    backend = jax.default_backend()
+    saved = dict(_methods.SCAN_UNROLL)
+    _methods.SCAN_UNROLL[backend] = unroll
+    try:
+        jax.clear_caches()
+        return median_seconds(fn, repeats=repeats, calls=calls)
+    finally:
+        _methods.SCAN_UNROLL.clear()
+        _methods.SCAN_UNROLL.update(saved)
+        jax.clear_caches()
+
+
+# --- big_scalar -----------------------------------------------------------------------------
+
+
+def _per_step(fit, steps: int, reference, repeats: int) -> tuple[float, float, float]:
+    """``(seconds per step, seconds per fit outside the steps, seconds of reference())``.
+
+    A step's time is the marginal one, ``(t(2·steps) − t(steps)) / steps``: a fit
+    also validates its inputs and checks them for NaN once, which are per-fit
+    costs, reported separately. The three are timed interleaved, medians of
+    ``repeats``.
+    """
+    t_one, t_two, t_ref = [], [], []
+    contenders = ((lambda: fit(steps), t_one), (lambda: fit(2 * steps), t_two), (reference, t_ref))
+    for _ in range(repeats):
+        for fn, times in contenders:
+            times.append(median_seconds(fn, repeats=1))  # each warms up first
+    step = statistics.median([(b - a) / steps for a, b in zip(t_one, t_two, strict=True)])
+    overhead = statistics.median(t_one) - step * steps
+    return step, overhead, statistics.median(t_ref)
+
+
+def bench_big_scalar(cfg: dict) -> dict:
+    """The lesson's model on n samples: per-step time vs one read-only pass, vs PyTorch eager."""
+    n, steps, repeats = cfg["scalar_n"], cfg["scalar_steps"], cfg["repeats"]
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal(n, dtype=np.float32)
+    y_np = 2 * x_np + 0.1 * rng.standard_normal(n, dtype=np.float32)
+    x, y = jnp.asarray(x_np), jnp.asarray(y_np)
+    params = jaxlr.Params(w=0.0)
+
+    def fit(n_iters):
+        return jaxlr.fit(params, x, y, learning_rate=0.1, n_iters=n_iters, method="plain").params.w
+
+    readonly = jax.jit(lambda x, y: jnp.sum(x * y))
+    t_step, t_overhead, t_read = _per_step(fit, steps, lambda: readonly(x, y), repeats)
+
+    torch = _torch()
+    device = _torch_device(torch)
+    xt, yt = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+    torch_steps = cfg["torch_scalar_steps"]
+
+    def torch_loop():
+        w = torch.tensor(0.0, dtype=torch.float32, requires_grad=True, device=device)
+        for _ in range(torch_steps):
+            loss = ((w * xt - yt) ** 2).mean()
+            loss.backward()
+            with torch.no_grad():
+                w -= 0.1 * w.grad
+            w.grad.zero_()
+        _torch_sync(torch, device)
+        return w.item()
+
+    t_torch = median_seconds(torch_loop, repeats=min(repeats, 3)) / torch_steps
+    gbytes = 2 * n * 4 / 1e9
+    return {
+        "n": n,
+        "step_ms": t_step * 1e3,
+        "fit_overhead_ms": t_overhead * 1e3,
+        "readonly_pass_ms": t_read * 1e3,
+        "readonly_gb_per_s": gbytes / t_read,
+        "torch_step_ms": t_torch * 1e3,
+        "fraction_of_readonly_bandwidth": t_read / t_step,
+        "torch_over_jaxlr": t_torch / t_step,
+    }
+
+
+# --- big_matrix -----------------------------------------------------------------------------
+
+
+def bench_big_matrix(cfg: dict) -> dict:
+    """(n, d) with a bias: per-step time vs one ``X @ w``, vs PyTorch eager nn.Linear + optim.SGD."""
+    n, d, steps, repeats = cfg["matrix_n"], cfg["matrix_d"], cfg["matrix_steps"], cfg["repeats"]
+    rng = np.random.default_rng(1)
+    x_np = rng.standard_normal((n, d), dtype=np.float32)
+    y_np = x_np @ rng.standard_normal(d, dtype=np.float32) + 0.5
+    x, y = jnp.asarray(x_np), jnp.asarray(y_np)
+    params = jaxlr.Params(w=jnp.zeros(d, jnp.float32), b=jnp.zeros((), jnp.float32))
+
+    def fit(n_iters):
+        return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=n_iters, method="plain").params.w
+
+    w = jnp.ones(d, jnp.float32)
+    matvec = jax.jit(lambda x, w: jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST))
+    t_step, t_overhead, t_matvec = _per_step(fit, steps, lambda: matvec(x, w), repeats)
+
+    torch = _torch()
+    device = _torch_device(torch)
+    xt, yt = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+    torch_steps = cfg["torch_matrix_steps"]
+
+    def torch_loop():
+        model = torch.nn.Linear(d, 1).to(device)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        loss_fn = torch.nn.MSELoss()
+        for _ in range(torch_steps):
+            loss = loss_fn(model(xt).squeeze(-1), yt)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        _torch_sync(torch, device)
+        return loss.item()
+
+    t_torch = median_seconds(torch_loop, repeats=min(repeats, 3)) / torch_steps
+    return {
+        "n": n,
+        "d": d,
+        "step_ms": t_step * 1e3,
+        "fit_overhead_ms": t_overhead * 1e3,
+        "matvec_ms": t_matvec * 1e3,
+        "torch_step_ms": t_torch * 1e3,
+        "step_over_matvec": t_step / t_matvec,
+        "torch_over_jaxlr": t_torch / t_step,
+    }
+
+
+# --- sweep ----------------------------------------------------------------------------------
+
+
+def _sweep_fn(params, x, y, learning_rates, steps: int):
+    """K learning rates in one call: ``jaxlr.sweep`` where it exists, else a vmap of the fit loop.
+
+    Returns ``(fn, whether fn is the public jaxlr.sweep)``.
+    """
+    sweep = getattr(jaxlr, "sweep", None)
+    if sweep is not None:
+        names = inspect.signature(sweep).parameters
+        for name in ("learning_rates", "learning_rate"):
+            if name in names:
+                return functools.partial(sweep, params, x, y, n_iters=steps, **{name: learning_rates}), True
+    loop = jax.jit(
+        jax.vmap(
+            lambda lr: _fit_loop(params, x, y, lr, optimizer="sgd", gradient="autograd", n_iters=steps, history="loss")
+        )
+    )
+    return (lambda: loop(learning_rates)), False
+
+
+def _sweep_ratio(params, x, y, k: int, steps: int, repeats: int) -> tuple[float, float, bool]:
+    learning_rates = np.geomspace(1e-4, 0.05, k).astype(np.float32)
+
+    def sequential():
+        return [jaxlr.fit(params, x, y, learning_rate=float(lr), n_iters=steps).params.w for lr in learning_rates]
+
+    one_call, public = _sweep_fn(params, x, y, jnp.asarray(learning_rates), steps)
+    return median_seconds(sequential, repeats=repeats), median_seconds(one_call, repeats=repeats), public
+
+
+def bench_sweep(cfg: dict) -> dict:
+    """K learning rates in one call vs K sequential ``jaxlr.fit`` calls.
+
+    The headline is the lesson's problem (100 steps), where each fit is
+    dispatch-bound. ``matrix_*`` repeats it on (n, d) data with a bias.
+    """
+    k, n, d, steps, repeats = cfg["sweep_k"], cfg["sweep_n"], cfg["sweep_d"], cfg["sweep_steps"], cfg["repeats"]
+    x, y = jaxlr.lesson_data()
+    t_seq, t_sweep, public = _sweep_ratio(jaxlr.Params(w=jnp.float32(0.0)), x, y, k, steps, repeats)
+    rng = np.random.default_rng(2)
+    xm = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
+    ym = jnp.matmul(xm, jnp.linspace(-1, 1, d, dtype=jnp.float32)) + 1
+    params = jaxlr.Params(w=jnp.zeros(d, jnp.float32), b=jnp.float32(0.0))
+    tm_seq, tm_sweep, _ = _sweep_ratio(params, xm, ym, k, steps, repeats)
+    return {
+        "k": k,
+        "sequential_ms": t_seq * 1e3,
+        "sweep_ms": t_sweep * 1e3,
+        "public_sweep": float(public),  # 1.0: timed jaxlr.sweep; 0.0: a local vmap of the fit loop
+        "sequential_over_sweep": t_seq / t_sweep,
+        "matrix_n": n,
+        "matrix_d": d,
+        "matrix_sequential_ms": tm_seq * 1e3,
+        "matrix_sweep_ms": tm_sweep * 1e3,
+        "matrix_sequential_over_sweep": tm_seq / tm_sweep,
+    }
+
+
+# --- gram -----------------------------------------------------------------------------------
+
+
+def bench_gram(cfg: dict) -> dict:
+    """A long fit at n ≫ d: method="gram" (measured) vs method="plain" (per-step time × steps)."""
+    n, d, steps, repeats = cfg["gram_n"], cfg["gram_d"], cfg["gram_steps"], cfg["repeats"]
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
+    y = jnp.matmul(x, jnp.asarray(rng.standard_normal(d, dtype=np.float32))) + 0.5
+    params = jaxlr.Params(w=jnp.zeros(d, jnp.float32), b=jnp.zeros((), jnp.float32))
+
+    def gram():
+        return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps, method="gram", history="loss").params.w
+
+    plain_steps = cfg["gram_plain_steps"]
+
+    def plain():
+        return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=plain_steps, method="plain", history="loss").params.w
+
+    t_gram = median_seconds(gram, repeats=max(3, repeats // 2))
+    t_plain = median_seconds(plain, repeats=max(3, repeats // 2)) * steps / plain_steps
+    return {
+        "n": n,
+        "d": d,
+        "steps": steps,
+        "gram_s": t_gram,
+        "plain_s_extrapolated": t_plain,
+        "plain_over_gram": t_plain / t_gram,
+    }
+
+
+# --- compile time ---------------------------------------------------------------------------
+
+
+def bench_compile_s(cfg: dict) -> float:
+    """Seconds for the first ``jaxlr.fit`` on a new shape, less a warm call: the compile time."""
+    del cfg
+    x = jnp.arange(1.0, 8.0, dtype=jnp.float32)  # a shape no other benchmark uses
+    y = 2 * x
+    params = jaxlr.Params(w=0.0)
+    start = time.perf_counter()
+    jax.block_until_ready(jaxlr.fit(params, x, y, n_iters=100).params.w)
+    first = time.perf_counter() - start
+    warm = median_seconds(lambda: jaxlr.fit(params, x, y, n_iters=100).params.w, repeats=5, calls=10)
+    return first - warm
+
+
+# --- script_cold_s --------------------------------------------------------------------------
+
+
+def _process_seconds(args: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_script_cold_s(cfg: dict) -> dict:
+    """Whole-process seconds of each port script vs the lesson program it ports.
+
+    ``*_port`` runs with the compilation cache that an earlier run filled (the
+    usual case from the second run on), ``*_port_no_cache`` with the cache off
+    (it compiles every time), ``*_port_first`` once into an empty cache. The
+    runs are interleaved and each figure is a median.
+    """
+    repeats = cfg["script_repeats"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    no_cache = dict(env, JAXLR_CACHE_DIR="")
+    result: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        cached = dict(env, JAXLR_CACHE_DIR=cache)
+        for name, original in (
+            ("manual", "gradient_descent_manual_numpy.py"),
+            ("autograd", "gradient_descent_autograd_torch.py"),
+        ):
+            script = [str(ROOT / "scripts" / f"gradient_descent_{name}.py")]
+            result[f"{name}_port_first"] = _process_seconds(script, cached)
+            runs: dict[str, list[float]] = {"port": [], "port_no_cache": [], "original": []}
+            for _ in range(repeats):
+                runs["port"].append(_process_seconds(script, cached))
+                runs["port_no_cache"].append(_process_seconds(script, no_cache))
+                runs["original"].append(_process_seconds([str(ORIGINALS / original)], env))
+            for kind, times in runs.items():
+                result[f"{name}_{kind}"] = statistics.median(times)
+            result[f"{name}_port_over_original"] = result[f"{name}_port"] / result[f"{name}_original"]
+    imports: dict[str, list[float]] = {"jax": [], "jaxlr": [], "torch": []}
+    for _ in range(repeats):
+        for module, times in imports.items():
+            times.append(_process_seconds(["-c", f"import {module}"], no_cache))
+    for module, times in imports.items():
+        result[f"python_import_{module}"] = statistics.median(times)
+    return result
+
+
+# --- sharded (issue 6 provides scripts/bench_sharded.py) ------------------------------------
+
+
+def bench_sharded(scale: str) -> dict | None:
+    path = ROOT / "scripts" / "bench_sharded.py"
+    if not path.exists():
+        return None
+    sys.path.insert(0, str(path.parent))
+    import bench_sharded  # type: ignore[import-not-found]
+
+    return bench_sharded.run(scale)
+
+
+# --- driver ---------------------------------------------------------------------------------
+
+BENCHMARKS = {
+    "seed_fit": bench_seed_fit,
+    "big_scalar": bench_big_scalar,
+    "big_matrix": bench_big_matrix,
+    "sweep": bench_sweep,
+    "gram": bench_gram,
+    "compile_s": bench_compile_s,
+    "script_cold_s": bench_script_cold_s,
+}
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    return str(value)
+
+
+def print_table(results: dict) -> None:
+    rows = []
+    for bench, value in results.items():
+        if bench == "environment":
+            continue
+        if isinstance(value, dict):
+            rows.extend((bench, field, _format(v)) for field, v in value.items())
+        else:
+            rows.append((bench, "", _format(value)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}")
+
+
+def environment(scale: str) -> dict:
+    device = jax.devices()[0]
+    return {
+        "scale": scale,
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "device": f"{device.device_kind} ({device})",
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "torch_device": _torch_device(_torch()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=("small", "medium", "large"), default="small")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--only", metavar="NAMES", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the test suite's size
+    args = parser.parse_args(argv)
+    scale = "tiny" if args.tiny else args.scale
+    cfg = SCALES[scale]
+    names = list(BENCHMARKS) if not args.only else args.only.split(",")
+    unknown = [name for name in names if name not in BENCHMARKS and name != "sharded"]
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    results: dict[str, Any] = {"environment": environment(scale)}
+    for name in names:
+        if name == "sharded":
+            continue
+        start = time.perf_counter()
+        results[name] = BENCHMARKS[name](cfg)
+        print(f"# {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    if scale != "tiny" and (not args.only or "sharded" in names):  # the test suite's run leaves it to its own tests
+        sharded = bench_sharded(scale)
+        if sharded is not None:
+            results["sharded"] = sharded
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
+    bad = [
+        f"{b}.{f}"
+        for b, v in results.items()
+        if b != "environment"
+        for f, x in (v.items() if isinstance(v, dict) else [("", v)])
+        if isinstance(x, float) and not math.isfinite(x)
+    ]
+    if bad:
+        print(f"warning: non-finite figures: {', '.join(bad)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
