@@ -547,6 +547,16 @@ def bench_sharded(scale: str) -> dict | None:
     return bench_sharded.run(scale)
 
 
+# --- memory (issue 7: scripts/bench_memory.py, peak RSS of long fits) -------------------------
+
+
+def bench_memory(scale: str) -> dict:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_memory  # type: ignore[import-not-found]
+
+    return bench_memory.run(scale)
+
+
 # --- driver ---------------------------------------------------------------------------------
 
 BENCHMARKS = {
@@ -606,12 +616,12 @@ def main(argv: list[str] | None = None) -> int:
     scale = "tiny" if args.tiny else args.scale
     cfg = SCALES[scale]
     names = list(BENCHMARKS) if not args.only else args.only.split(",")
-    unknown = [name for name in names if name not in BENCHMARKS and name != "sharded"]
+    unknown = [name for name in names if name not in BENCHMARKS and name not in ("sharded", "memory")]
     if unknown:
         parser.error(f"--only: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     results: dict[str, Any] = {"environment": environment(scale)}
     for name in names:
-        if name == "sharded":
+        if name in ("sharded", "memory"):
             continue
         start = time.perf_counter()
         results[name] = BENCHMARKS[name](cfg)
@@ -620,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         sharded = bench_sharded(scale)
         if sharded is not None:
             results["sharded"] = sharded
+    if not args.only or "memory" in names:  # separate processes: peak RSS never shrinks within one
+        results["memory"] = bench_memory(scale)
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
