@@ -147,3 +147,103 @@ def test_overflow_from_finite_inputs_is_an_error_not_inf():
         jaxlr.mse_loss(jaxlr.Params(np.float32(1e10)), x, x)
     result = jaxlr.fit(jaxlr.Params(np.float32(0)), x, x, n_iters=3)
     assert result.diverged and result.diverged_at == 0
+
+
+@SETTINGS
+@given(
+    problems(),
+    st.lists(st.sampled_from([1e-3, 0.05, 0.3, 5.0, 1e30, 0.0, -1.0, math.nan, math.inf]), min_size=1, max_size=3)
+    | st.sampled_from([[], "0.1", None, [[0.1]]]),
+    st.sampled_from([1, 6, 6, 0, -3, 10**12]),
+)
+def test_sweep(problem, learning_rates, n_iters):
+    params, x, y = problem
+    kind, result = _outcome(
+        lambda: jaxlr.sweep(params, x, y, learning_rates=learning_rates, n_iters=n_iters, history="loss"), "sweep"
+    )
+    if kind == "error":
+        return
+    for run, diverged in enumerate(result.diverged):
+        if diverged:
+            assert 0 <= result.diverged_at[run] < n_iters
+            event("sweep: run diverged, flagged")
+        else:
+            assert result.diverged_at[run] == -1
+            run_params = jax.tree.map(lambda leaf, i=run: leaf[i], result.params)
+            assert _all_finite(run_params) and np.all(np.isfinite(result.history.loss[run]))
+            assert np.isfinite(result.final_loss[run])
+            event("sweep: run finite")
+
+
+_CLI_OPTIONS = {
+    "--lr": ["auto", "auto", "0.1", "1e-4", "1e-3:1:4", "-1", "nan", "inf", "abc", "1:0:3", "1e-3:1:0", ""],
+    "--steps": ["5", "20", "20", "0", "-3", "x", "2.5"],
+    "--optimizer": ["sgd", "momentum", "adam", "rmsprop"],
+    "--dtype": ["float32", "float64", "float16"],
+    "--features": ["area_m2", "area_m2,rooms", "area_m2,rooms", "nope", "price_k", ""],
+    "--target": ["price_k", "price_k", "rooms", "missing"],
+}
+
+
+@st.composite
+def command_lines(draw):
+    command = draw(st.sampled_from(["fit", "sweep", "fit", "sweep", "bogus"]))
+    source = draw(st.sampled_from(["csv", "csv", "csv", "lesson", "unknown_dataset", "missing_file", "empty_file", "none"]))
+    argv = [command]
+    if source == "csv":
+        argv.append("{example}")
+    elif source == "lesson":
+        argv += ["--dataset", "lesson"]
+    elif source == "unknown_dataset":
+        argv += ["--dataset", "nope"]
+    elif source == "missing_file":
+        argv.append("{tmp}/missing.csv")
+    elif source == "empty_file":
+        argv.append("{tmp}/empty.csv")
+    for option in draw(st.lists(st.sampled_from(sorted(_CLI_OPTIONS)), unique=True, max_size=4)):
+        argv += [option, draw(st.sampled_from(_CLI_OPTIONS[option]))]
+    flags = ["--standardize", "--quiet", "--standardize", "--bogus-flag"]
+    for flag in draw(st.lists(st.sampled_from(flags), unique=True, max_size=2)):
+        argv.append(flag)
+    if draw(st.booleans()):
+        argv += ["--json", draw(st.sampled_from(["{tmp}/out.json", "{tmp}/out.json", "{tmp}/no/such/dir/out.json"]))]
+    if source == "csv" and "--target" not in argv:
+        argv += ["--target", "price_k"]
+    return argv
+
+
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory):
+    from helpers import ROOT
+
+    tmp = tmp_path_factory.mktemp("cli")
+    (tmp / "empty.csv").write_text("")
+    return {"example": str(ROOT / "docs" / "example.csv"), "tmp": str(tmp)}
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(command_lines())
+def test_cli_argument_parsing(cli_files, argv):
+    """Any command line ends with exit 0-3; a 2 is exactly one line on stderr; never a traceback."""
+    import contextlib
+    import io
+
+    from jaxlr._cli import main
+
+    argv = [a.format(**cli_files) for a in argv]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse's errors
+            code = e.code
+    err = stderr.getvalue()
+    assert code in (0, 1, 2, 3), (argv, code, err)
+    assert "Traceback" not in err + stdout.getvalue(), (argv, err)
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith("jaxlr fit: warning")]
+        assert len(lines) == 1, (argv, err)
+    if code == 1:
+        assert "diverged" in err, (argv, err)
+    event(f"cli: exit {code}")
