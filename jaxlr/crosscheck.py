@@ -92,11 +92,9 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -105,6 +103,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
+from jaxlr import _io
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._model import _predict
 from jaxlr._validate import check_learning_rate, check_n_iters
@@ -850,21 +849,8 @@ def format_table(rows: Sequence[Row]) -> str:
 
 
 def write_json(path: str, rows: Sequence[Row]) -> None:
-    """Writes the rows as a JSON list of objects, atomically (a temporary file in the same folder, then a rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".crosscheck-", suffix=".json.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump([row.as_json() for row in rows], f, indent=2, allow_nan=False)
-            f.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would outlive the rename
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Writes the rows as a JSON list of objects, atomically (see ``jaxlr._io``)."""
+    _io.write_json(path, [row.as_json() for row in rows])
 
 
 def _json_path(text: str) -> str:
