@@ -121,16 +121,29 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     try:
-        initialize_distributed(
-            args.coordinator_address,
-            args.num_processes,
-            args.process_id,
-            initialization_timeout=args.init_timeout,
-            heartbeat_timeout=args.heartbeat_timeout,
-        )
+        try:
+            initialize_distributed(
+                args.coordinator_address,
+                args.num_processes,
+                args.process_id,
+                initialization_timeout=args.init_timeout,
+                heartbeat_timeout=args.heartbeat_timeout,
+            )
+        except ValueError as e:
+            if args.coordinator_address is not None:
+                raise
+            return fail(
+                PROG,
+                f"jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
+                f"in the environment ({str(e).rstrip('.')}); "
+                "elsewhere give --coordinator-address, --num-processes and --process-id",
+            )
         return _fit(args)
     except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
-        return fail(PROG, str(e).removeprefix("run_distributed_fit: "))
+        message = str(e)
+        for prefix in ("run_distributed_fit: ", "read_csv_rows: ", "fit_distributed: "):
+            message = message.removeprefix(prefix)
+        return fail(PROG, message)
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
         lines = str(e).strip().splitlines()
         print(f"{PROG}: error: {type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
@@ -155,9 +168,11 @@ def _fit(args: argparse.Namespace) -> int:
     process, count = jax.process_index(), jax.process_count()
     if process == 0:
         scaled = ", standardized" if standardization is not None else ""
+        devices = jax.device_count()
         print(
-            f"{args.data}: {n} rows over {count} process{'es' * (count != 1)} ({jax.device_count()} devices), "
-            f"{d} feature{'s' * (d != 1)}{scaled}, target {args.target!r}; {args.optimizer}, {args.steps} steps, "
+            f"{args.data}: {n} rows over {count} process{'es' * (count != 1)} "
+            f"({devices} device{'s' * (devices != 1)}), {d} feature{'s' * (d != 1)}{scaled}, "
+            f"target {args.target!r}; {args.optimizer}, {args.steps} steps, "
             f"{args.dtype}, jax backend {jax.default_backend()}",
             flush=True,
         )
