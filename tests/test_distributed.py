@@ -95,15 +95,24 @@ def test_missing_file_and_bad_process_index(tmp_path):
         jaxlr.read_csv_rows(tmp_path / "nope.csv", "y", process_index=2, process_count=2)
 
 
-def test_fit_distributed_in_one_process_equals_fit():
-    table = _write_csv_table(13)
+@pytest.mark.parametrize("learning_rate", [0.01, "auto"])
+def test_fit_distributed_in_one_process_equals_fit(learning_rate):
+    table = _write_csv_table(13)  # (the two-process test pads 37 rows to 40: masked, in L too)
     params = jaxlr.Params(np.zeros(3), 0.0)
-    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=30)
-    got = jaxlr.fit_distributed(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=30)
+    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=learning_rate, n_iters=30)
+    got = jaxlr.fit_distributed(params, table[:, :3], table[:, 3], learning_rate=learning_rate, n_iters=30)
+    np.testing.assert_allclose(got.learning_rate, want.learning_rate, rtol=1e-12, atol=0)
     np.testing.assert_allclose(got.history.loss, want.history.loss, rtol=1e-12, atol=0)
     np.testing.assert_allclose(got.params.w, want.params.w, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="fit_distributed: x_local and y_local must have the same number of rows"):
         jaxlr.fit_distributed(params, table[:, :3], table[:-1, 3])
+
+
+def test_fit_distributed_warns_when_it_diverges():
+    table = _write_csv_table(13)
+    with pytest.warns(jaxlr.DivergenceWarning, match=r"fit_distributed: training diverged at step \d+.*2/L = "):
+        result = jaxlr.fit_distributed(jaxlr.Params(np.zeros(3), 0.0), table[:, :3], table[:, 3], learning_rate=50.0)
+    assert result.diverged
 
 
 def _write_csv_table(n):
