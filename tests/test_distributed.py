@@ -1,8 +1,11 @@
 """Multi-process fits: the CSV row reader, and two real processes on localhost.
 
 The two-process test runs the README's command lines verbatim (port and file
-name substituted) and bounds every process in time: if one fails or hangs, the
-others are killed and the test fails with their output.
+names substituted; ``jaxlr`` as ``python -m jaxlr``, the same ``main``) and
+bounds every process in time: if one fails or hangs, the others are killed and
+the test fails with their output. The command runs its work in a worker thread
+(``jaxlr._interrupt``), so these runs also check that
+``jax.distributed.initialize`` works from there.
 """
 
 import json
