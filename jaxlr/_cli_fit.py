@@ -14,6 +14,7 @@ import warnings
 import jax
 import numpy as np
 
+from jaxlr import _cli_fit_distributed
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, load_problem
 from jaxlr._conditioning import condition_number
 from jaxlr._csv import DataError
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)",
     )
+    _cli_fit_distributed.add_arguments(parser)
 
 
 def _summary_table(
@@ -69,6 +71,11 @@ def _mse(data, weights: np.ndarray, bias: float) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    refusal = _cli_fit_distributed.refusal(args)
+    if refusal is not None:
+        return fail(PROG, refusal)
+    if args.distributed:
+        return _cli_fit_distributed.run(args)
     try:
         check_outputs(args)
         problem = load_problem(args)

@@ -17,14 +17,18 @@ Every process runs the same program (JAX's multi-controller model):
 """
 
 import argparse
+import functools
 import inspect
 import json
+import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
@@ -32,7 +36,8 @@ from jax.sharding import AxisType, Mesh
 
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._gradients import GRADIENTS
-from jaxlr._model import Params
+from jaxlr._lr import N_POWER_ITERS, DivergenceWarning, check_auto, divergence_message
+from jaxlr._model import PRECISION, Params
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, read_status
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
@@ -99,7 +104,7 @@ def fit_distributed(
     x_local: Any,
     y_local: Any,
     *,
-    learning_rate: float = 0.01,
+    learning_rate: float | str = 0.01,
     n_iters: int = 100,
     optimizer: str | optax.GradientTransformation | None = None,
     gradient: str = "autograd",
@@ -118,6 +123,11 @@ def fit_distributed(
     In a single process (no :func:`initialize_distributed`) this is
     ``jaxlr.fit(..., devices=len(jax.devices()))``.
 
+    ``learning_rate="auto"`` is ``1/L`` as in :func:`jaxlr.fit`, with L from
+    the rows of all processes (power iteration on the global row-sharded array,
+    the padding masked out). A diverged fit warns (:class:`DivergenceWarning`)
+    as :func:`jaxlr.fit` does.
+
     Returns:
       A :class:`FitResult` whose arrays are replicated on every device, so each
       process can read them (``float(result.params.b)``, ``np.asarray(...)``).
@@ -133,7 +143,11 @@ def fit_distributed(
       w = 2.000
     """
     fn = "fit_distributed"
-    learning_rate = check_learning_rate(fn, learning_rate)
+    auto = isinstance(learning_rate, str)
+    if auto:
+        check_auto(fn, learning_rate)
+    else:
+        learning_rate = check_learning_rate(fn, learning_rate)
     n_iters = check_n_iters(fn, n_iters)
     gradient = check_choice(fn, "gradient", gradient, GRADIENTS)
     history = check_choice(fn, "history", history, HISTORY_MODES)
@@ -178,6 +192,15 @@ def fit_distributed(
 
     params, x, y = check_data(fn, params, x, y)  # shapes and dtypes only: x is not on this host
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf), replicated(mesh)), params)
+    n_samples, bias = int(counts.sum()), params.b is not None
+    if auto:
+        lipschitz = _global_lipschitz(x, valid, n_samples, bias=bias, gradient=gradient)
+        if not (math.isfinite(lipschitz) and lipschitz > 0):
+            raise ValueError(
+                f"{fn}: learning_rate='auto' needs the loss to curve, but L = {lipschitz!r}: "
+                "x is all zeros (and there is no bias); give learning_rate explicitly"
+            )
+        learning_rate = 1 / lipschitz
     with auto_axes_context():
         final, records, status = _fit_compiled(
             params,
@@ -192,7 +215,51 @@ def fit_distributed(
             valid=valid,
         )
     diverged_at = read_status(fn, status)  # replicated: read from a local device
-    return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None)
+    used_rate = None if isinstance(optimizer, optax.GradientTransformation) else learning_rate
+    if diverged_at >= 0:
+        lipschitz = _global_lipschitz(x, valid, n_samples, bias=bias, gradient=gradient)
+        warnings.warn(
+            divergence_message(fn, diverged_at, used_rate, lipschitz, optimizer), DivergenceWarning, stacklevel=2
+        )
+    return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)
+
+
+@functools.partial(jax.jit, static_argnames=("bias", "n_power_iters"))
+def _global_lipschitz_compiled(
+    x: jax.Array, valid: jax.Array | None, n: int, *, bias: bool, n_power_iters: int
+) -> jax.Array:
+    """``jaxlr._lr``'s power iteration for L on padded, row-sharded ``x``: padding rows masked, means over ``n``."""
+    design = x[:, None] if x.ndim == 1 else x
+    d = design.shape[1]
+
+    def gram_matvec(v):  # AᵀA v / n over the real rows, A = [X 1] (or X)
+        residual = jnp.matmul(design, v[:d], precision=PRECISION)
+        if bias:
+            residual = residual + v[d]
+        if valid is not None:
+            residual = jnp.where(valid, residual, 0)
+        out = jnp.matmul(residual, design, precision=PRECISION) / n
+        if bias:
+            out = jnp.concatenate([out, (jnp.sum(residual) / n)[None]])
+        return out
+
+    v = jax.random.normal(jax.random.key(0), (d + bias,), dtype=design.dtype)  # as jaxlr._lr
+    v = v / jnp.linalg.norm(v)
+
+    def body(_, v):
+        u = gram_matvec(v)
+        norm = jnp.linalg.norm(u)
+        return jnp.where(norm > 0, u / jnp.where(norm > 0, norm, 1), v)
+
+    v = jax.lax.fori_loop(0, n_power_iters, body, v)
+    return 2 * jnp.vdot(v, gram_matvec(v))
+
+
+def _global_lipschitz(x: jax.Array, valid: jax.Array | None, n: int, *, bias: bool, gradient: str) -> float:
+    """L of the loss over all processes' rows (a replicated scalar, read locally)."""
+    with auto_axes_context():
+        value = float(_global_lipschitz_compiled(x, valid, n, bias=bias, n_power_iters=N_POWER_ITERS))
+    return value * n if gradient == "lesson" else value
 
 
 def _raise_everywhere(fn: str, error: Exception | None) -> None:

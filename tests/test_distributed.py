@@ -1,8 +1,11 @@
 """Multi-process fits: the CSV row reader, and two real processes on localhost.
 
 The two-process test runs the README's command lines verbatim (port and file
-name substituted) and bounds every process in time: if one fails or hangs, the
-others are killed and the test fails with their output.
+names substituted; ``jaxlr`` as ``python -m jaxlr``, the same ``main``) and
+bounds every process in time: if one fails or hangs, the others are killed and
+the test fails with their output. The command runs its work in a worker thread
+(``jaxlr._interrupt``), so these runs also check that
+``jax.distributed.initialize`` works from there.
 """
 
 import json
@@ -95,15 +98,24 @@ def test_missing_file_and_bad_process_index(tmp_path):
         jaxlr.read_csv_rows(tmp_path / "nope.csv", "y", process_index=2, process_count=2)
 
 
-def test_fit_distributed_in_one_process_equals_fit():
-    table = _write_csv_table(13)
+@pytest.mark.parametrize("learning_rate", [0.01, "auto"])
+def test_fit_distributed_in_one_process_equals_fit(learning_rate):
+    table = _write_csv_table(13)  # (the two-process test pads 37 rows to 40: masked, in L too)
     params = jaxlr.Params(np.zeros(3), 0.0)
-    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=30)
-    got = jaxlr.fit_distributed(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=30)
+    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=learning_rate, n_iters=30)
+    got = jaxlr.fit_distributed(params, table[:, :3], table[:, 3], learning_rate=learning_rate, n_iters=30)
+    np.testing.assert_allclose(got.learning_rate, want.learning_rate, rtol=1e-12, atol=0)
     np.testing.assert_allclose(got.history.loss, want.history.loss, rtol=1e-12, atol=0)
     np.testing.assert_allclose(got.params.w, want.params.w, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="fit_distributed: x_local and y_local must have the same number of rows"):
         jaxlr.fit_distributed(params, table[:, :3], table[:-1, 3])
+
+
+def test_fit_distributed_warns_when_it_diverges():
+    table = _write_csv_table(13)
+    with pytest.warns(jaxlr.DivergenceWarning, match=r"fit_distributed: training diverged at step \d+.*2/L = "):
+        result = jaxlr.fit_distributed(jaxlr.Params(np.zeros(3), 0.0), table[:, :3], table[:, 3], learning_rate=50.0)
+    assert result.diverged
 
 
 def _write_csv_table(n):
@@ -131,18 +143,27 @@ def _readme_commands():
     return lines
 
 
-def _launch(line, *, port, csv, extra=()):
-    """Starts one README command line: ``NAME=VALUE ... python ARGS [&]``."""
+def _launch(line, *, port, csv, extra=(), out=None):
+    """Starts one README command line: ``NAME=VALUE ... jaxlr ARGS [&]`` (as ``python -m jaxlr``)."""
     words = shlex.split(line.rstrip().removesuffix("&"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("XLA_FLAGS", None)
     while "=" in words[0]:
         name, value = words.pop(0).split("=", 1)
         env[name] = value
-    assert words[0] == "python"
-    args = [a.replace("127.0.0.1:1234", f"127.0.0.1:{port}").replace("data.csv", str(csv)) for a in words[1:]]
+    assert words[0] == "jaxlr"
+    out = csv.parent / "fit.json" if out is None else out
+    args = [
+        a.replace("127.0.0.1:1234", f"127.0.0.1:{port}").replace("data.csv", str(csv)).replace("fit.json", str(out))
+        for a in words[1:]
+    ]
     return subprocess.Popen(
-        [sys.executable, *args, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "jaxlr", *args, *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -175,18 +196,77 @@ def test_two_processes_match_the_single_process_fit(tmp_path):
     port = _free_port()
     results = _wait_all([_launch(line, port=port, csv=csv) for line in _readme_commands()], timeout=120)
     assert all(rc == 0 for rc, _, _ in results), _report(results)
-    records = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in results]
+    out0, out1 = (out for _, out, _ in results)
+    assert "37 rows over 2 processes (4 devices), 3 features" in out0, _report(results)
+    assert "learning rate" in out0 and "(auto: 1/L over all rows)" in out0 and "wrote" in out0, _report(results)
+    assert out1.strip().splitlines()[-1].startswith("process 1 of 2: done; parameters identical to process 0's")
+    record = json.loads((tmp_path / "fit.json").read_text())  # written by process 0 only
+    assert record["distributed"] == {"processes": 2, "devices": 4, "rows": 37}
+    assert record["auto_learning_rate"] and not record["standardized"] and record["steps"] == 100
 
+    # --lr auto (the default) over all the rows gives the single-process 1/L, and the same fit.
     params = jaxlr.Params(np.zeros(3), 0.0)
-    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate=0.01, n_iters=100)  # the script's defaults
-    for index, record in enumerate(records):
-        assert record["process_index"] == index and record["process_count"] == 2
-        assert record["devices"] == 4 and record["n_samples"] == 37 and record["features"] == ["a", "b", "c"]
-        assert not record["diverged"]
-        np.testing.assert_allclose(record["w"], want.params.w, rtol=1e-12, atol=0)
-        np.testing.assert_allclose(record["b"], want.params.b, rtol=1e-12, atol=0)
-        np.testing.assert_allclose(record["final_loss"], want.history.loss[-1], rtol=1e-12, atol=0)
-    assert records[0]["w"] == records[1]["w"] and records[0]["b"] == records[1]["b"]  # bit for bit
+    want = jaxlr.fit(params, table[:, :3], table[:, 3], learning_rate="auto", n_iters=100)
+    np.testing.assert_allclose(record["learning_rate"], want.learning_rate, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(list(record["weights"].values()), want.params.w, rtol=1e-11, atol=0)
+    np.testing.assert_allclose(record["bias"], want.params.b, rtol=1e-11, atol=0)
+    np.testing.assert_allclose(record["loss_history"], want.history.loss, rtol=1e-11, atol=0)
+    final = np.mean((table[:, :3] @ want.params.w + want.params.b - table[:, 3]) ** 2)
+    np.testing.assert_allclose(record["final_loss"], final, rtol=1e-11, atol=0)
+
+
+def test_distributed_standardize_uses_global_statistics_and_divergence_exits_1(tmp_path):
+    csv = tmp_path / "data.csv"
+    table = _write_csv(csv, 23)
+    lines = _readme_commands()
+    extra = ["--standardize", "--optimizer", "momentum", "--lr", "0.05", "--steps", "40"]
+    port = _free_port()
+    results = _wait_all([_launch(line, port=port, csv=csv, extra=extra) for line in lines], timeout=120)
+    assert all(rc == 0 for rc, _, _ in results), _report(results)
+    record = json.loads((tmp_path / "fit.json").read_text())
+    z, scaling = jaxlr.standardize(table[:, :3])
+    fitted = jaxlr.fit(
+        jaxlr.Params(np.zeros(3), 0.0), z, table[:, 3], learning_rate=0.05, n_iters=40, optimizer="momentum"
+    )
+    want = jaxlr.unstandardize(fitted.params, scaling)
+    assert record["standardized"] and record["optimizer"] == "momentum"
+    np.testing.assert_allclose(list(record["weights"].values()), want.w, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(record["bias"], want.b, rtol=1e-10, atol=0)
+
+    # Divergence: exit 1 with the reason, nothing written (one process is enough: it is the same code path).
+    out = tmp_path / "diverged.json"
+    line = lines[0].replace("--num-processes 2", "--num-processes 1")
+    results = _wait_all(
+        [_launch(line, port=_free_port(), csv=csv, extra=["--lr", "100", "--steps", "20"], out=out)], 60
+    )
+    assert [rc for rc, _, _ in results] == [1], _report(results)
+    err = results[0][2]
+    assert "jaxlr fit: error: training diverged at step" in err and "No result is reported" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "lesson", "--distributed"], "--dataset cannot be used with --distributed"),
+        (["data.csv", "--target", "y", "--plot", "p.png", "--distributed"], "--plot cannot be used with --distributed"),
+        (["data.csv", "--distributed"], "--target is required with a file"),
+        (["--target", "y", "--distributed"], "--distributed needs a CSV file"),
+        (["data.csv", "--target", "y", "--distributed", "--num-processes", "2"], "give all of --coordinator-address"),
+        (
+            ["data.csv", "--target", "y", "--distributed", "--coordinator-address", "h:1", "--num-processes", "2"]
+            + ["--process-id", "2"],
+            "--process-id must be in 0..1",
+        ),
+        (["data.csv", "--target", "y", "--process-id", "0"], "--process-id only make sense with --distributed"),
+    ],
+)
+def test_options_that_cannot_work_distributed_are_refused_before_connecting(capsys, args, message):
+    from jaxlr._cli import main
+
+    assert main(["fit", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxlr fit: error: ") and message in err and "\n" not in err, err
 
 
 def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
@@ -201,7 +281,7 @@ def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
     ]
     results = _wait_all(processes, timeout=90, kill_on_failure=False)  # each must stop by itself
     assert time.monotonic() - start < 60, _report(results)
-    assert [rc for rc, _, _ in results] == [1, 1], _report(results)
+    assert [rc for rc, _, _ in results] == [2, 2], _report(results)  # bad input, on every process
     assert "process(es) [1] failed; see the error there" in results[0][2], _report(results)
     assert "cannot read" in results[1][2] and "missing.csv" in results[1][2], _report(results)
 
