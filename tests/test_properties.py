@@ -188,7 +188,9 @@ _CLI_OPTIONS = {
 @st.composite
 def command_lines(draw):
     command = draw(st.sampled_from(["fit", "sweep", "fit", "sweep", "bogus"]))
-    source = draw(st.sampled_from(["csv", "csv", "csv", "lesson", "unknown_dataset", "missing_file", "empty_file", "none"]))
+    source = draw(
+        st.sampled_from(["csv", "csv", "csv", "lesson", "unknown_dataset", "missing_file", "empty_file", "none"])
+    )
     argv = [command]
     if source == "csv":
         argv.append("{example}")
