@@ -63,7 +63,12 @@ def explicit_mesh(*values: Any) -> Mesh | None:
 
     The ``jax.set_mesh`` context's mesh counts last.
     """
-    get_mesh = getattr(jax.sharding, "get_mesh", None)  # not in jax 0.6
+    get_mesh = getattr(jax.sharding, "get_mesh", None)  # public from jax 0.8; 0.7 has it in jax._src
+    if get_mesh is None:
+        try:
+            from jax._src.mesh import get_concrete_mesh as get_mesh
+        except ImportError:
+            get_mesh = None
     for value in (*values, get_mesh() if get_mesh else None):
         mesh = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
         if isinstance(mesh, Mesh) and any(t == AxisType.Explicit for t in mesh.axis_types):
@@ -99,7 +104,10 @@ def auto_axes_context() -> contextlib.AbstractContextManager:
     mesh = jax.sharding.get_abstract_mesh()
     if mesh.empty or all(t == AxisType.Auto for t in mesh.axis_types):
         return contextlib.nullcontext()
-    return jax.sharding.use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
+    use_abstract_mesh = getattr(jax.sharding, "use_abstract_mesh", None)
+    if use_abstract_mesh is None:  # public from jax 0.8; before that only in jax._src (0.7.1 has it there)
+        from jax._src.mesh import use_abstract_mesh
+    return use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
 
 
 def _auto_mesh(mesh: Mesh) -> Mesh:
