@@ -223,6 +223,14 @@ def _fit_compiled(
     return final, records, jnp.concatenate([finite.astype(jnp.int32), diverged_at[None]])
 
 
+def _auto_axes_data(params: Params, x: Any, y: Any) -> tuple[Params, Any, Any]:
+    """``auto_axes`` on each array of a checked training set (no ``jax.tree.map``: this is the fast path)."""
+    w, b = auto_axes(params.w), None if params.b is None else auto_axes(params.b)
+    if w is not params.w or b is not params.b:
+        params = Params(w, b)
+    return params, auto_axes(x), auto_axes(y)
+
+
 def read_status(fn: str, status: Any) -> int:
     """Raises for non-finite inputs flagged in ``status``; returns ``diverged_at`` (-1: did not diverge)."""
     status = np.asarray(status)  # the one device-to-host transfer
@@ -325,7 +333,7 @@ def fit(
     valid, home = None, explicit_mesh(mesh, x, y)  # results go back to the caller's Explicit mesh
     if devices is not None or mesh is not None:
         x, y, valid = shard_rows(x, y, row_mesh("fit", devices, mesh))
-    params, x, y = jax.tree.map(auto_axes, check_data("fit", params, x, y, finite=False, keep_numpy=True))
+    params, x, y = _auto_axes_data(*check_data("fit", params, x, y, finite=False, keep_numpy=True))
     auto = isinstance(learning_rate, str)
     if auto:
         check_auto("fit", learning_rate)
@@ -339,27 +347,31 @@ def fit(
     method = check_choice("fit", "method", method, METHODS)
     method = "plain" if valid is not None else choose_method(method, x.shape, x.dtype.itemsize, n_iters)
     blocked = not (isinstance(x, jax.Array) and len(x.sharding.device_set) > 1)
-    check_history_size("fit", n_iters, history, sum(p.size for p in jax.tree.leaves(params)), x.dtype.itemsize)
+    n_params = params.w.size + (params.b is not None)  # b is a scalar
+    check_history_size("fit", n_iters, history, n_params, x.dtype.itemsize)
     if auto:
         rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
     progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
-    with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), auto_axes_context():
-        final, records, status = _fit_compiled(
-            params,
-            x,
-            y,
-            rate,
-            optimizer=optimizer,
-            gradient=gradient,
-            n_iters=n_iters,
-            history=history,
-            progress_every=progress_every,
-            method=method,
-            blocked=blocked,
-            valid=valid,
-        )
+    options = dict(
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        progress_every=progress_every,
+        method=method,
+        blocked=blocked,
+        valid=valid,
+    )
+    mesh_context = auto_axes_context()
+    if progress_every or not isinstance(mesh_context, contextlib.nullcontext):
+        with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), mesh_context:
+            final, records, status = _fit_compiled(params, x, y, rate, **options)
+            diverged_at = read_status("fit", status)
+    else:  # the common case: no bar, no mesh context to enter
+        final, records, status = _fit_compiled(params, x, y, rate, **options)
         diverged_at = read_status("fit", status)
-    final, records = restore_axes((final, records), home)
+    if home is not None:
+        final, records = restore_axes((final, records), home)
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate
     if diverged_at >= 0:
         lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient)

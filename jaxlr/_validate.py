@@ -218,6 +218,10 @@ def check_features(fn: str, x: Any) -> jax.Array:
 
 def check_learning_rate(fn: str, learning_rate: Any) -> float:
     """A positive, finite learning rate as a Python float."""
+    if type(learning_rate) is float:  # the common case, checked first (this runs on every fit)
+        if not math.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"{fn}: learning_rate must be positive and finite, got {learning_rate!r}")
+        return learning_rate
     if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
         learning_rate, (numbers.Real, np.ndarray, jax.Array)
     ):
