@@ -143,7 +143,8 @@ def _fit_loop(
         loss, grads = loss_and_grad(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        reference = jnp.where(i == 0, jnp.maximum(loss, scale), reference)
+        # The carried reference starts as ``scale`` (no constant to copy in the compiled program).
+        reference = jnp.where(i == 0, jnp.maximum(loss, reference), reference)
         bad = ~jnp.isfinite(loss) | (loss > _BLOWUP_FACTOR * reference)
         for leaf in jax.tree.leaves(params):
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
@@ -156,14 +157,20 @@ def _fit_loop(
             record = History(None, None)
         return (params, opt_state, reference, diverged_at), record
 
-    init = (params, tx.init(params), jnp.zeros((), scale.dtype), jnp.array(-1, jnp.int32))
+    init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))
     if progress_every:
         loss_of = lambda carry: loss_and_grad(carry[0])[0]  # noqa: E731
         carry, records = scan_with_progress(step, init, n_iters, every=progress_every, loss_of=loss_of)
         (params, _, _, diverged_at) = carry
     else:
-        (params, _, _, diverged_at), records = jax.lax.scan(
-            step, init, jnp.arange(n_iters, dtype=jnp.int32), unroll=scan_unroll(n_iters, x)
+
+        def counted(carry, _):  # the step index carried, not read from an array of indices
+            inner, i = carry
+            inner, record = step(inner, i)
+            return (inner, i + 1), record
+
+        ((params, _, _, diverged_at), _), records = jax.lax.scan(
+            counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters, unroll=scan_unroll(n_iters, x)
         )
     return params, records, diverged_at
 
