@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding, SingleDeviceSharding
 from jax.typing import ArrayLike
 
 from jaxlr._gradients import GRADIENTS
@@ -230,6 +231,11 @@ def _fit_compiled(
     return final, records, jnp.concatenate([finite.astype(jnp.int32), diverged_at[None]])
 
 
+def _named(value: Any) -> bool:
+    """Whether ``value`` is an array with a ``NamedSharding`` (the one kind of sharding with a mesh)."""
+    return isinstance(getattr(value, "sharding", None), NamedSharding)
+
+
 def _auto_axes_data(params: Params, x: Any, y: Any) -> tuple[Params, Any, Any]:
     """``auto_axes`` on each array of a checked training set (no ``jax.tree.map``: this is the fast path)."""
     w, b = auto_axes(params.w), None if params.b is None else auto_axes(params.b)
@@ -240,10 +246,10 @@ def _auto_axes_data(params: Params, x: Any, y: Any) -> tuple[Params, Any, Any]:
 
 def read_status(fn: str, status: Any) -> int:
     """Raises for non-finite inputs flagged in ``status``; returns ``diverged_at`` (-1: did not diverge)."""
-    status = np.asarray(status)  # the one device-to-host transfer
-    if not status[:-1].all():
-        raise_if_not_finite(fn, status[:-1])
-    return int(status[-1])
+    flags = np.asarray(status).tolist()  # the one device-to-host transfer; a list is quicker to test than an array
+    if not all(flags[:-1]):
+        raise_if_not_finite(fn, flags[:-1])
+    return flags[-1]
 
 
 def raise_if_not_finite(fn: str, finite: Any) -> None:
@@ -337,10 +343,15 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    valid, home = None, explicit_mesh(mesh, x, y)  # results go back to the caller's Explicit mesh
+    # Results go back to the caller's Explicit mesh. Only a NamedSharding has a mesh: data
+    # without one (NumPy, one device) leaves only the context mesh to look at.
+    home = explicit_mesh(mesh, x, y) if mesh is not None or _named(x) or _named(y) else explicit_mesh()
+    valid = None
     if devices is not None or mesh is not None:
         x, y, valid = shard_rows(x, y, row_mesh("fit", devices, mesh))
-    params, x, y = _auto_axes_data(*check_data("fit", params, x, y, finite=False, keep_numpy=True))
+    params, x, y = check_data("fit", params, x, y, finite=False, keep_numpy=True)
+    if _named(x) or _named(y) or _named(params.w) or _named(params.b):  # else auto_axes would change nothing
+        params, x, y = _auto_axes_data(params, x, y)
     auto = isinstance(learning_rate, str)
     if auto:
         check_auto("fit", learning_rate)
@@ -353,7 +364,9 @@ def fit(
     optimizer = _check_optimizer("fit", optimizer)
     method = check_choice("fit", "method", method, METHODS)
     method = "plain" if valid is not None else choose_method(method, x.shape, x.dtype.itemsize, n_iters)
-    blocked = not (isinstance(x, jax.Array) and len(x.sharding.device_set) > 1)
+    blocked = not (
+        isinstance(x, jax.Array) and not isinstance(x.sharding, SingleDeviceSharding) and len(x.sharding.device_set) > 1
+    )
     n_params = params.w.size + (params.b is not None)  # b is a scalar
     check_history_size("fit", n_iters, history, n_params, x.dtype.itemsize)
     if auto:
