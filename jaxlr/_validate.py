@@ -206,7 +206,10 @@ def check_data(
     params = Params(
         _cast(w, dtype, keep_numpy=keep_numpy), None if b is None else _cast(b, dtype, keep_numpy=keep_numpy)
     )
-    x, y = _cast(x, dtype, keep_numpy=keep_numpy), _cast(y, dtype, keep_numpy=keep_numpy)
+    if not (x_dtype == dtype and isinstance(x, jax.Array)):  # else _cast returns x as it is
+        x = _cast(x, dtype, keep_numpy=keep_numpy)
+    if not (y_dtype == dtype and isinstance(y, jax.Array)):
+        y = _cast(y, dtype, keep_numpy=keep_numpy)
     if finite:
         check_finite(fn, x=x, y=y, **{"params.w": params.w, "params.b": params.b})
     return params, x, y
