@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding, SingleDeviceSharding
 from jax.typing import ArrayLike
 
 from jaxlr._gradients import GRADIENTS
@@ -143,7 +144,8 @@ def _fit_loop(
         loss, grads = loss_and_grad(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        reference = jnp.where(i == 0, jnp.maximum(loss, scale), reference)
+        # The carried reference starts as ``scale`` (no constant to copy in the compiled program).
+        reference = jnp.where(i == 0, jnp.maximum(loss, reference), reference)
         bad = ~jnp.isfinite(loss) | (loss > _BLOWUP_FACTOR * reference)
         for leaf in jax.tree.leaves(params):
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
@@ -156,14 +158,20 @@ def _fit_loop(
             record = History(None, None)
         return (params, opt_state, reference, diverged_at), record
 
-    init = (params, tx.init(params), jnp.zeros((), scale.dtype), jnp.array(-1, jnp.int32))
+    init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))
     if progress_every:
         loss_of = lambda carry: loss_and_grad(carry[0])[0]  # noqa: E731
         carry, records = scan_with_progress(step, init, n_iters, every=progress_every, loss_of=loss_of)
         (params, _, _, diverged_at) = carry
     else:
-        (params, _, _, diverged_at), records = jax.lax.scan(
-            step, init, jnp.arange(n_iters, dtype=jnp.int32), unroll=scan_unroll(n_iters, x)
+
+        def counted(carry, _):  # the step index carried, not read from an array of indices
+            inner, i = carry
+            inner, record = step(inner, i)
+            return (inner, i + 1), record
+
+        ((params, _, _, diverged_at), _), records = jax.lax.scan(
+            counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters, unroll=scan_unroll(n_iters, x)
         )
     return params, records, diverged_at
 
@@ -223,12 +231,25 @@ def _fit_compiled(
     return final, records, jnp.concatenate([finite.astype(jnp.int32), diverged_at[None]])
 
 
+def _named(value: Any) -> bool:
+    """Whether ``value`` is an array with a ``NamedSharding`` (the one kind of sharding with a mesh)."""
+    return isinstance(getattr(value, "sharding", None), NamedSharding)
+
+
+def _auto_axes_data(params: Params, x: Any, y: Any) -> tuple[Params, Any, Any]:
+    """``auto_axes`` on each array of a checked training set (no ``jax.tree.map``: this is the fast path)."""
+    w, b = auto_axes(params.w), None if params.b is None else auto_axes(params.b)
+    if w is not params.w or b is not params.b:
+        params = Params(w, b)
+    return params, auto_axes(x), auto_axes(y)
+
+
 def read_status(fn: str, status: Any) -> int:
     """Raises for non-finite inputs flagged in ``status``; returns ``diverged_at`` (-1: did not diverge)."""
-    status = np.asarray(status)  # the one device-to-host transfer
-    if not status[:-1].all():
-        raise_if_not_finite(fn, status[:-1])
-    return int(status[-1])
+    flags = np.asarray(status).tolist()  # the one device-to-host transfer; a list is quicker to test than an array
+    if not all(flags[:-1]):
+        raise_if_not_finite(fn, flags[:-1])
+    return flags[-1]
 
 
 def raise_if_not_finite(fn: str, finite: Any) -> None:
@@ -322,10 +343,15 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    valid, home = None, explicit_mesh(mesh, x, y)  # results go back to the caller's Explicit mesh
+    # Results go back to the caller's Explicit mesh. Only a NamedSharding has a mesh: data
+    # without one (NumPy, one device) leaves only the context mesh to look at.
+    home = explicit_mesh(mesh, x, y) if mesh is not None or _named(x) or _named(y) else explicit_mesh()
+    valid = None
     if devices is not None or mesh is not None:
         x, y, valid = shard_rows(x, y, row_mesh("fit", devices, mesh))
-    params, x, y = jax.tree.map(auto_axes, check_data("fit", params, x, y, finite=False, keep_numpy=True))
+    params, x, y = check_data("fit", params, x, y, finite=False, keep_numpy=True)
+    if _named(x) or _named(y) or _named(params.w) or _named(params.b):  # else auto_axes would change nothing
+        params, x, y = _auto_axes_data(params, x, y)
     auto = isinstance(learning_rate, str)
     if auto:
         check_auto("fit", learning_rate)
@@ -338,28 +364,34 @@ def fit(
     optimizer = _check_optimizer("fit", optimizer)
     method = check_choice("fit", "method", method, METHODS)
     method = "plain" if valid is not None else choose_method(method, x.shape, x.dtype.itemsize, n_iters)
-    blocked = not (isinstance(x, jax.Array) and len(x.sharding.device_set) > 1)
-    check_history_size("fit", n_iters, history, sum(p.size for p in jax.tree.leaves(params)), x.dtype.itemsize)
+    blocked = not (
+        isinstance(x, jax.Array) and not isinstance(x.sharding, SingleDeviceSharding) and len(x.sharding.device_set) > 1
+    )
+    n_params = params.w.size + (params.b is not None)  # b is a scalar
+    check_history_size("fit", n_iters, history, n_params, x.dtype.itemsize)
     if auto:
         rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
     progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
-    with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), auto_axes_context():
-        final, records, status = _fit_compiled(
-            params,
-            x,
-            y,
-            rate,
-            optimizer=optimizer,
-            gradient=gradient,
-            n_iters=n_iters,
-            history=history,
-            progress_every=progress_every,
-            method=method,
-            blocked=blocked,
-            valid=valid,
-        )
+    options = dict(
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        progress_every=progress_every,
+        method=method,
+        blocked=blocked,
+        valid=valid,
+    )
+    mesh_context = auto_axes_context()
+    if progress_every or not isinstance(mesh_context, contextlib.nullcontext):
+        with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), mesh_context:
+            final, records, status = _fit_compiled(params, x, y, rate, **options)
+            diverged_at = read_status("fit", status)
+    else:  # the common case: no bar, no mesh context to enter
+        final, records, status = _fit_compiled(params, x, y, rate, **options)
         diverged_at = read_status("fit", status)
-    final, records = restore_axes((final, records), home)
+    if home is not None:
+        final, records = restore_axes((final, records), home)
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate
     if diverged_at >= 0:
         lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient)

@@ -177,27 +177,39 @@ def check_data(
     w, b = _check_params(fn, params)
     x = _as_array(fn, "x", x)
     y = _as_array(fn, "y", y)
-    _check_dtype(fn, "x", x.dtype)
-    _check_dtype(fn, "y", y.dtype)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {tuple(x.shape)} (rank {x.ndim})")
-    if y.ndim != 1:
-        raise ValueError(f"{fn}: y must have shape (n,), got shape {tuple(y.shape)} (rank {y.ndim})")
-    if x.shape[0] != y.shape[0]:
+    # Each attribute of a jax.Array is a property call: read them once (this runs on every fit).
+    x_dtype, y_dtype, x_shape, y_shape = x.dtype, y.dtype, tuple(x.shape), tuple(y.shape)
+    x_ndim, y_ndim = len(x_shape), len(y_shape)
+    _check_dtype(fn, "x", x_dtype)
+    _check_dtype(fn, "y", y_dtype)
+    if x_ndim not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {x_shape} (rank {x_ndim})")
+    if y_ndim != 1:
+        raise ValueError(f"{fn}: y must have shape (n,), got shape {y_shape} (rank {y_ndim})")
+    if x_shape[0] != y_shape[0]:
         raise ValueError(
-            f"{fn}: x and y must have the same number of samples; got x of shape {tuple(x.shape)} "
-            f"({x.shape[0]} samples) and y of shape {tuple(y.shape)} ({y.shape[0]} samples)"
+            f"{fn}: x and y must have the same number of samples; got x of shape {x_shape} "
+            f"({x_shape[0]} samples) and y of shape {y_shape} ({y_shape[0]} samples)"
         )
-    if x.shape[0] == 0:
-        raise ValueError(f"{fn}: the data is empty: x has shape {tuple(x.shape)}; need at least one sample")
-    if x.ndim == 2 and x.shape[1] == 0:
-        raise ValueError(f"{fn}: x has shape {tuple(x.shape)}: no features; need at least one column")
+    if x_shape[0] == 0:
+        raise ValueError(f"{fn}: the data is empty: x has shape {x_shape}; need at least one sample")
+    if x_ndim == 2 and x_shape[1] == 0:
+        raise ValueError(f"{fn}: x has shape {x_shape}: no features; need at least one column")
     _check_x_fits_w(fn, x, w, x_ranks=(1,) if w.ndim == 0 else (2,))
-    dtype = _compute_dtype((x, x), (y, y), (params.w, w), (params.b, b))
+    # _compute_dtype's rule, written out: Python scalars (weakly typed) do not count.
+    dtypes = [x_dtype, y_dtype]
+    if not isinstance(params.w, (int, float)):
+        dtypes.append(w.dtype)
+    if b is not None and not isinstance(params.b, (int, float)):
+        dtypes.append(b.dtype)
+    dtype = _result_dtype(tuple(dtypes))
     params = Params(
         _cast(w, dtype, keep_numpy=keep_numpy), None if b is None else _cast(b, dtype, keep_numpy=keep_numpy)
     )
-    x, y = _cast(x, dtype, keep_numpy=keep_numpy), _cast(y, dtype, keep_numpy=keep_numpy)
+    if not (x_dtype == dtype and isinstance(x, jax.Array)):  # else _cast returns x as it is
+        x = _cast(x, dtype, keep_numpy=keep_numpy)
+    if not (y_dtype == dtype and isinstance(y, jax.Array)):
+        y = _cast(y, dtype, keep_numpy=keep_numpy)
     if finite:
         check_finite(fn, x=x, y=y, **{"params.w": params.w, "params.b": params.b})
     return params, x, y
@@ -218,6 +230,10 @@ def check_features(fn: str, x: Any) -> jax.Array:
 
 def check_learning_rate(fn: str, learning_rate: Any) -> float:
     """A positive, finite learning rate as a Python float."""
+    if type(learning_rate) is float:  # the common case, checked first (this runs on every fit)
+        if not math.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"{fn}: learning_rate must be positive and finite, got {learning_rate!r}")
+        return learning_rate
     if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
         learning_rate, (numbers.Real, np.ndarray, jax.Array)
     ):
@@ -250,7 +266,7 @@ def check_n_iters(fn: str, n_iters: Any) -> int:
 
 def check_history_size(fn: str, n_iters: int, history: str, n_params: int, itemsize: int) -> None:
     """Refuses a history that would not fit in memory, before anything is allocated."""
-    per_step = {"full": n_params + 1, "loss": 1, "none": 0}[history]
+    per_step = n_params + 1 if history == "full" else 1 if history == "loss" else 0
     size = n_iters * per_step * itemsize
     if size > MAX_HISTORY_BYTES:
         raise ValueError(
