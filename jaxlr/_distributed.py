@@ -17,7 +17,6 @@ Every process runs the same program (JAX's multi-controller model):
 """
 
 import argparse
-import functools
 import inspect
 import json
 import math
@@ -28,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
@@ -36,8 +34,8 @@ from jax.sharding import AxisType, Mesh
 
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._gradients import GRADIENTS
-from jaxlr._lr import N_POWER_ITERS, DivergenceWarning, check_auto, divergence_message
-from jaxlr._model import PRECISION, Params
+from jaxlr._lr import DivergenceWarning, _lipschitz, check_auto, divergence_message
+from jaxlr._model import Params
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, read_status
 from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
@@ -190,11 +188,12 @@ def fit_distributed(
     if n_padded != counts.sum():
         valid = jax.make_array_from_process_local_data(y_sharding, np.arange(block) < x_local.shape[0], (n_padded,))
 
-    params, x, y = check_data(fn, params, x, y)  # shapes and dtypes only: x is not on this host
+    # shapes and dtypes only: x is not on this host; NaN and inf are found on the devices, in the fit
+    params, x, y = check_data(fn, params, x, y, finite=False)
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf), replicated(mesh)), params)
-    n_samples, bias = int(counts.sum()), params.b is not None
+    bias = params.b is not None
     if auto:
-        lipschitz = _global_lipschitz(x, valid, n_samples, bias=bias, gradient=gradient)
+        lipschitz = _global_lipschitz(x, valid, bias=bias, gradient=gradient)
         if not (math.isfinite(lipschitz) and lipschitz > 0):
             raise ValueError(
                 f"{fn}: learning_rate='auto' needs the loss to curve, but L = {lipschitz!r}: "
@@ -217,49 +216,17 @@ def fit_distributed(
     diverged_at = read_status(fn, status)  # replicated: read from a local device
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else learning_rate
     if diverged_at >= 0:
-        lipschitz = _global_lipschitz(x, valid, n_samples, bias=bias, gradient=gradient)
+        lipschitz = _global_lipschitz(x, valid, bias=bias, gradient=gradient)
         warnings.warn(
             divergence_message(fn, diverged_at, used_rate, lipschitz, optimizer), DivergenceWarning, stacklevel=2
         )
     return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)
 
 
-@functools.partial(jax.jit, static_argnames=("bias", "n_power_iters"))
-def _global_lipschitz_compiled(
-    x: jax.Array, valid: jax.Array | None, n: int, *, bias: bool, n_power_iters: int
-) -> jax.Array:
-    """``jaxlr._lr``'s power iteration for L on padded, row-sharded ``x``: padding rows masked, means over ``n``."""
-    design = x[:, None] if x.ndim == 1 else x
-    d = design.shape[1]
-
-    def gram_matvec(v):  # AᵀA v / n over the real rows, A = [X 1] (or X)
-        residual = jnp.matmul(design, v[:d], precision=PRECISION)
-        if bias:
-            residual = residual + v[d]
-        if valid is not None:
-            residual = jnp.where(valid, residual, 0)
-        out = jnp.matmul(residual, design, precision=PRECISION) / n
-        if bias:
-            out = jnp.concatenate([out, (jnp.sum(residual) / n)[None]])
-        return out
-
-    v = jax.random.normal(jax.random.key(0), (d + bias,), dtype=design.dtype)  # as jaxlr._lr
-    v = v / jnp.linalg.norm(v)
-
-    def body(_, v):
-        u = gram_matvec(v)
-        norm = jnp.linalg.norm(u)
-        return jnp.where(norm > 0, u / jnp.where(norm > 0, norm, 1), v)
-
-    v = jax.lax.fori_loop(0, n_power_iters, body, v)
-    return 2 * jnp.vdot(v, gram_matvec(v))
-
-
-def _global_lipschitz(x: jax.Array, valid: jax.Array | None, n: int, *, bias: bool, gradient: str) -> float:
-    """L of the loss over all processes' rows (a replicated scalar, read locally)."""
+def _global_lipschitz(x: jax.Array, valid: jax.Array | None, *, bias: bool, gradient: str) -> float:
+    """L of the loss over all processes' rows (a replicated scalar, read locally); padded rows masked."""
     with auto_axes_context():
-        value = float(_global_lipschitz_compiled(x, valid, n, bias=bias, n_power_iters=N_POWER_ITERS))
-    return value * n if gradient == "lesson" else value
+        return _lipschitz(x, bias=bias, gradient=gradient, valid=valid)
 
 
 def _raise_everywhere(fn: str, error: Exception | None) -> None:

@@ -49,17 +49,21 @@ class DivergenceWarning(UserWarning):
 
 
 @functools.partial(jax.jit, static_argnames=("bias", "n_power_iters"))
-def _lipschitz_compiled(x: jax.Array, *, bias: bool, n_power_iters: int) -> jax.Array:
+def _lipschitz_compiled(x: jax.Array, valid: jax.Array | None = None, *, bias: bool, n_power_iters: int) -> jax.Array:
+    """2·λmax(AᵀA/n) by power iteration; ``valid`` masks rows padded to split across devices."""
     design = x[:, None] if x.ndim == 1 else x  # (n, d)
-    n, d = design.shape
+    d = design.shape[1]
+    n = design.shape[0] if valid is None else jnp.sum(valid, dtype=design.dtype)  # the real rows
 
     def gram_matvec(v):  # AᵀA v / n with A = [X 1] (or X), without forming AᵀA
         residual = jnp.matmul(design, v[:d], precision=PRECISION)  # (n,)
         if bias:
             residual = residual + v[d]
+        if valid is not None:
+            residual = jnp.where(valid, residual, 0)
         out = jnp.matmul(residual, design, precision=PRECISION) / n  # (d,)
         if bias:
-            out = jnp.concatenate([out, jnp.mean(residual)[None]])
+            out = jnp.concatenate([out, (jnp.sum(residual) / n)[None]])
         return out
 
     # A fixed pseudo-random start: a structured one (all ones) can be orthogonal to the top
@@ -76,11 +80,21 @@ def _lipschitz_compiled(x: jax.Array, *, bias: bool, n_power_iters: int) -> jax.
     return 2 * jnp.vdot(v, gram_matvec(v))
 
 
-def _lipschitz(x: jax.Array, *, bias: bool, gradient: str = "autograd", n_power_iters: int = N_POWER_ITERS) -> float:
-    """L for checked, floating ``x``; ``gradient="lesson"`` is N times too large, so is its L."""
-    value = float(_lipschitz_compiled(x, bias=bias, n_power_iters=n_power_iters))
+def _lipschitz(
+    x: jax.Array,
+    *,
+    bias: bool,
+    gradient: str = "autograd",
+    n_power_iters: int = N_POWER_ITERS,
+    valid: jax.Array | None = None,
+) -> float:
+    """L for checked, floating ``x``; ``gradient="lesson"`` is N times too large, so is its L.
+
+    ``valid``: the mask of real rows when ``x`` was padded to split across devices.
+    """
+    value = float(_lipschitz_compiled(x, valid, bias=bias, n_power_iters=n_power_iters))
     if gradient == "lesson":
-        value *= x.shape[0]
+        value *= x.shape[0] if valid is None else int(jnp.sum(valid))
     return value
 
 
@@ -129,9 +143,9 @@ def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
     return None
 
 
-def auto_learning_rate(fn: str, x: jax.Array, *, bias: bool, gradient: str) -> float:
-    """``1/L`` for checked ``x``, what ``learning_rate="auto"`` means."""
-    lipschitz = _lipschitz(x, bias=bias, gradient=gradient)
+def auto_learning_rate(fn: str, x: jax.Array, *, bias: bool, gradient: str, valid: jax.Array | None = None) -> float:
+    """``1/L`` for checked ``x``, what ``learning_rate="auto"`` means (``valid``: see ``_lipschitz``)."""
+    lipschitz = _lipschitz(x, bias=bias, gradient=gradient, valid=valid)
     if not (math.isfinite(lipschitz) and lipschitz > 0):
         raise ValueError(
             f"{fn}: learning_rate='auto' needs the loss to curve, but L = {lipschitz!r}: "

@@ -254,7 +254,8 @@ class GramStats:
         z0 = jax.scipy.linalg.cho_solve(factor, c)
         z0 = jnp.where(jnp.all(jnp.isfinite(z0)), z0, jnp.zeros((k,), a.dtype))
         w0 = z0[0] if x.ndim == 1 else z0[:d]
-        params0 = Params(w0, z0[d] if bias else None)
+        # in x's dtype: older jax (0.7) widens cho_solve's float32 result under x64
+        params0 = Params(w0.astype(x.dtype), z0[d].astype(x.dtype) if bias else None)
         rows = _block_rows(x) if blocked else x.shape[0]
         sse0, g0 = _blocked_sums(_sum_gradient_manual, params0, x, y, rows)
         self.a, self.z0, self.sse0, self.g0 = a, z0, sse0, _flatten(g0) / 2

@@ -370,7 +370,8 @@ def fit(
     n_params = params.w.size + (params.b is not None)  # b is a scalar
     check_history_size("fit", n_iters, history, n_params, x.dtype.itemsize)
     if auto:
-        rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient)
+        with auto_axes_context():
+            rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient, valid=valid)
     progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
     options = dict(
         optimizer=optimizer,
@@ -394,7 +395,8 @@ def fit(
         final, records = restore_axes((final, records), home)
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate
     if diverged_at >= 0:
-        lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient)
+        with auto_axes_context():
+            lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient, valid=valid)
         message = divergence_message("fit", diverged_at, used_rate, lipschitz, optimizer)
         warnings.warn(message, DivergenceWarning, stacklevel=2)
     return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)

@@ -249,3 +249,16 @@ def test_readme_example_runs_and_matches():
     n = namespace["n"]
     want = jaxlr.fit(params, x[:n], y[:n], learning_rate=0.1, n_iters=200)
     np.testing.assert_allclose(sharded.params.w, want.params.w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("gradient", ["autograd", "lesson"])
+def test_auto_learning_rate_ignores_the_padding(gradient):
+    """13 rows on 8 devices are padded to 16: L, and so 1/L, must come from the 13 real rows."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(13, 3)) + 2.0
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.3
+    params = jaxlr.Params(np.zeros(3), 0.0)
+    expected = jaxlr.fit(params, x, y, learning_rate="auto", n_iters=5, gradient=gradient)
+    sharded = jaxlr.fit(params, x, y, learning_rate="auto", n_iters=5, gradient=gradient, devices=8)
+    np.testing.assert_allclose(sharded.learning_rate, expected.learning_rate, rtol=1e-12)
+    np.testing.assert_allclose(sharded.params.w, expected.params.w, rtol=1e-10)
