@@ -91,3 +91,17 @@ def test_nan_in_the_data_is_refused():
     x[3, 1] = np.nan
     with pytest.raises(ValueError, match="x contains NaN"):
         jaxlr.sweep(P0, x, Y, learning_rates=RATES, n_iters=5)
+
+
+def test_gram_sweep_equals_plain_sweep():
+    """method="gram" under vmap: the statistics are shared by every run, the iterates unchanged."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 4))
+    y = x @ np.array([1.0, -1.0, 2.0, 0.5]) + 0.25
+    params = jaxlr.Params(np.zeros(4), 0.0)
+    rates = np.geomspace(1e-3, 0.5, 6)
+    plain = jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=40, method="plain", history="full")
+    gram = jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=40, method="gram", history="full")
+    np.testing.assert_allclose(gram.history.params.w, plain.history.params.w, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gram.history.loss, plain.history.loss, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(gram.diverged, plain.diverged)
