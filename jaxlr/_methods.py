@@ -44,6 +44,10 @@ METHODS = ("auto", "plain", "gram")
 # 16 MiB).
 SCALAR_BLOCK_BYTES = 256 * 1024
 MATRIX_BLOCK_BYTES = 4 * 1024 * 1024
+# Narrow (n, d) data runs faster in one fused pass than in blocks (measured on the 2-core CPU,
+# ms per step blocked vs fused: d=4 10.4 vs 8.2, d=8 2.8 vs 2.2, d=16 1.43 vs 1.10; and the other
+# way for d=32 3.1 vs 5.7, d=64 2.9 vs 4.1, d=128 3.6 vs 5.7, d=512 8.2 vs 11.2).
+MIN_BLOCKED_FEATURES = 32
 # Only CPUs loop over blocks. A GPU streams the whole array through one fused
 # kernel at full bandwidth, and a loop of small blocks would cost a kernel
 # launch per block.
@@ -208,7 +212,8 @@ def plain_loss_and_grad(
     """
     n = y.shape[0]
     rows = _block_rows(x) if block_rows is None else block_rows
-    if n < 2 * rows or not blocked:
+    narrow = x.ndim == 2 and x.shape[1] < MIN_BLOCKED_FEATURES and block_rows is None
+    if n < 2 * rows or not blocked or narrow:
         whole = whole_loss_and_grad(gradient)
         return lambda params: whole(params, x, y)
 
