@@ -19,7 +19,6 @@ Every process runs the same program (JAX's multi-controller model):
 import argparse
 import inspect
 import json
-import math
 import os
 import sys
 import warnings
@@ -34,7 +33,7 @@ from jax.sharding import AxisType, Mesh
 
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._gradients import GRADIENTS
-from jaxlr._lr import DivergenceWarning, _lipschitz, check_auto, divergence_message
+from jaxlr._lr import DivergenceWarning, _lipschitz, auto_learning_rate, check_auto, divergence_message
 from jaxlr._model import Params
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, read_status
@@ -192,14 +191,9 @@ def fit_distributed(
     params, x, y = check_data(fn, params, x, y, finite=False)
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf), replicated(mesh)), params)
     bias = params.b is not None
-    if auto:
-        lipschitz = _global_lipschitz(x, valid, bias=bias, gradient=gradient)
-        if not (math.isfinite(lipschitz) and lipschitz > 0):
-            raise ValueError(
-                f"{fn}: learning_rate='auto' needs the loss to curve, but L = {lipschitz!r}: "
-                "x is all zeros (and there is no bias); give learning_rate explicitly"
-            )
-        learning_rate = 1 / lipschitz
+    if auto:  # L over all processes' rows (a replicated scalar, read locally), padding masked
+        with auto_axes_context():
+            learning_rate = auto_learning_rate(fn, x, bias=bias, gradient=gradient, valid=valid)
     with auto_axes_context():
         final, records, status = _fit_compiled(
             params,
@@ -216,17 +210,12 @@ def fit_distributed(
     diverged_at = read_status(fn, status)  # replicated: read from a local device
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else learning_rate
     if diverged_at >= 0:
-        lipschitz = _global_lipschitz(x, valid, bias=bias, gradient=gradient)
+        with auto_axes_context():
+            lipschitz = _lipschitz(x, bias=bias, gradient=gradient, valid=valid)
         warnings.warn(
             divergence_message(fn, diverged_at, used_rate, lipschitz, optimizer), DivergenceWarning, stacklevel=2
         )
     return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)
-
-
-def _global_lipschitz(x: jax.Array, valid: jax.Array | None, *, bias: bool, gradient: str) -> float:
-    """L of the loss over all processes' rows (a replicated scalar, read locally); padded rows masked."""
-    with auto_axes_context():
-        return _lipschitz(x, bias=bias, gradient=gradient, valid=valid)
 
 
 def _raise_everywhere(fn: str, error: Exception | None) -> None:
