@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from jaxlr import _cli_fit_distributed
-from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, load_problem
+from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, fit_record, load_problem
 from jaxlr._conditioning import condition_number
 from jaxlr._csv import DataError
 from jaxlr._io import write_json
@@ -136,23 +136,21 @@ def run(args: argparse.Namespace) -> int:
         print(_not_converged_message(problem, x, kappa, final_loss, exact_loss, args.steps), file=sys.stderr)
     try:
         if args.json is not None:
-            loss_history = np.asarray(result.history.loss, np.float64)
             write_json(
                 args.json,
                 {
-                    "weights": dict(zip(data.feature_names, weights.tolist(), strict=True)),
-                    "bias": bias,
-                    "loss_history": loss_history.tolist(),
-                    "final_loss": final_loss,
-                    "learning_rate": result.learning_rate,
-                    "steps": args.steps,
-                    "optimizer": args.optimizer,
-                    "dtype": args.dtype,
-                    "backend": jax.default_backend(),
-                    "target": data.target_name,
-                    "source": data.source,
-                    "standardized": problem.standardization is not None,
-                    "auto_learning_rate": args.lr == "auto",
+                    **fit_record(
+                        args,
+                        names=data.feature_names,
+                        weights=weights,
+                        bias=bias,
+                        loss_history=result.history.loss,
+                        final_loss=final_loss,
+                        learning_rate=result.learning_rate,
+                        target=data.target_name,
+                        source=data.source,
+                        standardized=problem.standardization is not None,
+                    ),
                     "converged": converged,
                     "condition_number": kappa if np.isfinite(kappa) else None,
                     "least_squares": {

@@ -27,7 +27,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from jaxlr._cli_problem import check_outputs, fail
+from jaxlr._cli_problem import check_outputs, fail, fit_record
 from jaxlr._csv import DataError
 from jaxlr._distributed import _raise_everywhere, add_distributed_arguments, fit_distributed, initialize_distributed
 from jaxlr._distributed import read_csv_rows as _read_csv_rows
@@ -225,19 +225,18 @@ def _fit(args: argparse.Namespace) -> int:
             write_json(
                 args.json,
                 {
-                    "weights": dict(zip(rows.features, weights.tolist(), strict=True)),
-                    "bias": bias,
-                    "loss_history": np.asarray(loss, np.float64).tolist(),
-                    "final_loss": final_loss,
-                    "learning_rate": result.learning_rate,
-                    "steps": args.steps,
-                    "optimizer": args.optimizer,
-                    "dtype": args.dtype,
-                    "backend": jax.default_backend(),
-                    "target": args.target,
-                    "source": args.data,
-                    "standardized": standardization is not None,
-                    "auto_learning_rate": auto,
+                    **fit_record(
+                        args,
+                        names=rows.features,
+                        weights=weights,
+                        bias=bias,
+                        loss_history=loss,
+                        final_loss=final_loss,
+                        learning_rate=result.learning_rate,
+                        target=args.target,
+                        source=args.data,
+                        standardized=standardization is not None,
+                    ),
                     "distributed": {"processes": count, "devices": jax.device_count(), "rows": n},
                 },
             )

@@ -118,3 +118,34 @@ def describe(problem: Problem, args: argparse.Namespace) -> str:
         f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}, target {data.target_name!r}; "
         f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
     )
+
+
+def fit_record(
+    args: argparse.Namespace,
+    *,
+    names: list[str],
+    weights: np.ndarray,
+    bias: float,
+    loss_history: np.ndarray,
+    final_loss: float,
+    learning_rate: float | None,
+    target: str,
+    source: str,
+    standardized: bool,
+) -> dict:
+    """The ``--json`` fields every ``jaxlr fit`` writes (single-process and ``--distributed``)."""
+    return {
+        "weights": dict(zip(names, np.asarray(weights, np.float64).tolist(), strict=True)),
+        "bias": bias,
+        "loss_history": np.asarray(loss_history, np.float64).tolist(),
+        "final_loss": final_loss,
+        "learning_rate": learning_rate,
+        "steps": args.steps,
+        "optimizer": args.optimizer,
+        "dtype": args.dtype,
+        "backend": jax.default_backend(),
+        "target": target,
+        "source": source,
+        "standardized": standardized,
+        "auto_learning_rate": args.lr == "auto",
+    }
