@@ -8,6 +8,7 @@ parameters and optimizer state, returns new ones, and ``lax.scan`` runs it
 
 import contextlib
 import functools
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -36,6 +37,11 @@ from jaxlr._sharding import (
     shard_rows,
 )
 from jaxlr._validate import check_choice, check_data, check_history_size, check_learning_rate, check_n_iters
+
+try:  # the class of a concrete jax.Array: ``type(x) is _ArrayImpl`` tells it from tracers and NumPy quickly
+    from jax._src.array import ArrayImpl as _ArrayImpl
+except ImportError:  # not where it was: every call takes fit's general path, which is as correct
+    _ArrayImpl = None
 
 
 def _momentum(learning_rate: Any) -> optax.GradientTransformation:
@@ -188,10 +194,7 @@ def _all_finite(*arrays: Any) -> jax.Array:
     return jnp.stack([jnp.isfinite(jnp.sum(a * 0)) for a in arrays])
 
 
-@functools.partial(
-    jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "progress_every", "method", "blocked")
-)
-def _fit_compiled(
+def _fit_program(
     params,
     x,
     y,
@@ -206,7 +209,7 @@ def _fit_compiled(
     blocked=True,
     valid=None,
 ):
-    """The fit, compiled: ``(final params, history, status)``.
+    """The fit as one program: ``(final params, history, status)``.
 
     ``status`` is int32 ``[x, y, params.w, params.b finite..., diverged_at]``: one
     small output for the host to read, since every extra output costs a fast fit
@@ -229,6 +232,102 @@ def _fit_compiled(
         valid=valid,
     )
     return final, records, jnp.concatenate([finite.astype(jnp.int32), diverged_at[None]])
+
+
+_fit_compiled = jax.jit(
+    _fit_program,
+    static_argnames=("optimizer", "gradient", "n_iters", "history", "progress_every", "method", "blocked"),
+)
+
+
+def _check_options(
+    fn: str,
+    params: Params,
+    x: Any,
+    *,
+    n_iters: Any,
+    optimizer: Any,
+    gradient: Any,
+    history: Any,
+    method: Any,
+    sharded: bool = False,
+) -> dict[str, Any]:
+    """``fit``'s options, checked, as keyword arguments of :func:`_fit_program` (less ``progress_every``).
+
+    Reads only static facts (shapes, dtypes, the options), so it runs eagerly or while tracing.
+    ``sharded``: the rows are split across devices (padded rows take the plain path, unblocked).
+    """
+    n_iters = check_n_iters(fn, n_iters)
+    gradient = check_choice(fn, "gradient", gradient, GRADIENTS)
+    history = check_choice(fn, "history", history, HISTORY_MODES)
+    optimizer = _check_optimizer(fn, optimizer)
+    method = check_choice(fn, "method", method, METHODS)
+    n_params = params.w.size + (params.b is not None)  # b is a scalar
+    check_history_size(fn, n_iters, history, n_params, x.dtype.itemsize)
+    return dict(
+        optimizer=optimizer,
+        gradient=gradient,
+        n_iters=n_iters,
+        history=history,
+        method=method,
+        blocked=not sharded,
+    )
+
+
+class _CheckFailed(Exception):
+    """A check failed while tracing :func:`_fit_checked`; ``fit`` runs its eager checks to raise the error plainly."""
+
+
+@functools.partial(jax.jit, static_argnames=("n_iters", "optimizer", "gradient", "history", "method"))
+def _fit_checked(params, x, y, learning_rate, *, n_iters, optimizer, gradient, history, method):
+    """:func:`fit`'s common call, with its checks made while tracing.
+
+    The checks read shapes, dtypes and options, all static to ``jax.jit``: they
+    run when a new combination is traced, as chex asserts do, and a repeated
+    call goes straight to the compiled program. A check that fails raises
+    :class:`_CheckFailed`, and ``fit`` then raises the error from its eager checks,
+    so that the user's traceback ends in jaxlr, not in JAX's tracing.
+    """
+    try:
+        params, x, y = check_data("fit", params, x, y, finite=False)
+        options = _check_options(
+            "fit", params, x, n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method
+        )
+    except (TypeError, ValueError) as e:
+        raise _CheckFailed from e
+    options["method"] = choose_method(options["method"], x.shape, x.dtype.itemsize, options["n_iters"])
+    return _fit_program(params, x, y, learning_rate, **options)
+
+
+def _is_common_call(params: Any, x: Any, y: Any, learning_rate: Any, n_iters: Any, *strings: Any) -> bool:
+    """Whether ``fit`` may take :func:`_fit_checked`: data already on one device, nothing to set up.
+
+    ``x``, ``y`` (and array parameters) are single-device ``jax.Array``s, whose
+    shapes and dtypes can be checked while tracing; the parameters are Python
+    numbers or such arrays, not weakly typed (a Python number is, and must stay
+    the only weak input: it does not set the dtype); ``learning_rate`` is a
+    valid Python float; ``n_iters`` is an int and the options are strings (or
+    ``None``), hashable as static arguments of ``jax.jit``; and no
+    ``jax.set_mesh`` context is active. Anything else takes ``fit``'s general path.
+    """
+    if type(x) is not _ArrayImpl or type(y) is not _ArrayImpl or type(params) is not Params:
+        return False
+    if type(x.sharding) is not SingleDeviceSharding or type(y.sharding) is not SingleDeviceSharding:
+        return False
+    if not (type(learning_rate) is float and 0.0 < learning_rate < math.inf) or type(n_iters) is not int:
+        return False
+    for value in (params.w, params.b):
+        if type(value) is _ArrayImpl:
+            if value.weak_type or type(value.sharding) is not SingleDeviceSharding:
+                return False
+        elif not (type(value) is float or type(value) is int or value is None):
+            return False
+    if params.w is None:
+        return False
+    for value in strings:
+        if not (type(value) is str or value is None):
+            return False
+    return jax.sharding.get_abstract_mesh().empty
 
 
 def _named(value: Any) -> bool:
@@ -343,6 +442,17 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
+    if devices is None and mesh is None and not progress:
+        if _is_common_call(params, x, y, learning_rate, n_iters, optimizer, gradient, history, method):
+            try:
+                final, records, status = _fit_checked(
+                    params, x, y, learning_rate, n_iters=n_iters, optimizer=optimizer, gradient=gradient,
+                    history=history, method=method,
+                )  # fmt: skip
+            except _CheckFailed:
+                pass  # the general path below raises the error
+            else:
+                return _fit_result(params, x, y, final, records, status, learning_rate, optimizer, gradient, None)
     # Results go back to the caller's Explicit mesh. Only a NamedSharding has a mesh: data
     # without one (NumPy, one device) leaves only the context mesh to look at.
     home = explicit_mesh(mesh, x, y) if mesh is not None or _named(x) or _named(y) else explicit_mesh()
@@ -358,45 +468,50 @@ def fit(
         rate = 0.0  # computed below, once the other arguments are known to be valid
     else:
         rate = check_learning_rate("fit", learning_rate)
-    n_iters = check_n_iters("fit", n_iters)
-    gradient = check_choice("fit", "gradient", gradient, GRADIENTS)
-    history = check_choice("fit", "history", history, HISTORY_MODES)
-    optimizer = _check_optimizer("fit", optimizer)
-    method = check_choice("fit", "method", method, METHODS)
-    method = "plain" if valid is not None else choose_method(method, x.shape, x.dtype.itemsize, n_iters)
-    blocked = not (
-        isinstance(x, jax.Array) and not isinstance(x.sharding, SingleDeviceSharding) and len(x.sharding.device_set) > 1
-    )
-    n_params = params.w.size + (params.b is not None)  # b is a scalar
-    check_history_size("fit", n_iters, history, n_params, x.dtype.itemsize)
+    sharded = isinstance(x, jax.Array) and not isinstance(x.sharding, SingleDeviceSharding)
+    sharded = sharded and len(x.sharding.device_set) > 1
+    options = _check_options(
+        "fit", params, x, n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method,
+        sharded=sharded,
+    )  # fmt: skip
+    n_iters, optimizer, gradient = options["n_iters"], options["optimizer"], options["gradient"]
+    if valid is None:
+        options["method"] = choose_method(options["method"], x.shape, x.dtype.itemsize, n_iters)
+    else:
+        options["method"] = "plain"
     if auto:
         with auto_axes_context():
             rate = auto_learning_rate("fit", x, bias=params.b is not None, gradient=gradient, valid=valid)
     progress_every = report_every(n_iters) if progress and n_iters >= _MIN_PROGRESS_STEPS else 0
-    options = dict(
-        optimizer=optimizer,
-        gradient=gradient,
-        n_iters=n_iters,
-        history=history,
-        progress_every=progress_every,
-        method=method,
-        blocked=blocked,
-        valid=valid,
-    )
     mesh_context = auto_axes_context()
-    if progress_every or not isinstance(mesh_context, contextlib.nullcontext):
-        with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), mesh_context:
-            final, records, status = _fit_compiled(params, x, y, rate, **options)
-            diverged_at = read_status("fit", status)
-    else:  # the common case: no bar, no mesh context to enter
-        final, records, status = _fit_compiled(params, x, y, rate, **options)
-        diverged_at = read_status("fit", status)
+    with progress_bar(n_iters) if progress_every else contextlib.nullcontext(), mesh_context:
+        final, records, status = _fit_compiled(
+            params, x, y, rate, progress_every=progress_every, valid=valid, **options
+        )
     if home is not None:
         final, records = restore_axes((final, records), home)
+    return _fit_result(params, x, y, final, records, status, rate, optimizer, gradient, valid)
+
+
+def _fit_result(
+    params: Any,
+    x: Any,
+    y: Any,
+    final: Params,
+    records: History,
+    status: jax.Array,
+    rate: float,
+    optimizer: Any,
+    gradient: str,
+    valid: jax.Array | None,
+) -> FitResult:
+    """The :class:`FitResult`, once ``status`` is read: raises for NaN/inf inputs, warns on divergence."""
+    diverged_at = read_status("fit", status)
     used_rate = None if isinstance(optimizer, optax.GradientTransformation) else rate
     if diverged_at >= 0:
+        params, x, _ = check_data("fit", params, x, y, finite=False)  # as the fit saw them (cheap: metadata)
         with auto_axes_context():
             lipschitz = _lipschitz(x, bias=params.b is not None, gradient=gradient, valid=valid)
-        message = divergence_message("fit", diverged_at, used_rate, lipschitz, optimizer)
-        warnings.warn(message, DivergenceWarning, stacklevel=2)
+        message = divergence_message("fit", diverged_at, used_rate, lipschitz, optimizer or "sgd")
+        warnings.warn(message, DivergenceWarning, stacklevel=3)
     return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)

@@ -108,13 +108,18 @@ def _check_params(fn: str, params: Any) -> tuple[Any, Any]:
     return w, b
 
 
+def _is_python_number(value: Any) -> bool:
+    """A Python int or float, or one passed through ``jax.jit`` (a weakly typed tracer): it does not set the dtype."""
+    return isinstance(value, (int, float)) or (isinstance(value, jax.core.Tracer) and value.aval.weak_type)
+
+
 def _compute_dtype(*pairs: tuple[Any, Any]) -> Any:
     """The float dtype to compute in, from ``(given value, its array)`` pairs.
 
     Python scalars are weakly typed, as in JAX: ``Params(w=0.0)`` does not make
     float32 data compute in float64.
     """
-    dtypes = tuple(array.dtype for value, array in pairs if array is not None and not isinstance(value, (int, float)))
+    dtypes = tuple(array.dtype for value, array in pairs if array is not None and not _is_python_number(value))
     return _result_dtype(dtypes)
 
 
@@ -198,9 +203,9 @@ def check_data(
     _check_x_fits_w(fn, x, w, x_ranks=(1,) if w.ndim == 0 else (2,))
     # _compute_dtype's rule, written out: Python scalars (weakly typed) do not count.
     dtypes = [x_dtype, y_dtype]
-    if not isinstance(params.w, (int, float)):
+    if not _is_python_number(params.w):
         dtypes.append(w.dtype)
-    if b is not None and not isinstance(params.b, (int, float)):
+    if b is not None and not _is_python_number(params.b):
         dtypes.append(b.dtype)
     dtype = _result_dtype(tuple(dtypes))
     params = Params(

@@ -35,8 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import jaxlr  # noqa: E402
 from jaxlr import _methods  # noqa: E402
-from jaxlr._train import _fit_compiled, _fit_loop  # noqa: E402
-from jaxlr._validate import check_data  # noqa: E402
+from jaxlr._train import _fit_checked, _fit_loop  # noqa: E402
 
 ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
 
@@ -174,11 +173,15 @@ def bench_seed_fit(cfg: dict) -> dict:
     # The floor: one jitted call with the same arguments that computes nothing
     # but returns arrays of the shapes that fit's compiled program returns (the
     # final params, the history and a (5,) status vector). Each output costs
-    # about 1 µs on a CPU. The bare floor returns one scalar.
+    # about 1 µs on a CPU. keep_unused: jit would otherwise drop the unused
+    # arguments and skip converting them (Python floats, ~1 µs each), which fit
+    # cannot. The bare floor returns one scalar.
     result = jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps)
     shapes = [(a.shape, a.dtype) for a in jax.tree.leaves((result.params, result.history))] + [((5,), jnp.int32)]
-    noop = jax.jit(lambda params, x, y, learning_rate: [jnp.zeros(shape, dtype) for shape, dtype in shapes])
-    bare_noop = jax.jit(lambda params, x, y, learning_rate: params.w)
+    noop = jax.jit(
+        lambda params, x, y, learning_rate: [jnp.zeros(shape, dtype) for shape, dtype in shapes], keep_unused=True
+    )
+    bare_noop = jax.jit(lambda params, x, y, learning_rate: params.w, keep_unused=True)
 
     def floor():
         return noop(params, x, y, 0.01)
@@ -191,12 +194,11 @@ def bench_seed_fit(cfg: dict) -> dict:
         np.asarray(out[-1])
         return out
 
-    # fit's compiled program alone, on inputs validated once: fit less its Python.
-    checked = check_data("fit", params, x, y, keep_numpy=True)
-    options = dict(optimizer="sgd", gradient="autograd", n_iters=steps, history="full", method="plain")
+    # fit's compiled program alone, called as fit calls it: fit less its Python.
+    options = dict(optimizer=None, gradient="autograd", n_iters=steps, history="full", method="auto")
 
     def compiled():
-        return _fit_compiled(*checked, 0.01, **options)
+        return _fit_checked(params, x, y, 0.01, **options)
 
     def bare_floor():
         return bare_noop(params, x, y, 0.01)

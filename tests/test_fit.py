@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -121,3 +122,39 @@ def test_stable_run_is_not_flagged():
     x, y = _lesson()
     result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.13, n_iters=300)  # just below 2/L
     assert not result.diverged
+
+
+def test_jax_array_data_skips_the_eager_checks(monkeypatch):
+    """Data already on the device takes the path whose checks run while tracing (see fit)."""
+    import jaxlr._train
+
+    x, y = _lesson()
+    monkeypatch.setattr(jaxlr._train, "_fit_compiled", None)  # the general path would now fail
+    result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=100)
+    np.testing.assert_allclose(result.params.w, 2.0, rtol=0, atol=1e-5)
+    with pytest.raises(TypeError):
+        jaxlr.fit(jaxlr.Params(w=0.0), np.asarray(x), np.asarray(y), learning_rate=0.01, n_iters=100)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "params, d, options",
+    [
+        (jaxlr.Params(w=0.0), 0, {}),
+        (jaxlr.Params(w=0.5, b=1), 0, dict(gradient="manual", history="loss")),
+        (jaxlr.Params(np.zeros(3), 0.0), 3, dict(optimizer="adam", method="gram")),
+        (jaxlr.Params(np.ones(3, np.float32)), 3, dict(gradient="lesson", history="none", n_iters=7)),
+    ],
+)
+def test_device_and_host_data_give_identical_fits(dtype, params, d, options):
+    """The fast path (jax.Array data) and the general one (NumPy data) compute the same bits."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, d) if d else 16).astype(dtype)
+    y = (x @ np.arange(1.0, d + 1) if d else 2 * x).astype(dtype) + 0.5
+    kwargs = dict(dict(learning_rate=0.05, n_iters=30), **options)
+    host = jaxlr.fit(params, x, y, **kwargs)
+    device = jaxlr.fit(params, jnp.asarray(x), jnp.asarray(y), **kwargs)
+    for a, b in zip(jax.tree.leaves(host[:2]), jax.tree.leaves(device[:2]), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert host[2:] == device[2:]

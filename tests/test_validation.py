@@ -94,3 +94,45 @@ def test_a_single_non_finite_value_anywhere_in_large_data_is_found(position, bad
     x[position] = bad
     with pytest.raises(ValueError, match="x contains NaN or inf"):
         jaxlr.fit(jaxlr.Params(np.float32(0)), x, np.ones_like(x), n_iters=1, method="plain")
+
+
+JX, JY = jax.numpy.asarray(X), jax.numpy.asarray(Y)
+JXM = jax.numpy.asarray(XM)
+
+# fit's common call (data already a jax.Array on one device) checks while tracing; the
+# errors must be the ones the eager checks raise for the same data held in NumPy.
+FAST_PATH_CASES = [
+    ("x/y length mismatch", dict(y=JY[:3])),
+    ("x rank 3", dict(params=PM, x=jax.numpy.ones((4, 3, 1)))),
+    ("y rank 2", dict(y=JY[:, None])),
+    ("scalar w with a matrix", dict(x=JXM)),
+    ("w too short", dict(params=jaxlr.Params(jax.numpy.zeros(2)), x=JXM)),
+    ("b vector", dict(params=jaxlr.Params(0.0, jax.numpy.zeros(4)))),
+    ("empty", dict(x=JX[:0], y=JY[:0])),
+    ("NaN in x", dict(x=JX.at[1].set(np.nan))),
+    ("inf in y", dict(y=JY.at[2].set(np.inf))),
+    ("NaN in w", dict(params=jaxlr.Params(math.nan))),
+    ("inf in b", dict(params=jaxlr.Params(0.0, math.inf))),
+    ("complex x", dict(x=JX.astype(np.complex64))),
+    ("bool y", dict(y=JY > 3)),
+    ("n_iters zero", dict(n_iters=0)),
+    ("n_iters too large", dict(n_iters=2**31)),
+    ("unknown gradient", dict(gradient="numerical")),
+    ("unknown optimizer", dict(optimizer="rmsprop")),
+    ("unknown history", dict(history="some")),
+    ("unknown method", dict(method="fast")),
+    ("history too large", dict(n_iters=2**31 - 1, history="full")),
+]
+
+
+@pytest.mark.parametrize("kwargs", [c[1] for c in FAST_PATH_CASES], ids=[c[0] for c in FAST_PATH_CASES])
+def test_jax_array_data_gets_the_errors_numpy_data_gets(kwargs):
+    kwargs = dict(dict(params=P, x=JX, y=JY), **kwargs)
+    with pytest.raises((TypeError, ValueError)) as fast:
+        jaxlr.fit(**kwargs)
+    on_host = {k: np.asarray(v) if isinstance(v, jax.Array) else v for k, v in kwargs.items()}
+    with pytest.raises((TypeError, ValueError)) as eager:
+        jaxlr.fit(**on_host)
+    assert type(fast.value) is type(eager.value)
+    assert str(fast.value) == str(eager.value)
+    assert not any("jax/_src" in str(frame.path) for frame in fast.traceback)
