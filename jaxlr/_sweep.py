@@ -10,22 +10,22 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxlr._gradients import GRADIENTS
 from jaxlr._loss import _mse_loss
-from jaxlr._methods import METHODS, choose_method
+from jaxlr._methods import choose_method
 from jaxlr._model import Params
 from jaxlr._sharding import auto_axes_context, explicit_mesh, restore_axes
 from jaxlr._train import (
-    HISTORY_MODES,
     History,
     _all_finite,
     _auto_axes_data,
-    _check_optimizer,
+    _check_options,
+    _CheckFailed,
     _fit_loop,
+    _is_common_call,
     _named,
     raise_if_not_finite,
 )
-from jaxlr._validate import _cast, check_choice, check_data, check_learning_rate, check_n_iters
+from jaxlr._validate import _cast, check_data, check_learning_rate
 
 
 class SweepResult(NamedTuple):
@@ -61,10 +61,7 @@ class SweepResult(NamedTuple):
         return None if index is None else float(self.learning_rates[index])
 
 
-@functools.partial(
-    jax.jit, static_argnames=("optimizer", "gradient", "n_iters", "history", "params_batched", "seeded", "method")
-)
-def _sweep_compiled(
+def _sweep_program(
     params,
     x,
     y,
@@ -111,6 +108,31 @@ def _sweep_compiled(
 
     in_axes = (0 if params_batched else None, 0, 0 if seeded else None)
     return jax.vmap(one_run, in_axes=in_axes)(params, learning_rates, seeds), finite
+
+
+_sweep_compiled = jax.jit(
+    _sweep_program,
+    static_argnames=("optimizer", "gradient", "n_iters", "history", "params_batched", "seeded", "method"),
+)
+
+
+@functools.partial(jax.jit, static_argnames=("n_iters", "optimizer", "gradient", "history", "method"))
+def _sweep_checked(params, x, y, learning_rates, *, n_iters, optimizer, gradient, history, method):
+    """:func:`sweep`'s common call (one shared start, no seeds), checked while tracing.
+
+    As :func:`jaxlr._train._fit_checked`: a failed check raises ``_CheckFailed``
+    and ``sweep`` raises the error from its eager checks.
+    """
+    try:
+        params, x, y = check_data("sweep", params, x, y, finite=False)
+        options = _check_options(
+            "sweep", n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method
+        )
+    except (TypeError, ValueError) as e:
+        raise _CheckFailed from e
+    options["method"] = choose_method(options["method"], x.shape, x.dtype.itemsize, options["n_iters"])
+    rates = learning_rates.astype(x.dtype)
+    return _sweep_program(params, x, y, rates, None, None, params_batched=False, seeded=False, **options)
 
 
 def _check_learning_rates(learning_rates: Any) -> np.ndarray:
@@ -182,10 +204,21 @@ def sweep(
       0.1
     """
     rates = _check_learning_rates(learning_rates)
-    n_iters = check_n_iters("sweep", n_iters)
-    gradient = check_choice("sweep", "gradient", gradient, GRADIENTS)
-    history = check_choice("sweep", "history", history, HISTORY_MODES)
-    optimizer = _check_optimizer("sweep", optimizer)
+    unbatched = type(params) is Params and np.ndim(params.w) != getattr(x, "ndim", None)
+    if seeds is None and unbatched and _is_common_call(params, x, y, n_iters, optimizer, gradient, history, method):
+        try:
+            runs = _sweep_checked(
+                params, x, y, rates, n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history,
+                method=method,
+            )  # fmt: skip
+        except _CheckFailed:
+            pass  # the general path below raises the error
+        else:
+            return _sweep_result(rates, *runs)
+    options = _check_options(
+        "sweep", n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method
+    )
+    n_iters, method = options.pop("n_iters"), options.pop("method")
     if not isinstance(params, Params):
         raise TypeError(f"sweep: params must be jaxlr.Params(w, b=None), got {type(params).__name__}")
     x_ndim = np.ndim(x)
@@ -217,7 +250,6 @@ def sweep(
             + ", ".join(f"{name} {size}" for name, size in sizes.items())
         )
     k = next(iter(sizes.values()), 1)
-    method = check_choice("sweep", "method", method, METHODS)
     sharded = _named(x) or _named(y)
     home = explicit_mesh(x, y) if sharded else None  # results go back to the caller's Explicit mesh
     # NaN and inf are found on the device; NumPy inputs stay NumPy for jit to transfer (cheaper)
@@ -241,17 +273,21 @@ def sweep(
             rates.astype(dtype),
             None if seed_array is None else seed_array.astype(np.uint32),
             np.asarray(init_scale, dtype),
-            optimizer=optimizer,
-            gradient=gradient,
             n_iters=n_iters,
-            history=history,
             params_batched=params_batched,
             seeded=seed_array is not None,
             method=method,
+            **options,
         )
     if home is not None:
         final, records = restore_axes((final, records), home)
+    return _sweep_result(rates, (final, records, diverged_at, final_loss), finite)
+
+
+def _sweep_result(rates: np.ndarray, runs: tuple, finite: jax.Array) -> SweepResult:
+    """The :class:`SweepResult`, once the flags are read; raises for NaN/inf inputs."""
+    final, records, diverged_at, final_loss = runs
     # np.asarray, not jax.device_get: far cheaper per array on the CPU, the same elsewhere
     finite, diverged_at, final_loss = np.asarray(finite), np.asarray(diverged_at), np.asarray(final_loss)
     raise_if_not_finite("sweep", finite)
-    return SweepResult(np.asarray(rates), final, records, np.asarray(final_loss), diverged_at >= 0, diverged_at)
+    return SweepResult(np.asarray(rates), final, records, final_loss, diverged_at >= 0, diverged_at)

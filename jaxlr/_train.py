@@ -257,37 +257,24 @@ _fit_compiled = jax.jit(
 
 
 def _check_options(
-    fn: str,
-    params: Params,
-    x: Any,
-    *,
-    n_iters: Any,
-    optimizer: Any,
-    gradient: Any,
-    history: Any,
-    method: Any,
-    sharded: bool = False,
+    fn: str, *, n_iters: Any, optimizer: Any, gradient: Any, history: Any, method: Any
 ) -> dict[str, Any]:
-    """``fit``'s options, checked, as keyword arguments of :func:`_fit_program` (less ``progress_every``).
+    """The options of ``fit`` and ``sweep``, checked, as keyword arguments of the training loop.
 
-    Reads only static facts (shapes, dtypes, the options), so it runs eagerly or while tracing.
-    ``sharded``: the rows are split across devices (padded rows take the plain path, unblocked).
+    Static values only, so it runs eagerly or while tracing.
     """
-    n_iters = check_n_iters(fn, n_iters)
-    gradient = check_choice(fn, "gradient", gradient, GRADIENTS)
-    history = check_choice(fn, "history", history, HISTORY_MODES)
-    optimizer = _check_optimizer(fn, optimizer)
-    method = check_choice(fn, "method", method, METHODS)
-    n_params = params.w.size + (params.b is not None)  # b is a scalar
-    check_history_size(fn, n_iters, history, n_params, x.dtype.itemsize)
-    return dict(
-        optimizer=optimizer,
-        gradient=gradient,
-        n_iters=n_iters,
-        history=history,
-        method=method,
-        blocked=not sharded,
+    return dict(  # checked in this order
+        n_iters=check_n_iters(fn, n_iters),
+        gradient=check_choice(fn, "gradient", gradient, GRADIENTS),
+        history=check_choice(fn, "history", history, HISTORY_MODES),
+        optimizer=_check_optimizer(fn, optimizer),
+        method=check_choice(fn, "method", method, METHODS),
     )
+
+
+def _check_fit_history(params: Params, x: Any, options: dict[str, Any]) -> None:
+    n_params = params.w.size + (params.b is not None)  # b is a scalar
+    check_history_size("fit", options["n_iters"], options["history"], n_params, x.dtype.itemsize)
 
 
 class _CheckFailed(Exception):
@@ -307,34 +294,39 @@ def _fit_checked(params, x, y, learning_rate, *, n_iters, optimizer, gradient, h
     try:
         params, x, y = check_data("fit", params, x, y, finite=False)
         options = _check_options(
-            "fit", params, x, n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method
+            "fit", n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method
         )
+        _check_fit_history(params, x, options)
     except (TypeError, ValueError) as e:
         raise _CheckFailed from e
     options["method"] = choose_method(options["method"], x.shape, x.dtype.itemsize, options["n_iters"])
     return _fit_program(params, x, y, learning_rate, **options)
 
 
-def _is_common_call(params: Any, x: Any, y: Any, learning_rate: Any, n_iters: Any, *strings: Any) -> bool:
-    """Whether ``fit`` may take :func:`_fit_checked`: data already on one device, nothing to set up.
+def _is_common_call(params: Any, x: Any, y: Any, n_iters: Any, *strings: Any) -> bool:
+    """Whether ``fit`` (``sweep``) may take :func:`_fit_checked` (``_sweep_checked``): data already on one device.
 
     ``x``, ``y`` (and array parameters) are single-device ``jax.Array``s, whose
     shapes and dtypes can be checked while tracing; the parameters are Python
-    numbers or such arrays, not weakly typed (a Python number is, and must stay
-    the only weak input: it does not set the dtype); ``learning_rate`` is a
-    valid Python float; ``n_iters`` is an int and the options are strings (or
-    ``None``), hashable as static arguments of ``jax.jit``; and no
-    ``jax.set_mesh`` context is active. Anything else takes ``fit``'s general path.
+    numbers, NumPy arrays of numbers or such jax arrays, not weakly typed (a Python
+    number is, and must stay the only weak input: it does not set the dtype);
+    ``n_iters`` is an int and
+    the options are strings (or ``None``), hashable as static arguments of
+    ``jax.jit``; and no ``jax.set_mesh`` context is active. Anything else takes
+    the general path, whose eager checks accept more.
     """
     if type(x) is not _ArrayImpl or type(y) is not _ArrayImpl or type(params) is not Params:
         return False
     if type(x.sharding) is not SingleDeviceSharding or type(y.sharding) is not SingleDeviceSharding:
         return False
-    if not (type(learning_rate) is float and 0.0 < learning_rate < math.inf) or type(n_iters) is not int:
+    if type(n_iters) is not int:
         return False
     for value in (params.w, params.b):
         if type(value) is _ArrayImpl:
             if value.weak_type or type(value.sharding) is not SingleDeviceSharding:
+                return False
+        elif type(value) is np.ndarray:
+            if value.dtype.kind not in "fiu":  # else jit itself would refuse it, in its own words
                 return False
         elif not (type(value) is float or type(value) is int or value is None):
             return False
@@ -459,7 +451,8 @@ def fit(
       30.00000000
     """
     if devices is None and mesh is None and not progress:
-        if _is_common_call(params, x, y, learning_rate, n_iters, optimizer, gradient, history, method):
+        plain_rate = type(learning_rate) is float and 0.0 < learning_rate < math.inf
+        if plain_rate and _is_common_call(params, x, y, n_iters, optimizer, gradient, history, method):
             try:
                 final, records, status = _fit_checked(
                     params, x, y, learning_rate, n_iters=n_iters, optimizer=optimizer, gradient=gradient,
@@ -487,9 +480,10 @@ def fit(
     sharded = isinstance(x, jax.Array) and not isinstance(x.sharding, SingleDeviceSharding)
     sharded = sharded and len(x.sharding.device_set) > 1
     options = _check_options(
-        "fit", params, x, n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method,
-        sharded=sharded,
-    )  # fmt: skip
+        "fit", n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history, method=method
+    )
+    options["blocked"] = not sharded
+    _check_fit_history(params, x, options)
     n_iters, optimizer, gradient = options["n_iters"], options["optimizer"], options["gradient"]
     if valid is None:
         options["method"] = choose_method(options["method"], x.shape, x.dtype.itemsize, n_iters)

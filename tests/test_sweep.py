@@ -2,6 +2,8 @@
 
 import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import count_traces
@@ -105,3 +107,56 @@ def test_gram_sweep_equals_plain_sweep():
     np.testing.assert_allclose(gram.history.params.w, plain.history.params.w, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gram.history.loss, plain.history.loss, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(gram.diverged, plain.diverged)
+
+
+@pytest.mark.parametrize(
+    "params, options",
+    [
+        (P0, {}),
+        (jaxlr.Params(np.ones(2, np.float32)), dict(optimizer="momentum", history="full")),
+        (P0, dict(gradient="manual", method="gram", history="none")),
+    ],
+)
+def test_device_and_host_data_give_identical_sweeps(params, options):
+    """The common call (jax.Array data, checked while tracing) and the general one agree bit for bit."""
+    kwargs = dict(dict(learning_rates=RATES, n_iters=40), **options)
+    host = jaxlr.sweep(params, X, Y, **kwargs)
+    device = jaxlr.sweep(params, jnp.asarray(X), jnp.asarray(Y), **kwargs)
+    for a, b in zip(jax.tree.leaves(host), jax.tree.leaves(device), strict=True):
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_jax_array_data_skips_the_eager_checks(monkeypatch):
+    import jaxlr._sweep
+
+    monkeypatch.setattr(jaxlr._sweep, "_sweep_compiled", None)  # the general path would now fail
+    result = jaxlr.sweep(P0, jnp.asarray(X), jnp.asarray(Y), learning_rates=RATES, n_iters=40)
+    assert result.history.loss.shape == (8, 40)
+    with pytest.raises(TypeError):
+        jaxlr.sweep(P0, X, Y, learning_rates=RATES, n_iters=40)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(y=jnp.asarray(Y[:5])),
+        dict(params=jaxlr.Params(0.0)),
+        dict(x=jnp.asarray(X).at[2, 0].set(np.inf)),
+        dict(n_iters=0),
+        dict(gradient="numerical"),
+        dict(history="all"),
+        dict(optimizer="rmsprop"),
+        dict(method="fast"),
+    ],
+    ids=["length mismatch", "scalar w", "inf in x", "n_iters 0", "gradient", "history", "optimizer", "method"],
+)
+def test_jax_array_data_gets_the_errors_numpy_data_gets(kwargs):
+    kwargs = dict(dict(params=P0, x=jnp.asarray(X), y=jnp.asarray(Y), learning_rates=RATES, n_iters=5), **kwargs)
+    with pytest.raises((TypeError, ValueError)) as fast:
+        jaxlr.sweep(**kwargs)
+    on_host = {k: np.asarray(v) if isinstance(v, jax.Array) else v for k, v in kwargs.items()}
+    with pytest.raises((TypeError, ValueError)) as eager:
+        jaxlr.sweep(**on_host)
+    assert type(fast.value) is type(eager.value) and str(fast.value) == str(eager.value)
+    assert not any("jax/_src" in str(frame.path) for frame in fast.traceback)
