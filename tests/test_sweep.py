@@ -160,3 +160,27 @@ def test_jax_array_data_gets_the_errors_numpy_data_gets(kwargs):
         jaxlr.sweep(**on_host)
     assert type(fast.value) is type(eager.value) and str(fast.value) == str(eager.value)
     assert not any("jax/_src" in str(frame.path) for frame in fast.traceback)
+
+
+@pytest.mark.parametrize("batched", ["rates", "params", "seeds"])
+def test_grouped_runs_equal_vmapped_runs(batched, monkeypatch):
+    """Tiny data on a CPU runs in groups of vmapped runs (jaxlr._sweep._group_size): same numbers."""
+    import jaxlr._sweep
+
+    x, y = jaxlr.lesson_data()
+    k = 20  # two groups of 8 and a remainder
+    kwargs = dict(learning_rates=np.geomspace(1e-3, 0.1, k), n_iters=30, history="full")
+    params = jaxlr.Params(w=0.0, b=0.0)
+    if batched == "params":
+        params, kwargs["learning_rates"] = jaxlr.Params(np.linspace(-1, 1, k), np.zeros(k)), 0.02
+    elif batched == "seeds":
+        kwargs["learning_rates"], kwargs["seeds"] = 0.02, np.arange(k)
+    assert jaxlr._sweep._group_size(k, x) == (8 if jax.default_backend() == "cpu" else 0)
+    grouped = jaxlr.sweep(params, x, y, **kwargs)
+    monkeypatch.setattr(jaxlr._sweep, "MAX_GROUPS", 0)  # every run at once
+    jax.clear_caches()
+    assert jaxlr._sweep._group_size(k, x) == 0
+    vmapped = jaxlr.sweep(params, x, y, **kwargs)
+    for a, b in zip(jax.tree.leaves(grouped), jax.tree.leaves(vmapped), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
+    assert grouped.history.loss.shape == (k, 30) and grouped.params.w.shape == (k,)
