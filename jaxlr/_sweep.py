@@ -148,8 +148,8 @@ _sweep_compiled = jax.jit(
 )
 
 
-@functools.partial(jax.jit, static_argnames=("n_iters", "optimizer", "gradient", "history", "method"))
-def _sweep_checked(params, x, y, learning_rates, *, n_iters, optimizer, gradient, history, method):
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7, 8))
+def _sweep_checked(params, x, y, learning_rates, n_iters, optimizer, gradient, history, method):
     """:func:`sweep`'s common call (one shared start, no seeds), checked while tracing.
 
     As :func:`jaxlr._train._fit_checked`: a failed check raises ``_CheckFailed``
@@ -239,10 +239,7 @@ def sweep(
     unbatched = type(params) is Params and np.ndim(params.w) != getattr(x, "ndim", None)
     if seeds is None and unbatched and _is_common_call(params, x, y, n_iters, optimizer, gradient, history, method):
         try:
-            runs = _sweep_checked(
-                params, x, y, rates, n_iters=n_iters, optimizer=optimizer, gradient=gradient, history=history,
-                method=method,
-            )  # fmt: skip
+            runs = _sweep_checked(params, x, y, rates, n_iters, optimizer, gradient, history, method)
         except _CheckFailed:
             pass  # the general path below raises the error
         else:

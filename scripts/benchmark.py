@@ -195,10 +195,8 @@ def bench_seed_fit(cfg: dict) -> dict:
         return out
 
     # fit's compiled program alone, called as fit calls it: fit less its Python.
-    options = dict(optimizer=None, gradient="autograd", n_iters=steps, history="full", method="auto")
-
     def compiled():
-        return _fit_checked(params, x, y, 0.01, **options)
+        return _fit_checked(params, x, y, 0.01, steps, None, "autograd", "full", "auto")
 
     def bare_floor():
         return bare_noop(params, x, y, 0.01)
