@@ -273,6 +273,7 @@ def _check_options(
 
 
 def _check_fit_history(params: Params, x: Any, options: dict[str, Any]) -> None:
+    """Refuses a history too large to allocate (see ``check_history_size``), before the fit runs."""
     n_params = params.w.size + (params.b is not None)  # b is a scalar
     check_history_size("fit", options["n_iters"], options["history"], n_params, x.dtype.itemsize)
 
@@ -306,14 +307,13 @@ def _fit_checked(params, x, y, learning_rate, n_iters, optimizer, gradient, hist
 def _is_common_call(params: Any, x: Any, y: Any, n_iters: Any, *strings: Any) -> bool:
     """Whether ``fit`` (``sweep``) may take :func:`_fit_checked` (``_sweep_checked``): data already on one device.
 
-    ``x``, ``y`` (and array parameters) are single-device ``jax.Array``s, whose
-    shapes and dtypes can be checked while tracing; the parameters are Python
-    numbers, NumPy arrays of numbers or such jax arrays, not weakly typed (a Python
-    number is, and must stay the only weak input: it does not set the dtype);
-    ``n_iters`` is an int and
-    the options are strings (or ``None``), hashable as static arguments of
-    ``jax.jit``; and no ``jax.set_mesh`` context is active. Anything else takes
-    the general path, whose eager checks accept more.
+    ``x`` and ``y`` are single-device ``jax.Array``s, whose shapes and dtypes can
+    be checked while tracing. The parameters are Python numbers, NumPy arrays of
+    numbers or single-device jax arrays that are not weakly typed (a Python number
+    is, and must stay the only weak input: it does not set the dtype). ``n_iters``
+    is an int and the options are strings (or ``None``), hashable as static
+    arguments of ``jax.jit``. No ``jax.set_mesh`` context is active. Anything else
+    takes the general path, whose eager checks accept more.
     """
     if type(x) is not _ArrayImpl or type(y) is not _ArrayImpl or type(params) is not Params:
         return False
