@@ -37,7 +37,8 @@ class SweepResult(NamedTuple):
       history: every run's :class:`History` (``loss`` of shape ``(k, n_iters)``).
       final_loss: ``(k,)``, the loss at each run's final params (``nan``/``inf``
         for a diverged run).
-      diverged: ``(k,)`` bool, whether each run diverged (as in :class:`FitResult`).
+      diverged: ``(k,)`` bool, whether each run diverged (as in :class:`FitResult`,
+        and also when the loss at its final params is not finite).
       diverged_at: ``(k,)`` int, the 0-based step where each run diverged, ``-1`` if it did not.
     """
 
@@ -104,7 +105,10 @@ def _sweep_program(
             # loop took 2x as long); that also never slices rows split across devices.
             blocked=False,
         )
-        return final, records, diverged_at, _mse_loss(final, x, y)
+        final_loss = _mse_loss(final, x, y)
+        # The last update can overflow the loss with finite params, which no step saw: that run diverged too.
+        diverged_at = jnp.where((diverged_at < 0) & ~jnp.isfinite(final_loss), n_iters - 1, diverged_at)
+        return final, records, diverged_at, final_loss
 
     group = _group_size(learning_rates.shape[0], x)
     if group:

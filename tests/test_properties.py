@@ -71,6 +71,9 @@ def problems(draw):
         w_shape = (2,) if w_shape == () else (w_shape[0] + 1,)
     w = _array(draw, w_shape, np.float32)
     b = draw(st.one_of(st.none(), FINITE_VALUES, VALUES))
+    if draw(st.booleans()):  # already on the device: fit and sweep check such data while tracing
+        x, y = jnp.asarray(x), jnp.asarray(y)
+        w = jnp.asarray(w) if draw(st.booleans()) else w
     return jaxlr.Params(w, b), x, y
 
 

@@ -184,3 +184,12 @@ def test_grouped_runs_equal_vmapped_runs(batched, monkeypatch):
     for a, b in zip(jax.tree.leaves(grouped), jax.tree.leaves(vmapped), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
     assert grouped.history.loss.shape == (k, 30) and grouped.params.w.shape == (k,)
+
+
+def test_a_last_update_that_overflows_the_loss_is_divergence():
+    """Found by tests/test_properties.py: finite params after the last step, but an infinite loss there."""
+    x, y = np.array([0.0, 0.0, 1e30], np.float32), np.array([0.0, 0.0, 1.0], np.float32)
+    result = jaxlr.sweep(jaxlr.Params(np.float32(0.0)), x, y, learning_rates=[1e-3, 1e-40], n_iters=1)
+    assert np.isfinite(result.params.w[0]) and not np.isfinite(result.final_loss[0])
+    assert result.diverged.tolist() == [True, False] and result.diverged_at.tolist() == [0, -1]
+    assert result.best_learning_rate == 1e-40
