@@ -321,6 +321,6 @@ def _sweep_result(rates: np.ndarray, runs: tuple, finite: jax.Array) -> SweepRes
     """The :class:`SweepResult`, once the flags are read; raises for NaN/inf inputs."""
     final, records, diverged_at, final_loss = runs
     # np.asarray, not jax.device_get: far cheaper per array on the CPU, the same elsewhere
-    finite, diverged_at, final_loss = np.asarray(finite), np.asarray(diverged_at), np.asarray(final_loss)
-    raise_if_not_finite("sweep", finite)
+    raise_if_not_finite("sweep", np.asarray(finite))
+    diverged_at, final_loss = np.asarray(diverged_at), np.asarray(final_loss)
     return SweepResult(np.asarray(rates), final, records, final_loss, diverged_at >= 0, diverged_at)

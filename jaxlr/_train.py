@@ -321,7 +321,8 @@ def _is_common_call(params: Any, x: Any, y: Any, n_iters: Any, *strings: Any) ->
         return False
     if type(n_iters) is not int:
         return False
-    for value in (params.w, params.b):
+    values: tuple[Any, Any] = (params.w, params.b)
+    for value in values:
         if type(value) is _ArrayImpl:
             if value.weak_type or type(value.sharding) is not SingleDeviceSharding:
                 return False
@@ -343,7 +344,7 @@ def _named(value: Any) -> bool:
     return isinstance(getattr(value, "sharding", None), NamedSharding)
 
 
-def _auto_axes_data(params: Params, x: Any, y: Any) -> tuple[Params, Any, Any]:
+def _auto_axes_data(params: Params, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
     """``auto_axes`` on each array of a checked training set (no ``jax.tree.map``: this is the fast path)."""
     w, b = auto_axes(params.w), None if params.b is None else auto_axes(params.b)
     if w is not params.w or b is not params.b:
@@ -451,8 +452,8 @@ def fit(
       30.00000000
     """
     if devices is None and mesh is None and not progress:
-        plain_rate = type(learning_rate) is float and 0.0 < learning_rate < math.inf
-        if plain_rate and _is_common_call(params, x, y, n_iters, optimizer, gradient, history, method):
+        rate = learning_rate if type(learning_rate) is float and 0.0 < learning_rate < math.inf else None
+        if rate is not None and _is_common_call(params, x, y, n_iters, optimizer, gradient, history, method):
             try:
                 final, records, status = _fit_checked(
                     params, x, y, learning_rate, n_iters, optimizer, gradient, history, method
@@ -460,7 +461,7 @@ def fit(
             except _CheckFailed:
                 pass  # the general path below raises the error
             else:
-                return _fit_result(params, x, y, final, records, status, learning_rate, optimizer, gradient, None)
+                return _fit_result(params, x, y, final, records, status, rate, optimizer, gradient, None)
     # Results go back to the caller's Explicit mesh. Only a NamedSharding has a mesh: data
     # without one (NumPy, one device) leaves only the context mesh to look at.
     home = explicit_mesh(mesh, x, y) if mesh is not None or _named(x) or _named(y) else explicit_mesh()
