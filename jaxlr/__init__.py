@@ -27,8 +27,9 @@ compares all of this, step by step, with the lesson's PyTorch and NumPy programs
 
 import importlib.metadata
 
-from jaxlr._conditioning import condition_number as condition_number
 from jaxlr._csv import DataError as DataError
+from jaxlr._curvature import condition_number as condition_number
+from jaxlr._curvature import lipschitz_constant as lipschitz_constant
 from jaxlr._data import lesson_data as lesson_data
 from jaxlr._datasets import Dataset as Dataset
 from jaxlr._datasets import load_csv as load_csv
@@ -36,15 +37,14 @@ from jaxlr._datasets import load_dataset as load_dataset
 from jaxlr._distributed import fit_distributed as fit_distributed
 from jaxlr._distributed import initialize_distributed as initialize_distributed
 from jaxlr._distributed import read_csv_rows as read_csv_rows
-from jaxlr._gradients import autograd_gradient as autograd_gradient
-from jaxlr._gradients import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
-from jaxlr._gradients import manual_gradient as manual_gradient
+from jaxlr._fit import fit as fit
 from jaxlr._least_squares import least_squares as least_squares
-from jaxlr._loss import mse_loss as mse_loss
 from jaxlr._lr import DivergenceWarning as DivergenceWarning
-from jaxlr._lr import lipschitz_constant as lipschitz_constant
 from jaxlr._lr import warn_if_unstable as warn_if_unstable
-from jaxlr._model import Params as Params
+from jaxlr._model import autograd_gradient as autograd_gradient
+from jaxlr._model import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
+from jaxlr._model import manual_gradient as manual_gradient
+from jaxlr._model import mse_loss as mse_loss
 from jaxlr._model import predict as predict
 from jaxlr._plot import plot_fit as plot_fit
 from jaxlr._plot import plot_loss as plot_loss
@@ -52,11 +52,11 @@ from jaxlr._plot import plot_sweep as plot_sweep
 from jaxlr._standardize import Standardization as Standardization
 from jaxlr._standardize import standardize as standardize
 from jaxlr._standardize import unstandardize as unstandardize
-from jaxlr._sweep import SweepResult as SweepResult
 from jaxlr._sweep import sweep as sweep
-from jaxlr._train import FitResult as FitResult
-from jaxlr._train import History as History
-from jaxlr._train import fit as fit
+from jaxlr._types import FitResult as FitResult
+from jaxlr._types import History as History
+from jaxlr._types import Params as Params
+from jaxlr._types import SweepResult as SweepResult
 
 try:
     __version__ = importlib.metadata.version("jaxlr")

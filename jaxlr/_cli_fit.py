@@ -16,15 +16,15 @@ import numpy as np
 
 from jaxlr import _cli_fit_distributed
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, fit_record, load_problem
-from jaxlr._conditioning import condition_number
 from jaxlr._csv import DataError
+from jaxlr._curvature import condition_number
+from jaxlr._fit import fit
 from jaxlr._io import write_json
 from jaxlr._least_squares import least_squares
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
-from jaxlr._model import Params
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import unstandardize
-from jaxlr._train import fit
+from jaxlr._types import Params
 
 PROG = "jaxlr fit"
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     lr_text = f"{result.learning_rate:.6g}" + (" (auto: 1/L)" if args.lr == "auto" else "")
     names = [*data.feature_names, "bias"]
     print(_summary_table(names, np.append(weights, bias), exact_values, final_loss, exact_loss, lr_text))
-    kappa = condition_number(x, bias=True)
+    kappa = float(condition_number(x, bias=True))
     print(f"condition number of the trained design [X 1]: {kappa:.3g}")
     converged = final_loss <= exact_loss + 1e-4 * max(exact_loss, float(np.mean(data.y**2)))
     if not converged:
@@ -195,7 +195,7 @@ def _not_converged_message(problem, x, kappa: float, final_loss: float, exact_lo
     x = np.asarray(x, np.float64)
     centred = x - np.mean(x, axis=0)
     scale = np.std(centred, axis=0)
-    standardized_kappa = condition_number(centred / np.where(scale > 0, scale, 1.0), bias=True)
+    standardized_kappa = float(condition_number(centred / np.where(scale > 0, scale, 1.0), bias=True))
     limit = " and is beyond what this precision can resolve" if kappa * eps >= 0.1 else ""
     return (
         f"{head}: the design [X 1] is ill-conditioned (condition number {kappa:.3g}; gradient descent needs on "

@@ -33,8 +33,8 @@ from jaxlr._distributed import _raise_everywhere, add_distributed_arguments, fit
 from jaxlr._distributed import read_csv_rows as _read_csv_rows
 from jaxlr._io import write_json
 from jaxlr._lr import DivergenceWarning
-from jaxlr._model import Params
 from jaxlr._standardize import Standardization, unstandardize
+from jaxlr._types import Params
 
 PROG = "jaxlr fit"
 CONNECTION_OPTIONS = ("coordinator_address", "num_processes", "process_id")

@@ -3,7 +3,7 @@
 import argparse
 import os
 import sys
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +11,8 @@ import numpy as np
 
 from jaxlr._csv import DataError
 from jaxlr._datasets import DATASETS, Dataset, load_csv, load_dataset
+from jaxlr._fit import OPTIMIZERS
 from jaxlr._standardize import Standardization, standardize
-from jaxlr._train import OPTIMIZERS
 
 DTYPES = ("float32", "float64")
 
@@ -128,7 +128,7 @@ def fit_record(
     bias: float,
     loss_history: np.ndarray,
     final_loss: float,
-    learning_rate: float | None,
+    learning_rate: Any,
     target: str,
     source: str,
     standardized: bool,
@@ -139,7 +139,7 @@ def fit_record(
         "bias": bias,
         "loss_history": np.asarray(loss_history, np.float64).tolist(),
         "final_loss": final_loss,
-        "learning_rate": learning_rate,
+        "learning_rate": None if learning_rate is None else float(learning_rate),
         "steps": args.steps,
         "optimizer": args.optimizer,
         "dtype": args.dtype,

@@ -13,10 +13,11 @@ import numpy as np
 
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, load_problem
 from jaxlr._csv import DataError
+from jaxlr._curvature import lipschitz_constant
 from jaxlr._io import write_json
-from jaxlr._lr import _lipschitz, max_stable_learning_rate
-from jaxlr._model import Params
+from jaxlr._lr import max_stable_learning_rate
 from jaxlr._sweep import sweep
+from jaxlr._types import Params
 
 PROG = "jaxlr sweep"
 HELP = "fit many learning rates at once (one vmapped, compiled call) and report the best"
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(PROG, str(e))
     x, y = problem.x, problem.y
     print(describe(problem, args))
-    lipschitz = _lipschitz(x, bias=True)
+    lipschitz = float(lipschitz_constant(x, bias=True))
     bound = max_stable_learning_rate(lipschitz, args.optimizer)
     rates = args.lr if args.lr is not None else np.logspace(math.log10(1e-3 / lipschitz), math.log10(4 / lipschitz), 16)
     params = Params(jax.numpy.zeros(x.shape[1], x.dtype), jax.numpy.zeros((), x.dtype))

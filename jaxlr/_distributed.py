@@ -21,7 +21,6 @@ import inspect
 import json
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -32,12 +31,10 @@ from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
-from jaxlr._gradients import GRADIENTS
-from jaxlr._lr import DivergenceWarning, _lipschitz, auto_learning_rate, check_auto, divergence_message
-from jaxlr._model import Params
+from jaxlr._fit import _fit_jit, check_learning_rate, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
-from jaxlr._train import HISTORY_MODES, FitResult, _check_optimizer, _fit_compiled, read_status
-from jaxlr._validate import check_choice, check_data, check_learning_rate, check_n_iters
+from jaxlr._types import FitResult, Params
+from jaxlr._validate import as_params, check_choice, check_params, compute_dtype
 
 
 def initialize_distributed(
@@ -101,7 +98,7 @@ def fit_distributed(
     x_local: Any,
     y_local: Any,
     *,
-    learning_rate: float | str = 0.01,
+    learning_rate: float | str | None = None,
     n_iters: int = 100,
     optimizer: str | optax.GradientTransformation | None = None,
     gradient: str = "autograd",
@@ -140,15 +137,9 @@ def fit_distributed(
       w = 2.000
     """
     fn = "fit_distributed"
-    auto = isinstance(learning_rate, str)
-    if auto:
-        check_auto(fn, learning_rate)
-    else:
-        learning_rate = check_learning_rate(fn, learning_rate)
-    n_iters = check_n_iters(fn, n_iters)
-    gradient = check_choice(fn, "gradient", gradient, GRADIENTS)
-    history = check_choice(fn, "history", history, HISTORY_MODES)
-    optimizer = _check_optimizer(fn, optimizer)
+    options = check_options(fn, n_iters, optimizer, gradient, history, "plain", None, None)
+    rate, rule = check_learning_rate(fn, learning_rate, options["optimizer"])
+    params = as_params(fn, params)
     try:
         x_local, y_local = _local_rows(fn, x_local, y_local)
         error = None
@@ -183,39 +174,19 @@ def fit_distributed(
     y_block = np.concatenate([y_local, np.zeros(pad, y_local.dtype)])
     x = jax.make_array_from_process_local_data(x_sharding, x_block, (n_padded, *x_local.shape[1:]))
     y = jax.make_array_from_process_local_data(y_sharding, y_block, (n_padded,))
-    valid = None
+    weights = None  # the padded rows get weight 0
     if n_padded != counts.sum():
-        valid = jax.make_array_from_process_local_data(y_sharding, np.arange(block) < x_local.shape[0], (n_padded,))
+        valid = (np.arange(block) < x_local.shape[0]).astype(np.float32)
+        weights = jax.make_array_from_process_local_data(y_sharding, valid, (n_padded,))
 
     # shapes and dtypes only: x is not on this host; NaN and inf are found on the devices, in the fit
-    params, x, y = check_data(fn, params, x, y, finite=False)
-    params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf), replicated(mesh)), params)
-    bias = params.b is not None
-    if auto:  # L over all processes' rows (a replicated scalar, read locally), padding masked
-        with auto_axes_context():
-            learning_rate = auto_learning_rate(fn, x, bias=bias, gradient=gradient, valid=valid)
+    check_params(fn, params)
+    dtype = compute_dtype(x, y, params.w, params.b)
+    params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf, dtype), replicated(mesh)), params)
+    options.pop("tol"), options.pop("l2")
     with auto_axes_context():
-        final, records, status = _fit_compiled(
-            params,
-            x,
-            y,
-            learning_rate,
-            optimizer=optimizer,
-            gradient=gradient,
-            n_iters=n_iters,
-            history=history,
-            blocked=False,
-            valid=valid,
-        )
-    diverged_at = read_status(fn, status)  # replicated: read from a local device
-    used_rate = None if isinstance(optimizer, optax.GradientTransformation) else learning_rate
-    if diverged_at >= 0:
-        with auto_axes_context():
-            lipschitz = _lipschitz(x, bias=bias, gradient=gradient, valid=valid)
-        warnings.warn(
-            divergence_message(fn, diverged_at, used_rate, lipschitz, optimizer), DivergenceWarning, stacklevel=2
-        )
-    return FitResult(final, records, diverged_at >= 0, diverged_at if diverged_at >= 0 else None, used_rate)
+        result = _fit_jit(params, x, y, rate, None, None, weights, rule=rule, progress_every=0, **options)
+        return finish(fn, result, rule, x, params, options | {"l2": None}, weights)
 
 
 def _raise_everywhere(fn: str, error: Exception | None) -> None:

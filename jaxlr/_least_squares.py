@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxlr._model import PRECISION, Params
-from jaxlr._validate import check_data
+from jaxlr._model import PRECISION
+from jaxlr._types import Params
+from jaxlr._validate import checked_data
 
 
 @functools.partial(jax.jit, static_argnames="bias")
@@ -57,6 +58,6 @@ def least_squares(x: ArrayLike, y: ArrayLike, *, bias: bool = True) -> Params:
     """
     x_shape = np.shape(x)
     w0 = 0.0 if len(x_shape) == 1 else np.zeros(x_shape[-1:], np.float32)
-    params, x, y = check_data("least_squares", Params(w0, 0.0 if bias else None), x, y)
+    params, x, y = checked_data("least_squares", Params(w0, 0.0 if bias else None), x, y)
     w, b = _lstsq(x[:, None] if x.ndim == 1 else x, y, bias=bias)
     return Params(w[0] if x.ndim == 1 else w, b if bias else None)

@@ -18,9 +18,10 @@ import numpy as np
 from jaxlr._cache import enable_compilation_cache
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._data import lesson_data
+from jaxlr._fit import fit
 from jaxlr._lr import DivergenceWarning
-from jaxlr._model import Params, _predict, predict
-from jaxlr._train import fit
+from jaxlr._model import _predict, predict
+from jaxlr._types import Params
 
 
 class LessonProgram(NamedTuple):

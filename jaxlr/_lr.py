@@ -1,43 +1,22 @@
-"""A learning rate from the data: the loss's curvature L, by power iteration.
+"""Learning rates and divergence: the stability bound 2/L, the messages, :class:`DivergenceWarning`.
 
-The MSE loss ``mean((A θ - y)**2)`` of the linear model is a quadratic in the
-trained parameters ``θ``: ``w``, plus ``b`` when there is a bias, in which case
-``A = [X 1]`` (the design with an intercept column). Its Hessian is
-``2 AᵀA / n``, and its largest eigenvalue L bounds the curvature.
-
-* Gradient descent is stable for ``learning_rate < 2/L`` and diverges above it;
-  ``1/L`` converges in the steepest direction without oscillating (``"auto"``).
-* With momentum ``β`` (heavy ball, ``optax.sgd(lr, momentum=β)``) the bound is
-  ``2(1+β)/L``. Adam normalizes its steps, so L does not bound its learning rate.
-
-The centred design ``X - mean(X)`` has the same L only when X is already
-centred; for features around 1e4 its L is smaller by orders of magnitude, and a
-learning rate from it would diverge. That is why the intercept column is part
-of ``A`` here.
-
-L is estimated by power iteration on ``AᵀA / n``, applied as two matrix-vector
-products with X, never forming it: one compiled call, ``O(n_power_iters · n d)``.
-The estimate (a Rayleigh quotient) never exceeds the true L.
+L, the loss's curvature, comes from :mod:`jaxlr._curvature` (power iteration on
+the data). Gradient descent is stable for ``learning_rate < 2/L``; with
+momentum ``β`` the bound is ``2(1+β)/L``; Adam normalizes its steps, so L does
+not bound its learning rate. These are eager helpers, for messages.
 """
 
-import functools
 import math
 import warnings
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxlr._model import PRECISION, Params
-from jaxlr._validate import check_data, check_learning_rate, check_n_iters
+from jaxlr._curvature import lipschitz_constant
+from jaxlr._validate import check_positive
 
-# Power iterations for L. Each costs two passes over X; the Rayleigh quotient's
-# error shrinks like (λ₂/λ₁)^(2k), so 30 are plenty for a step size.
-N_POWER_ITERS = 30
-
-# The momentum of the "momentum" optimizer (see jaxlr._train).
+# The momentum of the "momentum" optimizer (see jaxlr._fit).
 MOMENTUM = 0.9
 
 
@@ -46,86 +25,6 @@ class DivergenceWarning(UserWarning):
 
     The message names the step and the largest stable learning rate.
     """
-
-
-@functools.partial(jax.jit, static_argnames=("bias", "n_power_iters"))
-def _lipschitz_compiled(x: jax.Array, valid: jax.Array | None = None, *, bias: bool, n_power_iters: int) -> jax.Array:
-    """2·λmax(AᵀA/n) by power iteration; ``valid`` masks rows padded to split across devices."""
-    design = x[:, None] if x.ndim == 1 else x  # (n, d)
-    d = design.shape[1]
-    n = design.shape[0] if valid is None else jnp.sum(valid, dtype=design.dtype)  # the real rows
-
-    def gram_matvec(v):  # AᵀA v / n with A = [X 1] (or X), without forming AᵀA
-        residual = jnp.matmul(design, v[:d], precision=PRECISION)  # (n,)
-        if bias:
-            residual = residual + v[d]
-        if valid is not None:
-            residual = jnp.where(valid, residual, 0)
-        out = jnp.matmul(residual, design, precision=PRECISION) / n  # (d,)
-        if bias:
-            out = jnp.concatenate([out, (jnp.sum(residual) / n)[None]])
-        return out
-
-    # A fixed pseudo-random start: a structured one (all ones) can be orthogonal to the top
-    # eigenvector, e.g. for two opposite standardized features.
-    v = jax.random.normal(jax.random.key(0), (d + bias,), dtype=design.dtype)
-    v = v / jnp.linalg.norm(v)
-
-    def body(_, v):
-        u = gram_matvec(v)
-        norm = jnp.linalg.norm(u)
-        return jnp.where(norm > 0, u / jnp.where(norm > 0, norm, 1), v)
-
-    v = jax.lax.fori_loop(0, n_power_iters, body, v)
-    return 2 * jnp.vdot(v, gram_matvec(v))
-
-
-def _lipschitz(
-    x: jax.Array,
-    *,
-    bias: bool,
-    gradient: str = "autograd",
-    n_power_iters: int = N_POWER_ITERS,
-    valid: jax.Array | None = None,
-) -> float:
-    """L for checked, floating ``x``; ``gradient="lesson"`` is N times too large, so is its L.
-
-    ``valid``: the mask of real rows when ``x`` was padded to split across devices.
-    """
-    value = float(_lipschitz_compiled(x, valid, bias=bias, n_power_iters=n_power_iters))
-    if gradient == "lesson":
-        value *= x.shape[0] if valid is None else int(jnp.sum(valid))
-    return value
-
-
-def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = N_POWER_ITERS) -> float:
-    """L, the largest eigenvalue of the MSE loss's Hessian in the trained parameters.
-
-    ``L = 2·λmax([X 1]ᵀ[X 1] / n)`` with a bias, ``2·λmax(XᵀX / n)`` without.
-    Gradient descent with ``learning_rate`` above ``2/L`` diverges; ``1/L`` is
-    what ``learning_rate="auto"`` uses.
-
-    Args:
-      x: features, ``(n,)`` or ``(n, d)``.
-      bias: whether the model has a bias (``Params.b`` not ``None``).
-      n_power_iters: power iterations; the estimate approaches L from below.
-
-    Returns:
-      L as a Python float.
-
-    Examples:
-      >>> import jaxlr
-      >>> x, _ = jaxlr.lesson_data()
-      >>> print(f"{jaxlr.lipschitz_constant(x, bias=False):.3f}")  # 2 * mean(x**2)
-      15.000
-      >>> print(f"{jaxlr.lipschitz_constant(x * 1e4):.4g}")  # far from centred: L grows with x**2
-      1.5e+09
-    """
-    x = x if isinstance(x, jax.Array) else np.asarray(x)
-    dummy_w = 0.0 if x.ndim == 1 else jnp.zeros(x.shape[-1:], jnp.float32)
-    n_power_iters = check_n_iters("lipschitz_constant", n_power_iters)
-    _, x, _ = check_data("lipschitz_constant", Params(dummy_w), x, jnp.zeros(x.shape[:1], jnp.float32))
-    return _lipschitz(x, bias=bool(bias), n_power_iters=n_power_iters)
 
 
 def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
@@ -140,23 +39,7 @@ def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
         return 2 / lipschitz
     if optimizer == "momentum":
         return 2 * (1 + MOMENTUM) / lipschitz
-    return None
-
-
-def auto_learning_rate(fn: str, x: jax.Array, *, bias: bool, gradient: str, valid: jax.Array | None = None) -> float:
-    """``1/L`` for checked ``x``, what ``learning_rate="auto"`` means (``valid``: see ``_lipschitz``)."""
-    lipschitz = _lipschitz(x, bias=bias, gradient=gradient, valid=valid)
-    if not (math.isfinite(lipschitz) and lipschitz > 0):
-        raise ValueError(
-            f"{fn}: learning_rate='auto' needs the loss to curve, but L = {lipschitz!r}: "
-            "x is all zeros (and there is no bias); give learning_rate explicitly"
-        )
-    return 1 / lipschitz
-
-
-def check_auto(fn: str, learning_rate: str) -> None:
-    if learning_rate != "auto":
-        raise TypeError(f"{fn}: learning_rate must be a positive real number or 'auto', got str {learning_rate!r}")
+    return None  # adam, heavy-ball (its own step and momentum) and transformations
 
 
 def _optimizer_name(optimizer: Any) -> str:
@@ -237,8 +120,8 @@ def warn_if_unstable(
       >>> print(f"{bound:.4f}", caught[0].category.__name__)
       0.1333 DivergenceWarning
     """
-    learning_rate = check_learning_rate("warn_if_unstable", learning_rate)
-    lipschitz = lipschitz_constant(x, bias=bias)
+    learning_rate = float(check_positive("warn_if_unstable", "learning_rate", learning_rate))
+    lipschitz = float(lipschitz_constant(x, bias=bias))
     if gradient == "lesson":
         lipschitz *= np.shape(x)[0]
     message = instability_message(learning_rate, lipschitz, optimizer)

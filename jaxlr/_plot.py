@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxlr._io import atomic_write
-from jaxlr._model import Params
+from jaxlr._types import Params
 
 
 def _figure(n_panels: int = 1) -> tuple[Any, list[Any]]:

@@ -40,6 +40,11 @@ def report_every(n_iters: int) -> int:
     return max(1, -(-n_iters // MAX_UPDATES))
 
 
+def report(step: jax.Array, loss: jax.Array) -> None:
+    """Sends the step reached and the running loss to the bar of the fit running now (traceable)."""
+    jax.debug.callback(_on_step, step, loss)
+
+
 def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
     with _lock:
         bar = _bars[-1] if _bars else None
@@ -65,14 +70,14 @@ def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, l
 
     def chunk(carry, indices):
         carry, records = jax.lax.scan(step, carry, indices)
-        jax.debug.callback(_on_step, indices[-1], loss_of(carry))
+        report(indices[-1], loss_of(carry))
         return carry, records
 
     carry, records = jax.lax.scan(chunk, init, steps[: n_chunks * every].reshape(n_chunks, every))
     records = jax.tree.map(lambda a: a.reshape((n_chunks * every, *a.shape[2:])), records)
     if tail:
         carry, tail_records = jax.lax.scan(step, carry, steps[n_chunks * every :])
-        jax.debug.callback(_on_step, steps[-1], loss_of(carry))
+        report(steps[-1], loss_of(carry))
         records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, tail_records)
     return carry, records
 

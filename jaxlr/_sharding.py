@@ -19,25 +19,22 @@ Two things need care, and live here:
   mesh is re-labelled alike for the fit).
 * **Row counts that do not divide evenly.** A sharded axis must split into
   equal blocks, so rows are padded with zeros up to a multiple of the device
-  count, and a boolean ``valid`` mask marks the real ones.
-  :func:`ignore_padded_rows` makes the padded rows contribute exactly nothing:
-  on a row of zeros the model predicts ``b`` (or 0 without a bias), so setting
-  the padded targets to ``b`` makes their residual exactly ``0.0`` for any
-  parameters; the means over ``N_padded`` rows are then rescaled to means over
-  the ``n`` valid rows. The loss and gradients are those of the unpadded data,
-  up to float rounding.
+  count, and the padded rows get sample weight 0: the fit's weighted sums
+  leave them out exactly, so the loss and gradients are those of the unpadded
+  data, up to float rounding.
+
+:func:`on_rows_of` does both for :func:`jaxlr.fit`, around the one core.
 """
 
 import contextlib
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from jaxlr._model import Params
+from jaxlr._validate import is_traced
 
 # The mesh axis name for samples on meshes that jaxlr builds itself.
 DATA_AXIS = "data"
@@ -63,13 +60,7 @@ def explicit_mesh(*values: Any) -> Mesh | None:
 
     The ``jax.set_mesh`` context's mesh counts last.
     """
-    get_mesh = getattr(jax.sharding, "get_mesh", None)  # public from jax 0.8; 0.7 has it in jax._src
-    if get_mesh is None:
-        try:
-            from jax._src.mesh import get_concrete_mesh as get_mesh
-        except ImportError:
-            get_mesh = None
-    for value in (*values, get_mesh() if get_mesh else None):
+    for value in (*values, jax.sharding.get_mesh()):
         mesh = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
         if isinstance(mesh, Mesh) and any(t == AxisType.Explicit for t in mesh.axis_types):
             return mesh
@@ -104,10 +95,7 @@ def auto_axes_context() -> contextlib.AbstractContextManager:
     mesh = jax.sharding.get_abstract_mesh()
     if mesh.empty or all(t == AxisType.Auto for t in mesh.axis_types):
         return contextlib.nullcontext()
-    use_abstract_mesh = getattr(jax.sharding, "use_abstract_mesh", None)
-    if use_abstract_mesh is None:  # public from jax 0.8; before that only in jax._src (0.7.1 has it there)
-        from jax._src.mesh import use_abstract_mesh
-    return use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
+    return jax.sharding.use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
 
 
 def _auto_mesh(mesh: Mesh) -> Mesh:
@@ -210,30 +198,47 @@ def shard_rows(x: Any, y: Any, mesh: Mesh) -> tuple[Any, Any, jax.Array | None]:
     if padded != n:
         x_host = np.concatenate([x_host, np.zeros((padded - n, *x_host.shape[1:]), x_host.dtype)])
         y_host = np.concatenate([y_host, np.zeros(padded - n, y_host.dtype)])
-        valid = jax.device_put(np.arange(padded) < n, y_sharding)
+        valid = jax.device_put((np.arange(padded) < n).astype(np.float32), y_sharding)  # sample weights
     return jax.device_put(x_host, x_sharding), jax.device_put(y_host, y_sharding), valid
 
 
-def ignore_padded_rows(
-    loss_and_grad: Callable[[Params, jax.Array, jax.Array], tuple[jax.Array, Params]],
-    valid: jax.Array,
-    *,
-    grads_are_means: bool,
-) -> Callable[[Params, jax.Array, jax.Array], tuple[jax.Array, Params]]:
-    """``loss_and_grad`` over the rows marked ``valid`` only; the others must have ``x == 0``.
+class Rows(NamedTuple):
+    """The data as the fit's core gets it, and the caller's ``Explicit`` mesh to return the results to."""
 
-    ``grads_are_means``: whether the gradient averages over rows (``False`` for
-    the lesson's sum-based gradient, which padded rows already leave unchanged).
+    x: Any
+    y: Any
+    weights: Any
+    home: Mesh | None
+
+
+def _named(value: Any) -> bool:
+    return isinstance(getattr(value, "sharding", None), NamedSharding)
+
+
+@contextlib.contextmanager
+def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
+    """The rows split over ``devices``/``mesh`` (padded rows weighted 0), or left where they are.
+
+    Arrays on a mesh with ``Explicit`` axes are relabelled ``Auto`` for the fit (no
+    data moves), inside the matching context mesh. Traced values pass through.
     """
-    n_padded = valid.shape[0]
-
-    def masked(params: Params, x: jax.Array, y: jax.Array) -> tuple[jax.Array, Params]:
-        # On a row of zeros the model predicts b, so these targets make the residual exactly 0.
-        at_zero = jnp.zeros((), y.dtype) if params.b is None else jax.lax.stop_gradient(params.b).astype(y.dtype)
-        loss, grads = loss_and_grad(params, x, jnp.where(valid, y, at_zero))
-        to_valid_mean = n_padded / jnp.sum(valid, dtype=y.dtype)
-        if grads_are_means:
-            grads = jax.tree.map(lambda g: g * to_valid_mean, grads)
-        return loss * to_valid_mean, grads
-
-    return masked
+    if devices is None and mesh is None and not (_named(x) or _named(y)):
+        if jax.sharding.get_abstract_mesh().empty or is_traced(x, y):
+            yield Rows(x, y, weights, None)
+            return
+    if is_traced(x, y):
+        raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
+    home = explicit_mesh(mesh, x, y)
+    if devices is not None or mesh is not None:
+        n = np.shape(x)[0] if np.ndim(x) else 0
+        x, y, valid = shard_rows(x, y, row_mesh(fn, devices, mesh))
+        if valid is not None:
+            if weights is not None:
+                padded = np.zeros(valid.shape, np.result_type(np.asarray(weights).dtype, np.float32))
+                padded[:n] = np.asarray(weights)
+                weights = jax.device_put(padded, valid.sharding)
+            else:
+                weights = valid
+    x, y, weights = auto_axes(x), auto_axes(y), auto_axes(weights)
+    with auto_axes_context():
+        yield Rows(x, y, weights, home)

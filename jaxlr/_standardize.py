@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxlr._csv import DataError
-from jaxlr._model import Params
+from jaxlr._types import Params
 
 
 class Standardization(NamedTuple):

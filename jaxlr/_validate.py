@@ -1,9 +1,15 @@
-"""Input checks at the public boundary.
+"""Input checks at the public boundary, and the one dtype rule.
 
-Only metadata is inspected here (types, shapes, dtypes), so a check costs the
-same for four samples as for a billion, and works on arrays sharded across
-processes that no single host can read. Finiteness of the data is checked on the
-device, inside the compiled fit (see ``jaxlr._train``).
+Two kinds of check, kept apart:
+
+* :func:`as_input` runs eagerly, before ``jax.jit``: it turns what a caller may
+  pass (lists, NumPy arrays of numbers, object arrays of numbers, Python
+  numbers) into something ``jax.jit`` accepts, and refuses what it cannot
+  (``None``, strings, ragged lists, sparse matrices) with a jaxlr message.
+* Everything else reads metadata only (:func:`jax.typeof`: shapes, dtypes,
+  weak types), so it runs while ``jax.jit`` traces, once per combination of
+  shapes, dtypes and options, and a repeated call skips it. Finiteness is found
+  on the device, inside the compiled fit, and returned as a flag.
 
 The dtype rule:
 
@@ -11,23 +17,26 @@ The dtype rule:
   widest of their dtypes, but never below float32;
 * integer inputs are treated as numbers and computed in float32 (or wider, when
   another input is wider);
+* Python numbers are weakly typed, as in JAX: ``Params(w=0.0)`` does not widen
+  float32 data;
 * float64 needs ``jax.config.update("jax_enable_x64", True)``; without it JAX
   computes in float32, as it does for every float64 input;
-* bool, complex and non-numeric inputs raise ``TypeError``.
+* bool is a ``TypeError``; complex a ``ValueError``, as NumPy and scikit-learn
+  have it.
+
+Nothing here is cached, so a change of ``jax_enable_x64`` takes effect at once.
 """
 
-import functools
 import math
 import numbers
 import operator
 from typing import Any
 
 import jax
-import jax.core
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlr._model import Params
+from jaxlr._types import Params
 
 # The step counter is an int32 inside the compiled loop.
 MAX_ITERS = 2**31 - 1
@@ -35,7 +44,7 @@ MAX_ITERS = 2**31 - 1
 MAX_HISTORY_BYTES = 2 * 2**30
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
@@ -43,155 +52,126 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
-def _as_array(fn: str, name: str, value: Any) -> Any:
-    """``value`` as an array (jax arrays and tracers are kept as they are)."""
-    if isinstance(value, jax.Array):
+def as_input(fn: str, name: str, value: Any) -> Any:
+    """``value`` as something ``jax.jit`` takes: jax arrays, tracers, NumPy arrays and Python numbers pass.
+
+    Raises ``ValueError``/``TypeError`` naming ``name`` for what cannot be an array of real numbers.
+    """
+    if isinstance(value, (jax.Array, int, float)) and not isinstance(value, bool):
         return value
     if value is None:
-        raise TypeError(f"{fn}: {name} must be an array of numbers, got None")
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as e:
+        raise ValueError(f"{fn}: {name} must be an array of numbers, got None")
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):
         raise TypeError(
-            f"{fn}: {name} must be a rectangular array of numbers, got {type(value).__name__} ({e})"
-        ) from None
-    return array
+            f"{fn}: {name} is a sparse matrix ({type(value).__name__}); jaxlr needs dense arrays: "
+            f"convert it with {name}.toarray()"
+        )
+    if not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as e:
+            raise TypeError(
+                f"{fn}: {name} must be a rectangular array of numbers, got {type(value).__name__} ({e})"
+            ) from None
+    if value.dtype.kind == "O":  # numbers held as Python objects (e.g. from pandas): numbers if they convert
+        try:
+            value = value.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(f"{fn}: {name} has dtype object and holds values that are not numbers") from None
+    elif value.dtype.kind not in "biufc":
+        raise TypeError(f"{fn}: {name} has dtype {value.dtype}; expected real numbers (float or int)")
+    return value
 
 
-def _check_dtype(fn: str, name: str, dtype: Any) -> None:
-    problem = _dtype_problem(dtype)
-    if problem is not None:
-        raise TypeError(problem.format(fn=fn, name=name))
-
-
-@functools.lru_cache(maxsize=64)
-def _dtype_problem(dtype: Any) -> str | None:
-    """What is wrong with ``dtype`` as a message template, or ``None``. Cached: checks stay cheap per call."""
-    if dtype == np.bool_:
-        return (
-            "{fn}: {name} has dtype bool; expected real numbers (float or int). "
-            "Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant."
+def check_dtype(fn: str, name: str, value: Any) -> None:
+    dtype = jax.typeof(value).dtype
+    if dtype == jnp.bool_:
+        raise TypeError(
+            f"{fn}: {name} has dtype bool; expected real numbers (float or int). "
+            f"Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant."
         )
     if jnp.issubdtype(dtype, jnp.complexfloating):
-        return f"{{fn}}: {{name}} has complex dtype {dtype}; expected real numbers (float or int)"
+        raise ValueError(f"{fn}: {name} has complex dtype {dtype}; expected real numbers (float or int)")
     if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
-        return f"{{fn}}: {{name}} has dtype {dtype}; expected real numbers (float or int)"
-    return None
+        raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int)")
 
 
-def _cast(value: Any, dtype: Any, *, keep_numpy: bool = False) -> jax.Array:
-    """``value`` as an array of ``dtype``; a NumPy input stays on the host if ``keep_numpy``."""
-    if isinstance(value, jax.Array) and value.dtype == dtype:
-        return value
-    if isinstance(value, jax.Array):
-        return value.astype(dtype)
-    if keep_numpy:  # for a jitted callee, which transfers it faster than jnp.asarray
-        return np.asarray(value, dtype=dtype)
-    return jnp.asarray(value, dtype=dtype)
+def compute_dtype(*values: Any) -> Any:
+    """The float dtype to compute in: the widest of the strongly typed ``values``, at least float32."""
+    dtypes = [jax.typeof(v).dtype for v in values if v is not None and not jax.typeof(v).weak_type]
+    return jnp.result_type(*dtypes, jnp.float32)
 
 
-def _check_params(fn: str, params: Any) -> tuple[Any, Any]:
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(jax.typeof(value).shape)
+
+
+def check_params(fn: str, params: Any) -> None:
+    """``params`` is a :class:`Params` with a scalar or ``(d,)`` ``w`` and a scalar or ``None`` ``b``."""
     if not isinstance(params, Params):
-        raise TypeError(f"{fn}: params must be jaxlr.Params(w, b=None), got {_describe(params)}")
-    w = _as_array(fn, "params.w", params.w)
-    _check_dtype(fn, "params.w", w.dtype)
-    if w.ndim > 1:
+        raise TypeError(f"{fn}: params must be jaxlr.Params(w, b=None), got {describe(params)}")
+    check_dtype(fn, "params.w", params.w)
+    if len(_shape(params.w)) > 1:
         raise ValueError(
             f"{fn}: params.w must be a scalar (the lesson's f = w * x) or a vector of shape (d,); "
-            f"got shape {tuple(w.shape)}"
+            f"got shape {_shape(params.w)}"
         )
-    b = params.b
-    if b is not None:
-        b = _as_array(fn, "params.b", b)
-        _check_dtype(fn, "params.b", b.dtype)
-        if b.ndim != 0:
-            raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {tuple(b.shape)}")
-    return w, b
+    if params.b is not None:
+        check_dtype(fn, "params.b", params.b)
+        if _shape(params.b) != ():
+            raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {_shape(params.b)}")
 
 
-def _is_python_number(value: Any) -> bool:
-    """A Python int or float, or one passed through ``jax.jit`` (a weakly typed tracer): it does not set the dtype."""
-    return isinstance(value, (int, float)) or (isinstance(value, jax.core.Tracer) and value.aval.weak_type)
-
-
-def _compute_dtype(*pairs: tuple[Any, Any]) -> Any:
-    """The float dtype to compute in, from ``(given value, its array)`` pairs.
-
-    Python scalars are weakly typed, as in JAX: ``Params(w=0.0)`` does not make
-    float32 data compute in float64.
-    """
-    dtypes = tuple(array.dtype for value, array in pairs if array is not None and not _is_python_number(value))
-    return _result_dtype(dtypes)
-
-
-@functools.lru_cache(maxsize=256)
-def _result_dtype(dtypes: tuple[Any, ...]) -> Any:
-    return jnp.result_type(*(jax.dtypes.canonicalize_dtype(d) for d in dtypes), jnp.float32)
-
-
-def _check_x_fits_w(fn: str, x: Any, w: Any, *, x_ranks: tuple[int, ...]) -> None:
+def check_x_fits_w(fn: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, x_ranks: tuple[int, ...]) -> None:
     """``x_ranks``: the ranks of ``x`` allowed for this ``w``."""
-    if w.ndim == 0:
-        if x.ndim not in x_ranks:
+    if not w_shape:
+        if len(x_shape) not in x_ranks:
             raise ValueError(
                 f"{fn}: params.w is a scalar, so x must have shape (n,) (one feature per sample); "
-                f"got x of shape {tuple(x.shape)}. For a feature matrix of shape (n, d), "
-                f"use params.w of shape (d,)."
+                f"got x of shape {x_shape}. For a feature matrix of shape (n, d), use params.w of shape (d,)."
             )
         return
-    (d,) = w.shape
-    if x.ndim not in x_ranks:
+    (d,) = w_shape
+    if len(x_shape) not in x_ranks:
+        raise ValueError(f"{fn}: params.w has shape ({d},), so x must have shape (n, {d}); got x of shape {x_shape}")
+    if x_shape[-1] != d:
         raise ValueError(
-            f"{fn}: params.w has shape ({d},), so x must have shape (n, {d}); got x of shape {tuple(x.shape)}"
-        )
-    if x.shape[-1] != d:
-        raise ValueError(
-            f"{fn}: params do not fit x: x has {x.shape[-1]} features (shape {tuple(x.shape)}) "
-            f"but params.w has shape ({d},); expected params.w of shape ({x.shape[-1]},)"
+            f"{fn}: params do not fit x: x has {x_shape[-1]} features (shape {x_shape}) "
+            f"but params.w has shape ({d},); expected params.w of shape ({x_shape[-1]},)"
         )
 
 
-def check_predict_inputs(fn: str, params: Any, x: Any, *, finite: bool = True) -> tuple[Params, jax.Array]:
-    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype.
+def cast_params(params: Params, dtype: Any) -> Params:
+    return Params(jnp.asarray(params.w, dtype), None if params.b is None else jnp.asarray(params.b, dtype))
 
-    With ``finite``, concrete (not traced) values are also checked for NaN and inf.
+
+def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
+    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype. Traceable."""
+    check_params(fn, params)
+    check_dtype(fn, "x", x)
+    w_shape = _shape(params.w)
+    check_x_fits_w(fn, _shape(x), w_shape, x_ranks=(0, 1) if not w_shape else (1, 2))
+    dtype = compute_dtype(x, params.w, params.b)
+    return cast_params(params, dtype), jnp.asarray(x, dtype)
+
+
+def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
+    """Checks a training set and the params that should fit it, from metadata only. Traceable.
+
+    Returns ``(params, x, y)`` cast to one floating dtype (see the module's rule);
+    a ``y`` of shape ``(n, 1)`` is flattened to ``(n,)``. Raises
+    ``TypeError``/``ValueError`` naming the argument, what was expected and what was given.
     """
-    w, b = _check_params(fn, params)
-    x_given, x = x, _as_array(fn, "x", x)
-    _check_dtype(fn, "x", x.dtype)
-    _check_x_fits_w(fn, x, w, x_ranks=(0, 1) if w.ndim == 0 else (1, 2))
-    dtype = _compute_dtype((x_given, x), (params.w, w), (params.b, b))
-    params, x = Params(_cast(w, dtype), None if b is None else _cast(b, dtype)), _cast(x, dtype)
-    if finite:
-        check_finite(fn, x=x, **{"params.w": params.w, "params.b": params.b})
-    return params, x
-
-
-def check_data(
-    fn: str, params: Any, x: Any, y: Any, *, finite: bool = True, keep_numpy: bool = False
-) -> tuple[Params, jax.Array, jax.Array]:
-    """Checks a training set and the params that should fit it.
-
-    Returns ``(params, x, y)`` cast to one floating dtype (see the module's rule).
-    With ``finite``, concrete (not traced) values are also checked for NaN and inf;
-    :func:`jaxlr.fit` passes ``False`` and checks on the device, in its compiled loop.
-    With ``keep_numpy``, NumPy inputs are cast on the host and returned as NumPy
-    arrays, for a jitted callee to transfer (faster than ``jnp.asarray``).
-    Raises ``TypeError``/``ValueError`` naming the argument, what was expected and
-    what was given.
-    """
-    w, b = _check_params(fn, params)
-    x = _as_array(fn, "x", x)
-    y = _as_array(fn, "y", y)
-    # Each attribute of a jax.Array is a property call: read them once (this runs on every fit).
-    x_dtype, y_dtype, x_shape, y_shape = x.dtype, y.dtype, tuple(x.shape), tuple(y.shape)
-    x_ndim, y_ndim = len(x_shape), len(y_shape)
-    _check_dtype(fn, "x", x_dtype)
-    _check_dtype(fn, "y", y_dtype)
-    if x_ndim not in (1, 2):
-        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {x_shape} (rank {x_ndim})")
-    if y_ndim != 1:
-        raise ValueError(f"{fn}: y must have shape (n,), got shape {y_shape} (rank {y_ndim})")
+    check_params(fn, params)
+    check_dtype(fn, "x", x)
+    check_dtype(fn, "y", y)
+    x_shape, y_shape = _shape(x), _shape(y)
+    if len(x_shape) not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {x_shape} (rank {len(x_shape)})")
+    if len(y_shape) == 2 and y_shape[1] == 1:
+        y, y_shape = jnp.reshape(y, y_shape[:1]), y_shape[:1]
+    if len(y_shape) != 1:
+        raise ValueError(f"{fn}: y must have shape (n,) or (n, 1), got shape {y_shape} (rank {len(y_shape)})")
     if x_shape[0] != y_shape[0]:
         raise ValueError(
             f"{fn}: x and y must have the same number of samples; got x of shape {x_shape} "
@@ -199,74 +179,81 @@ def check_data(
         )
     if x_shape[0] == 0:
         raise ValueError(f"{fn}: the data is empty: x has shape {x_shape}; need at least one sample")
-    if x_ndim == 2 and x_shape[1] == 0:
+    if len(x_shape) == 2 and x_shape[1] == 0:
         raise ValueError(f"{fn}: x has shape {x_shape}: no features; need at least one column")
-    _check_x_fits_w(fn, x, w, x_ranks=(1,) if w.ndim == 0 else (2,))
-    # _compute_dtype's rule, written out: Python scalars (weakly typed) do not count.
-    dtypes = [x_dtype, y_dtype]
-    if not _is_python_number(params.w):
-        dtypes.append(w.dtype)
-    if b is not None and not _is_python_number(params.b):
-        dtypes.append(b.dtype)
-    dtype = _result_dtype(tuple(dtypes))
-    params = Params(
-        _cast(w, dtype, keep_numpy=keep_numpy), None if b is None else _cast(b, dtype, keep_numpy=keep_numpy)
-    )
-    if not (x_dtype == dtype and isinstance(x, jax.Array)):  # else _cast returns x as it is
-        x = _cast(x, dtype, keep_numpy=keep_numpy)
-    if not (y_dtype == dtype and isinstance(y, jax.Array)):
-        y = _cast(y, dtype, keep_numpy=keep_numpy)
-    if finite:
-        check_finite(fn, x=x, y=y, **{"params.w": params.w, "params.b": params.b})
+    check_x_fits_w(fn, x_shape, _shape(params.w), x_ranks=(1,) if not _shape(params.w) else (2,))
+    dtype = compute_dtype(x, y, params.w, params.b)
+    return cast_params(params, dtype), jnp.asarray(x, dtype), jnp.asarray(y, dtype)
+
+
+def as_params(fn: str, params: Any) -> Any:
+    """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_params`)."""
+    if not isinstance(params, Params):
+        return params
+    return Params(as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b))
+
+
+def checked_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
+    """Eager callers' checks: :func:`as_input`, :func:`check_data`, and NaN/inf refused (when not traced)."""
+    params, x, y = check_data(fn, as_params(fn, params), as_input(fn, "x", x), as_input(fn, "y", y))
+    check_finite(fn, x=x, y=y, **{"params.w": params.w, "params.b": params.b})
     return params, x, y
 
 
+def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.Array | None:
+    """``(n,)`` non-negative weights, cast to ``dtype`` (their values are checked on the device). Traceable."""
+    if sample_weight is None:
+        return None
+    check_dtype(fn, "sample_weight", sample_weight)
+    if _shape(sample_weight) != (n,):
+        raise ValueError(f"{fn}: sample_weight must have shape ({n},) (one per sample), got {_shape(sample_weight)}")
+    return jnp.asarray(sample_weight, dtype)
+
+
 def check_features(fn: str, x: Any) -> jax.Array:
-    """Checks a design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty, real numbers."""
-    x = _as_array(fn, "x", x)
-    _check_dtype(fn, "x", x.dtype)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {tuple(x.shape)} (rank {x.ndim})")
-    if x.shape[0] == 0 or x.size == 0:
-        raise ValueError(f"{fn}: x has shape {tuple(x.shape)}: need at least one sample and one feature")
-    x = _cast(x, _compute_dtype((x, x)))
-    check_finite(fn, x=x)
-    return x.reshape(x.shape[0], -1)
+    """A design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty, real numbers; returned as ``(n, d)``."""
+    check_dtype(fn, "x", x)
+    shape = _shape(x)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {shape} (rank {len(shape)})")
+    if shape[0] == 0 or math.prod(shape) == 0:
+        raise ValueError(f"{fn}: x has shape {shape}: need at least one sample and one feature")
+    x = jnp.asarray(x, compute_dtype(x))
+    return x.reshape(shape[0], -1)
 
 
-def check_learning_rate(fn: str, learning_rate: Any) -> float:
-    """A positive, finite learning rate as a Python float."""
-    if type(learning_rate) is float:  # the common case, checked first (this runs on every fit)
-        if not math.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"{fn}: learning_rate must be positive and finite, got {learning_rate!r}")
-        return learning_rate
-    if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(
-        learning_rate, (numbers.Real, np.ndarray, jax.Array)
-    ):
-        raise TypeError(f"{fn}: learning_rate must be a positive real number, got {_describe(learning_rate)}")
-    if getattr(learning_rate, "ndim", 0) != 0:
-        raise ValueError(
-            f"{fn}: learning_rate must be a scalar, got shape {tuple(learning_rate.shape)}; "
-            "to try several learning rates at once use jaxlr.sweep"
-        )
-    value = float(learning_rate)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{fn}: learning_rate must be positive and finite, got {value!r}")
+def is_concrete_number(value: Any) -> bool:
+    return isinstance(value, (numbers.Real, np.ndarray, np.generic)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_positive(fn: str, name: str, value: Any, *, allow_zero: bool = False) -> Any:
+    """A scalar that must be positive (or non-negative) and finite: checked now if concrete, else passed on."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)):
+        raise TypeError(f"{fn}: {name} must be a positive real number, got {describe(value)}")
+    if jnp.ndim(value) != 0:
+        hint = "; to try several learning rates at once use jaxlr.sweep" if name == "learning_rate" else ""
+        raise ValueError(f"{fn}: {name} must be a scalar, got shape {jnp.shape(value)}{hint}")
+    if isinstance(value, jax.core.Tracer):
+        return value
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        bound = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{fn}: {name} must be {bound} and finite, got {number!r}")
     return value
 
 
-def check_n_iters(fn: str, n_iters: Any) -> int:
+def check_n_iters(fn: str, n_iters: Any, name: str = "n_iters") -> int:
     """A positive step count as a Python int."""
     if isinstance(n_iters, (bool, np.bool_)):
-        raise TypeError(f"{fn}: n_iters must be a positive integer, got {n_iters!r}")
+        raise TypeError(f"{fn}: {name} must be a positive integer, got {n_iters!r}")
     try:
         value = operator.index(n_iters)
     except TypeError:
-        raise TypeError(f"{fn}: n_iters must be a positive integer, got {_describe(n_iters)}") from None
+        raise TypeError(f"{fn}: {name} must be a positive integer, got {describe(n_iters)}") from None
     if value < 1:
-        raise ValueError(f"{fn}: n_iters must be at least 1, got {value}")
+        raise ValueError(f"{fn}: {name} must be at least 1, got {value}")
     if value > MAX_ITERS:
-        raise ValueError(f"{fn}: n_iters must be at most {MAX_ITERS} (the step counter is int32), got {value}")
+        raise ValueError(f"{fn}: {name} must be at most {MAX_ITERS} (the step counter is int32), got {value}")
     return value
 
 
@@ -281,44 +268,58 @@ def check_history_size(fn: str, n_iters: int, history: str, n_params: int, items
         )
 
 
-def _is_concrete(value: Any) -> bool:
-    return not isinstance(value, jax.core.Tracer)
-
-
-def check_finite(fn: str, **arrays: Any) -> None:
-    """Raises ``ValueError`` naming the first argument holding a NaN or inf.
-
-    Only for concrete (eager) values: under ``jax.jit`` the values are not known
-    when the function is traced, and :func:`jaxlr.fit` checks its data on the
-    device instead. One reduction on the device, one scalar per array to the host.
-    """
-    concrete = {name: a for name, a in arrays.items() if a is not None and _is_concrete(a)}
-    if not concrete:
-        return
-    flags = jax.device_get(_finite_flags(*concrete.values()))
-    for (name, _), ok in zip(concrete.items(), flags, strict=True):
-        if not ok:
-            raise ValueError(f"{fn}: {name} contains NaN or inf; inputs must be finite numbers")
-
-
-def check_finite_result(fn: str, result: Any) -> Any:
-    """Raises ``ValueError`` if finite inputs gave a non-finite result (overflow); returns ``result``."""
-    leaves = [leaf for leaf in jax.tree.leaves(result) if _is_concrete(leaf)]
-    if leaves and not all(jax.device_get(_finite_flags(*leaves))):
-        dtype = leaves[0].dtype
-        raise ValueError(
-            f"{fn}: the result overflowed {dtype} (inf or NaN from finite inputs); "
-            "rescale the data (e.g. standardize it) or compute in float64 (jax_enable_x64)"
-        )
-    return result
-
-
-@jax.jit
-def _finite_flags(*arrays: Any) -> jax.Array:
-    return jnp.stack([jnp.all(jnp.isfinite(a)) for a in arrays])
-
-
 def check_choice(fn: str, name: str, value: Any, choices: Any) -> Any:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{fn}: {name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+def all_finite(*arrays: Any) -> jax.Array:
+    """One flag per argument (``None`` counts as finite): every element finite. Traceable, one reduction each.
+
+    ``isfinite(sum(a * 0))``: ``a * 0`` is 0 for a finite element and NaN for NaN
+    or inf, and a sum carries NaN through every reduction order, across devices too.
+    """
+    return jnp.stack([jnp.isfinite(jnp.sum(jnp.asarray(a) * 0)) if a is not None else jnp.array(True) for a in arrays])
+
+
+def is_traced(*values: Any) -> bool:
+    return any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(values))
+
+
+def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
+    """Raises ``ValueError`` for the first of ``names`` whose flag is false (eager callers only)."""
+    for name, ok in zip(names, np.asarray(flags).reshape(-1, len(names)).all(axis=0), strict=True):
+        if not ok:
+            what = "the initial parameters" if name.startswith("params") else "the data"
+            raise ValueError(f"{fn}: {name} contains NaN or inf; {what} must be finite numbers")
+
+
+def _host_flags(*arrays: Any) -> np.ndarray | None:
+    """:func:`all_finite` read on the host, or ``None`` under a transformation (the values are not known yet)."""
+    if is_traced(arrays):
+        return None
+    try:
+        return np.asarray(all_finite(*arrays))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None  # inside jax.jit, with every argument a constant
+
+
+def check_finite(fn: str, **arrays: Any) -> None:
+    """Raises for the first argument holding a NaN or inf, when called eagerly (traced values are skipped)."""
+    given = {name: a for name, a in arrays.items() if a is not None}
+    flags = _host_flags(*given.values())
+    if flags is not None:
+        raise_if_not_finite(fn, tuple(given), flags)
+
+
+def check_finite_result(fn: str, result: Any) -> Any:
+    """Raises ``ValueError`` if finite eager inputs gave a non-finite result (overflow); returns ``result``."""
+    leaves = jax.tree.leaves(result)
+    flags = _host_flags(*leaves)
+    if flags is not None and not flags.all():
+        raise ValueError(
+            f"{fn}: the result overflowed {leaves[0].dtype} (inf or NaN from finite inputs); "
+            "rescale the data (e.g. standardize it) or compute in float64 (jax_enable_x64)"
+        )
+    return result

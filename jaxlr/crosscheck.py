@@ -107,7 +107,7 @@ import jaxlr
 from jaxlr import _io
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._model import _predict
-from jaxlr._validate import check_learning_rate, check_n_iters
+from jaxlr._validate import check_n_iters, check_positive
 
 FLOAT64_RTOL = 1e-12
 """float64: the largest relative error (to the quantity's scale) a passing case may have."""
@@ -293,7 +293,7 @@ def _check_dtype(fn: str, dtype: str) -> np.dtype:
 def _check_settings(fn: str, learning_rate: Any, n_iters: Any, dtype: Any) -> tuple[float, int]:
     if dtype not in DTYPES:
         raise ValueError(f"{fn}: dtype must be one of {', '.join(map(repr, DTYPES))}; got {dtype!r}")
-    return check_learning_rate(fn, learning_rate), check_n_iters(fn, n_iters)
+    return float(check_positive(fn, "learning_rate", learning_rate)), check_n_iters(fn, n_iters)
 
 
 def _flat_params(w: Any, b: Any) -> np.ndarray:

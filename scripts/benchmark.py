@@ -12,8 +12,6 @@ validation included.
 """
 
 import argparse
-import functools
-import inspect
 import json
 import math
 import os
@@ -34,17 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import jaxlr  # noqa: E402
-from jaxlr import _methods  # noqa: E402
-from jaxlr._train import _fit_checked, _fit_loop  # noqa: E402
+from jaxlr._fit import _fit_jit  # noqa: E402  (fit's compiled core alone, for compiled_us)
 
 ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
 
 # Sizes per scale. "tiny" is for the test suite only: every field, no meaning.
 SCALES: dict[str, dict[str, Any]] = {
     "tiny": dict(
+        batch_k=4,
+        conditioning_n=200,
+        conditioning_spread=0.05,
+        conditioning_cap=20_000,
         repeats=2,
         seed_calls=5,
-        seed_unrolls=(1, 4),
         scalar_n=4096,
         scalar_steps=3,
         torch_scalar_steps=2,
@@ -63,9 +63,12 @@ SCALES: dict[str, dict[str, Any]] = {
         script_repeats=1,
     ),
     "small": dict(
+        batch_k=1000,
+        conditioning_n=2000,
+        conditioning_spread=0.01,
+        conditioning_cap=5_000_000,
         repeats=5,
         seed_calls=200,
-        seed_unrolls=(1, 4, 10),
         scalar_n=10_000_000,
         scalar_steps=20,
         torch_scalar_steps=5,
@@ -84,9 +87,12 @@ SCALES: dict[str, dict[str, Any]] = {
         script_repeats=5,
     ),
     "medium": dict(
+        batch_k=1000,
+        conditioning_n=2000,
+        conditioning_spread=0.01,
+        conditioning_cap=5_000_000,
         repeats=5,
         seed_calls=500,
-        seed_unrolls=(1, 4, 10),
         scalar_n=50_000_000,
         scalar_steps=20,
         torch_scalar_steps=5,
@@ -105,9 +111,12 @@ SCALES: dict[str, dict[str, Any]] = {
         script_repeats=5,
     ),
     "large": dict(
+        batch_k=1000,
+        conditioning_n=2000,
+        conditioning_spread=0.01,
+        conditioning_cap=5_000_000,
         repeats=7,
         seed_calls=1000,
-        seed_unrolls=(1, 2, 4, 5, 10, 20, 25, 50, 100),
         scalar_n=200_000_000,
         scalar_steps=50,
         torch_scalar_steps=10,
@@ -196,7 +205,22 @@ def bench_seed_fit(cfg: dict) -> dict:
 
     # fit's compiled program alone, called as fit calls it: fit less its Python.
     def compiled():
-        return _fit_checked(params, x, y, 0.01, steps, None, "autograd", "full", "auto")
+        return _fit_jit(
+            params,
+            x,
+            y,
+            0.01,
+            None,
+            None,
+            None,
+            n_iters=steps,
+            optimizer="sgd",
+            gradient="autograd",
+            history="full",
+            method="auto",
+            rule=None,
+            progress_every=0,
+        )
 
     def bare_floor():
         return bare_noop(params, x, y, 0.01)
@@ -245,10 +269,7 @@ def bench_seed_fit(cfg: dict) -> dict:
             n = slow_calls if name in ("numpy", "torch") else calls
             times[name].append(median_seconds(fn, repeats=1, calls=n))
     us = {name: statistics.median(t) * 1e6 for name, t in times.items()}
-    unrolls = {}
-    for unroll in cfg["seed_unrolls"]:  # the scan's unroll, the formulation that matters on a GPU
-        unrolls[f"unroll_{unroll}_us"] = _time_with_unroll(unroll, jaxlr_fit, calls, repeats) * 1e6
-    return unrolls | {
+    return {
         "jaxlr_us": us["jaxlr"],
         "compiled_us": us["compiled"],
         "floor_us": us["floor"],
@@ -262,19 +283,6 @@ def bench_seed_fit(cfg: dict) -> dict:
         "jaxlr_over_bare_floor": us["jaxlr"] / us["bare_floor"],
         "jaxlr_over_floor_read": us["jaxlr"] / us["floor_read"],
     }
-
-
-def _time_with_unroll(unroll: int, fn, calls: int, repeats: int) -> float:
-    backend = jax.default_backend()
-    saved = dict(_methods.SCAN_UNROLL)
-    _methods.SCAN_UNROLL[backend] = unroll
-    try:
-        jax.clear_caches()
-        return median_seconds(fn, repeats=repeats, calls=calls)
-    finally:
-        _methods.SCAN_UNROLL.clear()
-        _methods.SCAN_UNROLL.update(saved)
-        jax.clear_caches()
 
 
 # --- big_scalar -----------------------------------------------------------------------------
@@ -395,37 +403,20 @@ def bench_big_matrix(cfg: dict) -> dict:
 # --- sweep ----------------------------------------------------------------------------------
 
 
-def _sweep_fn(params, x, y, learning_rates, steps: int):
-    """K learning rates in one call: ``jaxlr.sweep`` where it exists, else a vmap of the fit loop.
-
-    Returns ``(fn, whether fn is the public jaxlr.sweep)``.
-    """
-    sweep = getattr(jaxlr, "sweep", None)
-    if sweep is not None:
-        names = inspect.signature(sweep).parameters
-        for name in ("learning_rates", "learning_rate"):
-            if name in names:
-                return functools.partial(sweep, params, x, y, n_iters=steps, **{name: learning_rates}), True
-    loop = jax.jit(
-        jax.vmap(
-            lambda lr: _fit_loop(params, x, y, lr, optimizer="sgd", gradient="autograd", n_iters=steps, history="loss")
-        )
-    )
-    return (lambda: loop(learning_rates)), False
-
-
 def _sweep_ratio(params, x, y, k: int, steps: int, repeats: int) -> tuple[float, float, bool]:
     learning_rates = np.geomspace(1e-4, 0.05, k).astype(np.float32)
 
     def sequential():
         return [jaxlr.fit(params, x, y, learning_rate=float(lr), n_iters=steps).params.w for lr in learning_rates]
 
-    one_call, public = _sweep_fn(params, x, y, jnp.asarray(learning_rates), steps)
+    def one_call():
+        return jaxlr.sweep(params, x, y, learning_rates=learning_rates, n_iters=steps).params.w
+
     calls = 10 if x.size < 1024 else 1  # tiny problems: time batches of calls, single ones are too noisy
     return (
         median_seconds(sequential, repeats=repeats, calls=calls),
         median_seconds(one_call, repeats=repeats, calls=calls),
-        public,
+        True,
     )
 
 
@@ -437,7 +428,7 @@ def bench_sweep(cfg: dict) -> dict:
     """
     k, n, d, steps, repeats = cfg["sweep_k"], cfg["sweep_n"], cfg["sweep_d"], cfg["sweep_steps"], cfg["repeats"]
     x, y = jaxlr.lesson_data()
-    t_seq, t_sweep, public = _sweep_ratio(jaxlr.Params(w=jnp.float32(0.0)), x, y, k, steps, repeats)
+    t_seq, t_sweep, _ = _sweep_ratio(jaxlr.Params(w=jnp.float32(0.0)), x, y, k, steps, repeats)
     rng = np.random.default_rng(2)
     xm = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
     ym = jnp.matmul(xm, jnp.linspace(-1, 1, d, dtype=jnp.float32)) + 1
@@ -447,7 +438,6 @@ def bench_sweep(cfg: dict) -> dict:
         "k": k,
         "sequential_ms": t_seq * 1e3,
         "sweep_ms": t_sweep * 1e3,
-        "public_sweep": float(public),  # 1.0: timed jaxlr.sweep; 0.0: a local vmap of the fit loop
         "sequential_over_sweep": t_seq / t_sweep,
         "matrix_n": n,
         "matrix_d": d,
@@ -485,6 +475,96 @@ def bench_gram(cfg: dict) -> dict:
         "gram_s": t_gram,
         "plain_s_extrapolated": t_plain,
         "plain_over_gram": t_plain / t_gram,
+    }
+
+
+# --- batch_fit ------------------------------------------------------------------------------
+
+
+def bench_batch_fit(cfg: dict) -> dict:
+    """K lesson-sized regressions (different y) in one ``jax.vmap(jaxlr.fit)`` call vs K eager fits vs PyTorch."""
+    k, steps, repeats = cfg["batch_k"], 100, cfg["repeats"]
+    x, y = jaxlr.lesson_data()
+    ys = y[None, :] * jnp.linspace(0.5, 2.0, k, dtype=jnp.float32)[:, None]
+    params = jaxlr.Params(w=0.0)
+    batched = jax.jit(jax.vmap(lambda y: jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps).params.w))
+
+    def one_call():
+        return np.asarray(batched(ys))
+
+    def sequential():
+        return [jaxlr.fit(params, x, ys[i], learning_rate=0.01, n_iters=steps).params.w for i in range(k)]
+
+    torch = _torch()
+    xt = torch.tensor([1, 2, 3, 4], dtype=torch.float32)
+    yts = [torch.from_numpy(np.asarray(ys[i])) for i in range(k)]
+
+    def torch_loops():
+        for yt in yts:
+            w = torch.tensor(0.0, dtype=torch.float32, requires_grad=True)
+            for _ in range(steps):
+                loss = ((w * xt - yt) ** 2).mean()
+                loss.backward()
+                with torch.no_grad():
+                    w -= 0.01 * w.grad
+                w.grad.zero_()
+        return w.item()
+
+    np.testing.assert_allclose(one_call(), np.asarray(sequential()), rtol=1e-6)  # the same answers
+    t_batch = median_seconds(one_call, repeats=repeats)
+    t_seq = median_seconds(sequential, repeats=max(3, repeats // 2))
+    t_torch = median_seconds(torch_loops, repeats=min(3, repeats))
+    return {
+        "k": k,
+        "batched_ms": t_batch * 1e3,
+        "sequential_ms": t_seq * 1e3,
+        "torch_ms": t_torch * 1e3,
+        "sequential_over_batched": t_seq / t_batch,
+        "torch_over_batched": t_torch / t_batch,
+    }
+
+
+# --- conditioning ---------------------------------------------------------------------------
+
+
+def _steps_to(params, x, y, exact, *, optimizer: str, target: float, cap: int) -> tuple[int, float]:
+    """Steps ``fit(..., tol=)`` takes to reach ``target`` relative error in the coefficients (tol tightened ×10)."""
+    scale = np.linalg.norm(exact)
+    tol = target
+    while True:
+        result = jaxlr.fit(
+            params, x, y, learning_rate="auto", optimizer=optimizer, n_iters=cap, tol=tol, history="none", method="gram"
+        )
+        got = np.append(np.asarray(result.params.w), float(result.params.b))
+        error = float(np.linalg.norm(got - exact) / scale)
+        if error <= target or int(result.n_steps) >= cap or tol < 1e-15:
+            return int(result.n_steps), error
+        tol /= 10
+
+
+def bench_conditioning(cfg: dict) -> dict:
+    """Steps to 1e-8 relative error in the coefficients, float64: plain gradient descent at 1/L vs heavy-ball."""
+    jax.config.update("jax_enable_x64", True)  # float64 for this entry (the benchmark's last)
+    rng = np.random.default_rng(4)
+    n, d = cfg["conditioning_n"], 4
+    base = rng.standard_normal((n, 1))
+    x = base + cfg["conditioning_spread"] * rng.standard_normal((n, d))  # near-collinear columns
+    x = (x - x.mean(0)) / x.std(0)  # standardized: the conditioning left is the collinearity
+    y = x @ np.array([1.0, -2.0, 0.5, 3.0]) + 5.0 + 0.1 * rng.standard_normal(n)
+    exact = np.linalg.lstsq(np.column_stack([x, np.ones(n)]), y, rcond=None)[0]
+    kappa = float(jaxlr.condition_number(x))
+    params = jaxlr.Params(w=np.zeros(d), b=0.0)
+    target, cap = 1e-8, cfg["conditioning_cap"]
+    plain_steps, plain_error = _steps_to(params, x, y, exact, optimizer="sgd", target=target, cap=cap)
+    hb_steps, hb_error = _steps_to(params, x, y, exact, optimizer="heavy-ball", target=target, cap=cap)
+    return {
+        "kappa": kappa,
+        "target_relative_error": target,
+        "plain_steps": plain_steps,
+        "plain_relative_error": plain_error,
+        "heavy_ball_steps": hb_steps,
+        "heavy_ball_relative_error": hb_error,
+        "plain_steps_over_heavy_ball_steps": plain_steps / hb_steps,
     }
 
 
@@ -581,8 +661,10 @@ BENCHMARKS = {
     "big_matrix": bench_big_matrix,
     "sweep": bench_sweep,
     "gram": bench_gram,
+    "batch_fit": bench_batch_fit,
     "compile_s": bench_compile_s,
     "script_cold_s": bench_script_cold_s,
+    "conditioning": bench_conditioning,  # last: it turns on float64
 }
 
 

@@ -12,7 +12,6 @@ from helpers import REFERENCE, ROOT, run_python
 
 import jaxlr
 from jaxlr import crosscheck
-from jaxlr._gradients import _autograd_gradient, _manual_gradient
 
 pytest.importorskip("torch")  # CI installs it; the no-torch path is tested in a subprocess below
 hypothesis = pytest.importorskip("hypothesis")
@@ -253,23 +252,22 @@ def _model_inputs():
     "name, fn",
     [
         ("fit", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3).params),
-        ("autograd gradient", _autograd_gradient),
-        ("manual gradient", _manual_gradient),
+        ("fit gram", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, method="gram").params),
+        ("fit auto lr", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, learning_rate="auto").params),
+        ("fit heavy-ball", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, optimizer="heavy-ball").params),
+        ("sweep", lambda p, x, y: jaxlr.sweep(p, x, y, learning_rates=[0.01, 0.02], n_iters=3).params),
+        ("autograd gradient", jaxlr.autograd_gradient),
+        ("manual gradient", jaxlr.manual_gradient),
+        ("predict", lambda p, x, y: jaxlr.predict(p, x)),
     ],
 )
 def test_dots_request_full_float32_precision(name, fn):
+    """Every dot_general in every path's program asks for full float32 precision (gradients are reductions)."""
     params, x, y = _model_inputs()
-    if name == "fit":
-        from jaxlr._train import _fit_compiled
-
-        lowered = _fit_compiled.lower(
-            params, x, y, 0.01, optimizer="sgd", gradient="autograd", n_iters=3, history="full"
-        )
-    else:
-        lowered = jax.jit(fn).lower(params, x, y)
-    dots = _dots_at_full_precision(lowered.as_text())
-    assert len(dots) >= 2, f"{name}: expected the forward and backward dots, got {dots}"
-    assert all(ok for _, ok in dots), dots
+    for data in ((x, y), (jnp.asarray(x), jnp.asarray(y))):  # NumPy and jax.Array data take the same path
+        dots = _dots_at_full_precision(jax.jit(fn).lower(params, *data).as_text())
+        assert len(dots) >= 1, f"{name}: expected at least the forward dot, got {dots}"
+        assert all(ok for _, ok in dots), dots
 
 
 def test_the_precision_check_rejects_default_precision():

@@ -22,7 +22,7 @@ CASES = [
     # (description, call, exception, words the message must contain)
     ("x/y length mismatch", lambda: _fit(y=Y[:3]), ValueError, ["same number of samples", "(4,)", "(3,)"]),
     ("x rank 3", lambda: _fit(PM, np.ones((4, 3, 1)), Y), ValueError, ["x", "(4, 3, 1)"]),
-    ("y rank 2", lambda: _fit(y=Y[:, None]), ValueError, ["y must have shape (n,)", "(4, 1)"]),
+    ("y rank 2", lambda: _fit(y=np.stack([Y, Y], 1)), ValueError, ["y must have shape (n,) or (n, 1)", "(4, 2)"]),
     ("scalar w with a matrix", lambda: _fit(P, XM, Y), ValueError, ["params.w is a scalar", "(4, 3)"]),
     ("w too short", lambda: _fit(jaxlr.Params(np.zeros(2)), XM, Y), ValueError, ["params do not fit x", "(2,)"]),
     ("w matrix", lambda: _fit(jaxlr.Params(np.zeros((3, 1))), XM, Y), ValueError, ["params.w", "(3, 1)"]),
@@ -34,11 +34,12 @@ CASES = [
     ("inf in y", lambda: _fit(y=np.array([1, 2, np.inf, 4], np.float32)), ValueError, ["y contains NaN or inf"]),
     ("NaN in w", lambda: _fit(jaxlr.Params(np.nan)), ValueError, ["params.w contains NaN or inf"]),
     ("inf in b", lambda: _fit(jaxlr.Params(0.0, np.inf)), ValueError, ["params.b contains NaN or inf"]),
-    ("complex x", lambda: _fit(x=X.astype(np.complex64)), TypeError, ["x", "complex"]),
+    ("complex x", lambda: _fit(x=X.astype(np.complex64)), ValueError, ["x", "complex"]),
+    ("object x", lambda: _fit(x=np.array([1, "a", 3, 4], object)), TypeError, ["x", "object", "not numbers"]),
     ("bool y", lambda: _fit(y=Y > 3), TypeError, ["y", "bool"]),
     ("string x", lambda: _fit(x=np.array(["1", "2", "3", "4"])), TypeError, ["x", "<U1"]),
     ("ragged x", lambda: _fit(x=[[1.0], [2.0, 3.0], [4.0], [5.0]]), TypeError, ["x", "rectangular"]),
-    ("None y", lambda: _fit(y=None), TypeError, ["y", "None"]),
+    ("None y", lambda: _fit(y=None), ValueError, ["y", "None"]),
     ("lr zero", lambda: _fit(learning_rate=0.0), ValueError, ["learning_rate", "0.0"]),
     ("lr negative", lambda: _fit(learning_rate=-0.1), ValueError, ["learning_rate", "-0.1"]),
     ("lr NaN", lambda: _fit(learning_rate=math.nan), ValueError, ["learning_rate", "nan"]),
@@ -101,10 +102,10 @@ JXM = jax.numpy.asarray(XM)
 
 # fit's common call (data already a jax.Array on one device) checks while tracing; the
 # errors must be the ones the eager checks raise for the same data held in NumPy.
-FAST_PATH_CASES = [
+JAX_ARRAY_CASES = [
     ("x/y length mismatch", dict(y=JY[:3])),
     ("x rank 3", dict(params=PM, x=jax.numpy.ones((4, 3, 1)))),
-    ("y rank 2", dict(y=JY[:, None])),
+    ("y rank 2", dict(y=jax.numpy.stack([JY, JY], 1))),
     ("scalar w with a matrix", dict(x=JXM)),
     ("w too short", dict(params=jaxlr.Params(jax.numpy.zeros(2)), x=JXM)),
     ("b vector", dict(params=jaxlr.Params(0.0, jax.numpy.zeros(4)))),
@@ -125,7 +126,7 @@ FAST_PATH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", [c[1] for c in FAST_PATH_CASES], ids=[c[0] for c in FAST_PATH_CASES])
+@pytest.mark.parametrize("kwargs", [c[1] for c in JAX_ARRAY_CASES], ids=[c[0] for c in JAX_ARRAY_CASES])
 def test_jax_array_data_gets_the_errors_numpy_data_gets(kwargs):
     kwargs = dict(dict(params=P, x=JX, y=JY), **kwargs)
     with pytest.raises((TypeError, ValueError)) as fast:
@@ -136,3 +137,21 @@ def test_jax_array_data_gets_the_errors_numpy_data_gets(kwargs):
     assert type(fast.value) is type(eager.value)
     assert str(fast.value) == str(eager.value)
     assert not any("jax/_src" in str(frame.path) for frame in fast.traceback)
+
+
+def test_a_column_vector_target_is_accepted():
+    flat = jaxlr.fit(P, X, Y, n_iters=10)
+    column = jaxlr.fit(P, X, Y[:, None], n_iters=10)
+    np.testing.assert_array_equal(flat.params.w, column.params.w)
+
+
+def test_object_arrays_of_numbers_are_numbers():
+    as_objects = np.array([1.0, 2, 3, 4], dtype=object)
+    result = jaxlr.fit(P, as_objects, Y, n_iters=10)
+    np.testing.assert_array_equal(result.params.w, jaxlr.fit(P, X.astype(np.float64), Y, n_iters=10).params.w)
+
+
+def test_sparse_input_is_refused_by_name():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match=r"fit: x is a sparse matrix .*; jaxlr needs dense arrays: convert it with"):
+        jaxlr.fit(PM, sparse.csr_matrix(XM), Y)

@@ -5,20 +5,16 @@ file in a fresh process: ``JAX_PLATFORMS=cpu JAX_NUM_CPU_DEVICES=8 python -m pyt
 tests/multidevice/check_sharded.py``. Run alone without 8 devices, it skips.
 """
 
-import inspect
 import re
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jaxlr
-from jaxlr._train import _fit_loop
-from jaxlr._validate import check_data
 
 ROOT = Path(__file__).resolve().parents[2]
 N_DEVICES = 8
@@ -147,37 +143,16 @@ def test_padding_is_exact_for_every_gradient_and_a_scalar_model(gradient):
 def test_compiled_fit_all_reduces_and_never_gathers_x():
     x, y, params = _data(64, 3, np.float64)
     xs, ys = _shard(_mesh(AxisType.Auto), x, y)
-    params, xs, ys = check_data("fit", params, xs, ys)
-    hlo = (
-        jaxlr._train._fit_compiled.lower(
-            params, xs, ys, 0.1, optimizer="sgd", gradient="autograd", n_iters=5, history="loss"
-        )
-        .compile()
-        .as_text()
-    )
+    fit = jax.jit(lambda p, x, y: jaxlr.fit(p, x, y, learning_rate=0.1, n_iters=5, history="loss", method="plain"))
+    hlo = fit.lower(params, xs, ys).compile().as_text()
     assert re.search(r"all-reduce(-start)?\(", hlo)
     assert "all-gather" not in hlo and "all-to-all" not in hlo
     assert "f64[8,3]" in hlo and "f64[64,3]" not in hlo  # each device holds its own 8 rows of x, never all 64
 
 
 def _sweep(params, x, y, rates, n_iters):
-    """``jaxlr.sweep`` where it exists; else what it runs: a jitted vmap of the fit loop over learning rates."""
-    if hasattr(jaxlr, "sweep"):
-        names = inspect.signature(jaxlr.sweep).parameters
-        rate_name = next(n for n in names if "learning_rate" in n or n in ("lr", "lrs"))
-        result = jaxlr.sweep(params, x, y, **{rate_name: rates, "n_iters": n_iters})
-        return result.params.w, result.history.loss
-    p, x, y = jax.tree.map(jaxlr._sharding.auto_axes, check_data("sweep", params, x, y))
-
-    @jax.jit
-    def sweep(rates):
-        def one(lr):
-            return _fit_loop(p, x, y, lr, optimizer="sgd", gradient="autograd", n_iters=n_iters, history="loss")
-
-        return jax.vmap(one)(rates)
-
-    final, records, _ = sweep(jnp.asarray(rates, x.dtype))
-    return final.w, records.loss
+    result = jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=n_iters)
+    return result.params.w, result.history.loss
 
 
 def test_sweep_over_sharded_rows():

@@ -1,0 +1,554 @@
+"""Training: the lesson's loop as one traceable function, and :func:`fit`, its thin eager shell.
+
+PyTorch's loop mutates ``w`` in place and must zero ``w.grad`` by hand. Here one
+step is a pure function ``step(carry, i) -> (carry, metrics)``: it takes the
+parameters and optimizer state, returns new ones, and ``lax.scan`` runs it
+``n_iters`` times inside a single compiled program (``lax.while_loop`` when
+``tol`` may stop it early).
+
+The shape follows optimistix and lineax:
+
+* :func:`fit_core` is the one traceable core. Static checks (shapes, dtypes,
+  options) raise while ``jax.jit`` traces it, so a repeated call skips them.
+  Failures come back as arrays in the :class:`FitResult`: ``diverged_at``,
+  ``inputs_finite``, ``learning_rate``.
+* :func:`fit` is the eager shell: it normalises the inputs, calls the core, and,
+  when the result is concrete, raises ``ValueError`` for NaN/inf inputs and warns
+  :class:`DivergenceWarning`. Under ``jit``, ``vmap`` or ``grad`` it returns the flags.
+* Every variant is an argument of the core: ``method``, ``tol``, progress,
+  sample weights (which also mask the rows padded to split data across devices),
+  ``l2``. :func:`jaxlr.sweep` is ``jax.vmap`` of the core.
+"""
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.typing import ArrayLike
+
+from jaxlr._curvature import curvature_bounds, heavy_ball_constants, lipschitz
+from jaxlr._lr import MOMENTUM, DivergenceWarning, divergence_message
+from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
+from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
+from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
+from jaxlr._sharding import on_rows_of, restore_axes
+from jaxlr._types import FitResult, History, Params
+from jaxlr._validate import (
+    MAX_ITERS,
+    all_finite,
+    as_input,
+    as_params,
+    check_choice,
+    check_data,
+    check_history_size,
+    check_n_iters,
+    check_positive,
+    check_sample_weight,
+    is_traced,
+    raise_if_not_finite,
+)
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "heavy-ball")
+HISTORY_MODES = ("full", "loss", "none")
+METHODS = ("auto", "plain", "gram")
+INPUT_NAMES = ("x", "y", "params.w", "params.b", "sample_weight")
+
+# A loss this many times above max(initial loss, mean(y**2)) counts as diverged.
+BLOWUP_FACTOR = 1e10
+
+# method="auto" picks "gram" only for data of at least this many bytes, at least
+# this many steps, and at most this many features (A is (d+1)² numbers).
+AUTO_MIN_BYTES = 1 << 20
+AUTO_MIN_ITERS = 8
+AUTO_MAX_FEATURES = 4096
+
+LossAndGrad = Callable[[Params], tuple[jax.Array, Params]]
+
+
+def choose_method(method: str, x_shape: tuple[int, ...], itemsize: int, n_iters: int) -> str:
+    """The method a fit uses: ``method`` itself, or the choice for ``"auto"`` (from shapes only).
+
+    ``"auto"`` picks ``"gram"`` when the data ``x`` takes at least 1 MiB, ``n ≥ 4 (d + 1)``,
+    ``d ≤ 4096`` and ``n_iters ≥ max(8, (d + 1) / 8)`` (building the statistics, a
+    compute-bound product, costs ``d / 10`` to ``d / 20`` plain steps), else ``"plain"``.
+
+    Examples:
+      >>> from jaxlr._fit import choose_method
+      >>> choose_method("auto", (4,), 4, 100)  # the lesson
+      'plain'
+      >>> choose_method("auto", (1_000_000, 64), 4, 1000)
+      'gram'
+    """
+    if method != "auto":
+        return method
+    n = x_shape[0]
+    d = 1 if len(x_shape) == 1 else x_shape[1]
+    big = n * d * itemsize >= AUTO_MIN_BYTES
+    worth = n_iters >= max(AUTO_MIN_ITERS, (d + 1) / 8)
+    return "gram" if big and n >= 4 * (d + 1) and d <= AUTO_MAX_FEATURES and worth else "plain"
+
+
+def _flatten(params: Params) -> jax.Array:
+    w = jnp.reshape(params.w, (-1,))
+    return w if params.b is None else jnp.concatenate([w, jnp.reshape(params.b, (1,))])
+
+
+def _unflatten(flat: jax.Array, like: Params) -> Params:
+    d = jnp.size(like.w)
+    return Params(jnp.reshape(flat[:d], jnp.shape(like.w)), None if like.b is None else flat[d])
+
+
+def gram_loss_and_grad(
+    gradient: str, params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None, l2: Any
+) -> LossAndGrad:
+    """The gram step: the loss and gradient from sufficient statistics, ``O(d²)`` per step.
+
+    Two passes over the data before the loop: ``A = [X 1]ᵀS[X 1]`` and ``[X 1]ᵀSy``
+    (``S`` the sample weights), then the residual at a reference point ``z0`` (their
+    least-squares solution, with a ridge of a few epsilons so that rank-deficient data
+    works too). The weighted sum of squares is written around ``z0``::
+
+        SSE(z) = SSE(z0) + 2 δᵀ g0 + δᵀ A δ,   δ = z - z0,   g0 = [X 1]ᵀ S r0
+
+    so near the optimum the loss keeps its relative accuracy in float32, where
+    ``wᵀAw - 2wᵀc + yᵀy`` would cancel to noise.
+    """
+    columns = x[:, None] if x.ndim == 1 else x
+    weighted = columns if weights is None else columns * weights[:, None]
+    total = y.shape[0] if weights is None else jnp.sum(weights)
+    a = jnp.matmul(columns.T, weighted, precision=PRECISION)
+    c_sx = jnp.matmul(jnp.stack([y, jnp.ones_like(y)]), weighted, precision=PRECISION)  # [Xᵀ S y, Xᵀ S 1]
+    c = c_sx[0]
+    if params.b is not None:
+        a = jnp.block([[a, c_sx[1][:, None]], [c_sx[1][None, :], jnp.full((1, 1), total, a.dtype)]])
+        c = jnp.concatenate([c, jnp.sum(y if weights is None else weights * y)[None]])
+    k = a.shape[0]
+    ridge = k * jnp.finfo(a.dtype).eps * jnp.maximum(jnp.trace(a) / k, jnp.finfo(a.dtype).tiny)
+    z0 = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a + ridge * jnp.eye(k, dtype=a.dtype)), c)
+    z0 = jnp.where(jnp.all(jnp.isfinite(z0)), z0, jnp.zeros((k,), a.dtype)).astype(x.dtype)
+    r0 = _predict(_unflatten(z0, params), x) - y
+    r0w = r0 if weights is None else weights * r0
+    sse0 = jnp.sum(r0 * r0w)
+    g0 = jnp.sum(columns * r0w[:, None], axis=0)
+    if params.b is not None:
+        g0 = jnp.concatenate([g0, jnp.sum(r0w)[None]])
+
+    def sse(params: Params) -> jax.Array:
+        delta = _flatten(params) - z0
+        # The quadratic can dip a rounding error below zero at an exact fit.
+        return jnp.maximum(
+            sse0 + jnp.dot(delta, 2 * g0 + jnp.matmul(a, delta, precision=PRECISION), precision=PRECISION), 0
+        )
+
+    def penalty(params: Params) -> Any:
+        return 0.0 if l2 is None else l2 * jnp.sum(jnp.square(params.w))
+
+    if gradient == "autograd":
+        return jax.value_and_grad(lambda p: sse(p) / total + penalty(p))
+
+    def manual(params: Params) -> tuple[jax.Array, Params]:
+        grads = _unflatten(2 * (g0 + jnp.matmul(a, _flatten(params) - z0, precision=PRECISION)), params)
+        scale = 1 if gradient == "lesson" else total  # the lesson's gradient is the SSE's
+        grads = jax.tree.map(lambda g: g / scale, grads)
+        if l2 is not None:
+            grads = grads._replace(w=grads.w + 2 * (total / scale) * l2 * params.w)
+        return sse(params) / total + penalty(params), grads
+
+    return manual
+
+
+def _optimizer(name: Any, learning_rate: Any, momentum: Any) -> optax.GradientTransformation:
+    if not isinstance(name, str):
+        return name
+    if name == "adam":
+        return optax.adam(learning_rate)
+    return optax.sgd(learning_rate, momentum=momentum)
+
+
+def _learning_rate(
+    learning_rate: Any, rule: Any, optimizer: Any, gradient: str, x: jax.Array, bias: bool, weights: Any, l2: Any
+) -> tuple[Any, Any, jax.Array | None]:
+    """``(the optimizer's learning rate or schedule, momentum, the reported rate)``, traceable."""
+    if not isinstance(optimizer, str):
+        return None, None, None  # a transformation carries its own
+    total = x.shape[0] if weights is None else jnp.sum(weights)
+    scale = total if gradient == "lesson" else 1  # the lesson's gradient is N times too large, so is its L
+    momentum = MOMENTUM if optimizer == "momentum" else None
+    if optimizer == "heavy-ball":
+        top, bottom = curvature_bounds(x, bias=bias, weights=weights, l2=l2)
+        rate, momentum = heavy_ball_constants(top * scale, bottom * scale)
+        if rule != "auto":
+            rate = learning_rate
+    elif rule == "auto":
+        rate = 1 / (lipschitz(x, bias=bias, weights=weights, l2=l2) * scale)
+    elif callable(rule):
+        return rule, momentum, None
+    else:
+        rate = learning_rate
+    rate = reported = jnp.asarray(rate, x.dtype)
+    # 1/L = inf (L = 0: nothing to fit) or 0 (L overflowed): the run is flagged at step 0
+    usable = jnp.where(jnp.isfinite(rate) & (rate > 0), rate, jnp.nan)
+    return usable, momentum, reported
+
+
+def fit_core(
+    params: Params,
+    x: jax.Array,
+    y: jax.Array,
+    learning_rate: Any = None,
+    tol: Any = None,
+    l2: Any = None,
+    sample_weight: Any = None,
+    *,
+    n_iters: int,
+    optimizer: str | optax.GradientTransformation = "sgd",
+    gradient: str = "autograd",
+    history: str = "full",
+    method: str = "auto",
+    rule: Any = None,
+    progress_every: int = 0,
+    caller: str = "fit",
+) -> FitResult:
+    """The one traceable fit: ``jax.jit``, ``vmap`` and ``grad`` (without ``tol``) apply as to any function.
+
+    ``learning_rate`` is an array (or ``None`` with ``rule="auto"`` or a schedule as
+    ``rule``); ``tol`` and ``l2`` are arrays or ``None``; the keyword arguments are
+    static. Checks raise while tracing; NaN/inf inputs and divergence are flags in
+    the result. ``sample_weight`` of zero drops a row exactly (``fit``'s padding
+    for ``devices=`` uses that).
+    """
+    params, x, y = check_data(caller, params, x, y)
+    weights = check_sample_weight(caller, sample_weight, y.shape[0], x.dtype)
+    l2 = None if l2 is None else jnp.asarray(l2, x.dtype)
+    check_history_size(caller, n_iters, history, int(np.size(params.w)) + (params.b is not None), x.dtype.itemsize)
+    finite = all_finite(x, y, params.w, params.b, weights)
+    if weights is not None:
+        finite = finite.at[4].set(finite[4] & jnp.all(weights >= 0) & (jnp.sum(weights) > 0))
+    method = choose_method(method, x.shape, x.dtype.itemsize, n_iters)
+    if method == "gram":
+        loss_and_grad = gram_loss_and_grad(gradient, params, x, y, weights, l2)
+    else:
+        loss_and_grad = functools.partial(loss_and_gradient, gradient, x=x, y=y, weights=weights, l2=l2)
+    bias = params.b is not None
+    rate, momentum, reported = _learning_rate(learning_rate, rule, optimizer, gradient, x, bias, weights, l2)
+    tx = _optimizer(optimizer, rate, momentum)
+    total = y.shape[0] if weights is None else jnp.sum(weights)
+    scale = jnp.sum(y * y if weights is None else weights * y * y) / total
+
+    def step(carry, i):
+        params, opt_state, reference, diverged_at = carry
+        loss, grads = loss_and_grad(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        new = optax.apply_updates(params, updates)
+        reference = jnp.where(i == 0, jnp.maximum(loss, reference), reference)
+        bad = ~jnp.isfinite(loss) | (loss > BLOWUP_FACTOR * reference)
+        for leaf in jax.tree.leaves(new):
+            bad = bad | ~jnp.all(jnp.isfinite(leaf))
+        diverged_at = jnp.where((diverged_at < 0) & bad, i, diverged_at)
+        record = History(new if history == "full" else None, None if history == "none" else loss)
+        return (new, opt_state, reference, diverged_at), (record, grads)
+
+    init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))
+    if tol is None:
+        carry, records = _scan(step, init, n_iters, progress_every, loss_and_grad)
+        final, _, _, diverged_at = carry
+        n_steps, converged = jnp.array(n_iters, jnp.int32), None
+    else:
+        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol, progress_every, params)
+    chex.assert_trees_all_equal_shapes(final, params)
+    return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
+
+
+def _scan(step, init, n_iters: int, progress_every: int, loss_and_grad: LossAndGrad):
+    def recorded(carry, i):
+        carry, (record, _) = step(carry, i)
+        return carry, record
+
+    if progress_every:
+        loss_of = lambda carry: loss_and_grad(carry[0])[0]  # noqa: E731
+        return scan_with_progress(recorded, init, n_iters, every=progress_every, loss_of=loss_of)
+
+    def counted(carry, _):  # the step index carried, not read from an array of indices
+        inner, i = carry
+        inner, record = recorded(inner, i)
+        return (inner, i + 1), record
+
+    (carry, _), records = jax.lax.scan(counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters)
+    return carry, records
+
+
+def _while(step, init, n_iters: int, tol: Any, progress_every: int, params: Params):
+    """The loop with a stopping test: ``|g| ≤ tol · |g₀|``, checked before each update, capped at ``n_iters``."""
+    _, first_records = jax.eval_shape(step, init, jnp.array(0, jnp.int32))
+    record_shape = first_records[0]
+    buffers = jax.tree.map(lambda s: jnp.zeros((n_iters, *s.shape), s.dtype), record_shape)
+
+    def cond(state):
+        i, _, _, done, buffers = state
+        return (i < n_iters) & ~done & (state[1][3] < 0)
+
+    def body(state):
+        i, carry, g0, done, buffers = state
+        new_carry, (record, grads) = step(carry, i)
+        norm = optax.global_norm(grads)
+        g0 = jnp.where(i == 0, norm, g0)
+        done = norm <= tol * g0
+        # a run that has converged keeps its parameters: the update is not applied
+        new_carry = jax.tree.map(lambda old, new: jnp.where(done, old, new), carry, new_carry)
+        if record.params is not None:
+            record = record._replace(
+                params=jax.tree.map(lambda old, new: jnp.where(done, old, new), carry[0], record.params)
+            )
+        buffers = jax.tree.map(lambda buf, value: buf.at[i].set(value), buffers, record)
+        if progress_every:
+            jax.lax.cond(
+                (i + 1) % progress_every == 0,
+                lambda: report(i, record.loss if record.loss is not None else norm),
+                lambda: None,
+            )
+        return i + 1, new_carry, g0, done, buffers
+
+    zero = jnp.zeros((), jnp.result_type(*jax.tree.leaves(params)))
+    i, carry, _, done, buffers = jax.lax.while_loop(
+        cond, body, (jnp.array(0, jnp.int32), init, zero, jnp.array(False), buffers)
+    )
+    last = jnp.maximum(i - 1, 0)
+    keep = jnp.arange(n_iters) < i
+    records = jax.tree.map(lambda buf: jnp.where(keep.reshape(-1, *([1] * (buf.ndim - 1))), buf, buf[last]), buffers)
+    n_steps = i - done.astype(jnp.int32)
+    return carry[0], records, carry[3], n_steps, done
+
+
+_fit_jit = jax.jit(
+    fit_core,
+    static_argnames=("n_iters", "optimizer", "gradient", "history", "method", "rule", "progress_every", "caller"),
+)
+
+
+def check_optimizer(fn: str, optimizer: Any) -> str | optax.GradientTransformation:
+    if optimizer is None:
+        return "sgd"
+    if isinstance(optimizer, str):
+        return check_choice(fn, "optimizer", optimizer, OPTIMIZERS)
+    if isinstance(optimizer, optax.GradientTransformation):
+        return optimizer
+    raise TypeError(
+        f"{fn}: optimizer must be None, one of {', '.join(map(repr, OPTIMIZERS))} "
+        f"or an optax.GradientTransformation; got {type(optimizer).__name__}"
+    )
+
+
+def check_learning_rate(fn: str, learning_rate: Any, optimizer: Any) -> tuple[Any, Any]:
+    """``(learning_rate value or None, rule)``: ``rule`` is ``None``, ``"auto"`` or a schedule (static)."""
+    if not isinstance(optimizer, str):
+        if learning_rate is not None:
+            raise ValueError(
+                f"{fn}: learning_rate={learning_rate!r} would not be used: optimizer is an "
+                "optax.GradientTransformation, which carries its own learning rate; leave learning_rate unset"
+            )
+        return None, None
+    if learning_rate is None:  # the lesson's 0.01; heavy-ball's own step
+        return (None, "auto") if optimizer == "heavy-ball" else (0.01, None)
+    if isinstance(learning_rate, str):
+        if learning_rate != "auto":
+            raise TypeError(
+                f"{fn}: learning_rate must be a positive real number, 'auto' or an optax schedule, "
+                f"got str {learning_rate!r}"
+            )
+        return None, "auto"
+    if callable(learning_rate):
+        return None, learning_rate
+    return check_positive(fn, "learning_rate", learning_rate), None
+
+
+def check_options(
+    fn: str, n_iters: Any, optimizer: Any, gradient: Any, history: Any, method: Any, tol: Any, l2: Any
+) -> dict[str, Any]:
+    """The static options of ``fit`` and ``sweep``, checked (cheap: no array is read)."""
+    if not (type(n_iters) is int and 1 <= n_iters <= MAX_ITERS):
+        n_iters = check_n_iters(fn, n_iters)
+    return dict(
+        n_iters=n_iters,
+        gradient=check_choice(fn, "gradient", gradient, GRADIENTS),
+        history=check_choice(fn, "history", history, HISTORY_MODES),
+        optimizer=check_optimizer(fn, optimizer),
+        method=check_choice(fn, "method", method, METHODS),
+        tol=None if tol is None else check_positive(fn, "tol", tol),
+        l2=None
+        if l2 is None or (isinstance(l2, (int, float)) and l2 == 0)
+        else check_positive(fn, "l2", l2, allow_zero=True),
+    )
+
+
+def _divergence_warning(fn: str, result: FitResult, x: Any, params: Params, options: dict, weights: Any) -> None:
+    """Warns :class:`DivergenceWarning` naming the step and a stable rate (costs a power iteration: only then)."""
+    checked, x, _ = check_data(fn, params, x, jnp.zeros(jnp.shape(x)[:1]))
+    weights = None if weights is None else jnp.asarray(weights, x.dtype)
+    lipschitz_value = float(lipschitz(x, bias=checked.b is not None, weights=weights, l2=options["l2"]))
+    if options["gradient"] == "lesson":
+        lipschitz_value *= float(jnp.shape(x)[0] if weights is None else jnp.sum(weights))
+    rate = None if result.learning_rate is None else float(result.learning_rate)
+    optimizer = options["optimizer"]
+    message = divergence_message(fn, int(result.diverged_at), rate, lipschitz_value, optimizer)
+    warnings.warn(message, DivergenceWarning, stacklevel=3)
+
+
+def eager_report(fn: str, result: FitResult, rule: Any, raise_auto: bool = True) -> bool:
+    """Raises for NaN/inf inputs and an unusable ``"auto"`` rate; returns whether the result is concrete."""
+    if is_traced(result):
+        return False  # under a transformation: the flags are the answer
+    finite = np.asarray(result.inputs_finite)
+    if not finite.all():
+        if not finite[..., 4].all():
+            raise ValueError(f"{fn}: sample_weight must be finite and non-negative, with a positive sum")
+        raise_if_not_finite(fn, INPUT_NAMES[:4], finite[..., :4])
+    if rule == "auto" and raise_auto and result.learning_rate is not None:
+        rate = np.asarray(result.learning_rate)
+        if np.any(np.isinf(rate)):
+            raise ValueError(
+                f"{fn}: learning_rate='auto' needs the loss to curve, but L = 0: x is all zeros and there is "
+                "no bias; give learning_rate explicitly"
+            )
+        if np.any(~(rate > 0)):
+            raise ValueError(
+                f"{fn}: learning_rate='auto' cannot be computed: the data's squares overflow {rate.dtype} "
+                "(L is not finite); standardize the features or compute in float64"
+            )
+    return True
+
+
+def fit(
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    learning_rate: float | str | Callable | None = None,
+    n_iters: int = 100,
+    optimizer: str | optax.GradientTransformation | None = None,
+    gradient: str = "autograd",
+    history: str = "full",
+    progress: bool = False,
+    devices: int | Sequence[jax.Device] | None = None,
+    mesh: jax.sharding.Mesh | None = None,
+    method: str = "auto",
+    tol: float | None = None,
+    sample_weight: ArrayLike | None = None,
+    l2: float | None = None,
+) -> FitResult:
+    """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
+
+    The lesson's training loop: each step computes the loss and its gradient and
+    lets the optimizer update the parameters. All steps run in one compiled
+    program; a second call with the same shapes, dtypes and options reuses it.
+    ``fit`` is a JAX function: ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply
+    to it (``grad`` without ``tol``, whose loop has a data-dependent length).
+
+    The defaults are the lesson's (``learning_rate=0.01``, ``n_iters=100``), so that
+    the port reads like the lesson. On your own data use ``learning_rate="auto"``
+    (1/L) on standardized features, with ``n_iters`` of a few times the condition
+    number, or ``tol=`` with a generous ``n_iters``; ``jaxlr fit`` does that.
+
+    Args:
+      params: initial :class:`Params`; ``Params(w=0.0)`` is the lesson's model.
+      x: inputs, ``(n,)`` for a scalar ``w`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
+      y: targets, ``(n,)`` (or ``(n, 1)``).
+      learning_rate: the step size (positive, finite; an array or tracer works
+        too, and can be differentiated), ``"auto"`` (``1/L``, L the largest
+        eigenvalue of the loss's Hessian, by power iteration on the data, see
+        :func:`lipschitz_constant`), or an optax schedule (a function of the
+        step). ``None``: 0.01, the lesson's (heavy-ball: its own optimal step).
+        Must stay unset when ``optimizer`` is an ``optax.GradientTransformation``,
+        which carries its own.
+      n_iters: number of steps, at least 1; the cap when ``tol`` is given.
+      optimizer: ``None`` (``optax.sgd(learning_rate)``, the lesson's
+        ``w -= learning_rate * w.grad``), ``"sgd"``, ``"momentum"`` (0.9),
+        ``"adam"``, ``"heavy-ball"`` (``optax.sgd(lr, momentum=β)`` with Polyak's
+        optimal ``lr = 4/(√L+√μ)²`` and ``β = ((√κ−1)/(√κ+1))²`` from the data's
+        curvature: about ``√κ`` times fewer steps than plain gradient descent on an
+        ill-conditioned problem), or any ``optax.GradientTransformation``.
+      gradient: ``"autograd"`` (``jax.grad``), ``"manual"`` (the analytic
+        gradient) or ``"lesson"`` (the lesson's N-times-too-large gradient,
+        for reproducing its trace only).
+      history: ``"full"`` keeps the loss and parameters of every step,
+        ``"loss"`` the loss only, ``"none"`` neither.
+      progress: show a progress bar with the running loss on stderr, updated
+        from inside the compiled loop at most 20 times (for ``n_iters`` of at
+        least 5000; shorter fits are too quick for one).
+      devices: split the rows of ``x`` and ``y`` across devices (data
+        parallelism): an int (the first that many of ``jax.devices()``) or a
+        list of devices. The rows are padded with zeros to a multiple of the
+        device count, and the padded rows get weight 0. The parameters are replicated.
+      mesh: like ``devices``, over a ``jax.sharding.Mesh``'s devices, the rows
+        split along all of its axes. Without either, ``x`` and ``y`` are used
+        where they are: already sharded along their rows the fit runs
+        data-parallel, with the sums over rows as XLA all-reduces.
+      method: ``"plain"`` reads the data once per step; ``"gram"`` reads it
+        before the loop for the sufficient statistics ``[X 1]ᵀ[X 1]``, ``[X 1]ᵀy``
+        and then costs ``O(d²)`` per step; ``"auto"`` picks ``"gram"`` for large
+        data with ``n ≫ d`` and enough steps (see :func:`jaxlr._fit.choose_method`).
+      tol: stop when the gradient's norm falls to ``tol`` times its initial norm
+        (checked before each update); ``result.n_steps`` and ``result.converged``
+        say when and whether. Under ``vmap`` each run stops on its own criterion.
+      sample_weight: ``(n,)`` non-negative weights: the loss is ``Σ sᵢ rᵢ² / Σ sᵢ``.
+      l2: a ridge penalty ``l2 · |w|²`` added to the loss (``b`` is not penalised).
+        This is the MSE convention: scikit-learn's ``Ridge(alpha)`` penalises the
+        *sum* of squares, so ``alpha = l2 · n`` (``l2 · Σ sᵢ`` with weights).
+
+    Returns:
+      A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
+      update and ``history.params[i]`` the parameters after it, as the lesson
+      prints them. If the run diverged, ``fit`` also warns with a
+      :class:`DivergenceWarning` naming the step and a stable learning rate.
+
+    Raises:
+      TypeError, ValueError: for inputs that cannot be fitted, with a message
+        naming the argument, what was expected and what was given; for NaN or inf
+        in the inputs when called eagerly.
+
+    Examples:
+      >>> import jaxlr
+      >>> x, y = jaxlr.lesson_data()
+      >>> result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=100)
+      >>> print(f"w = {result.params.w:.3f}, f(5) = {jaxlr.predict(result.params, 5.0):.3f}")
+      w = 2.000, f(5) = 10.000
+      >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
+      30.00000000
+    """
+    fn = "fit"
+    options = check_options(fn, n_iters, optimizer, gradient, history, method, tol, l2)
+    rate, rule = check_learning_rate(fn, learning_rate, options["optimizer"])
+    params = as_params(fn, params)
+    x, y = as_input(fn, "x", x), as_input(fn, "y", y)
+    weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
+    n = options["n_iters"]
+    every = report_every(n) if progress and n >= MIN_PROGRESS_STEPS else 0
+    with on_rows_of(fn, x, y, weights, devices, mesh) as rows:
+        with progress_bar(n) if every else contextlib.nullcontext():
+            result = _fit_jit(
+                params,
+                rows.x,
+                rows.y,
+                rate,
+                options.pop("tol"),
+                options["l2"],
+                rows.weights,
+                rule=rule,
+                progress_every=every,
+                **{k: v for k, v in options.items() if k != "l2"},
+            )
+        result = restore_axes(result, rows.home)
+    return finish(fn, result, rule, rows.x, params, options, rows.weights)
+
+
+def finish(fn: str, result: FitResult, rule: Any, x: Any, params: Params, options: dict, weights: Any) -> FitResult:
+    """The eager shell's last word: raise for bad inputs, warn on divergence; a traced result passes."""
+    if eager_report(fn, result, rule) and int(result.diverged_at) >= 0:
+        _divergence_warning(fn, result, x, params, options, weights)
+    return result
