@@ -26,6 +26,7 @@ RTOL = 1e-8
 
 
 @parametrize_with_checks([GradientDescentRegressor()])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # iris in 1000 plain steps: honest
 def test_scikit_learn_estimator_checks(estimator, check):
     # Every check runs (none is expected to fail); the array-API one skips itself unless SCIPY_ARRAY_API=1.
     check(estimator)
