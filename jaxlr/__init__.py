@@ -14,7 +14,12 @@ The whole public API is on this page.
 * Learning rates: :func:`lipschitz_constant` (L; ``learning_rate="auto"`` is
   ``1/L``), :func:`warn_if_unstable`, :class:`DivergenceWarning`; :func:`sweep`
   fits many learning rates in one compiled call (:class:`SweepResult`).
-* Checking: :func:`least_squares`, the closed-form solution.
+* Checking: :func:`least_squares`, the closed-form solution (with sample weights and a
+  ridge penalty too).
+* Statistics: :func:`regression_stats` (a :class:`RegressionStats`): R², standard errors,
+  t, p-values and confidence intervals, as statsmodels reports them.
+* scikit-learn: ``jaxlr.sklearn.GradientDescentRegressor`` (imported on its own; needs
+  the ``sklearn`` extra).
 * Plots (needs matplotlib): :func:`plot_loss`, :func:`plot_fit`, :func:`plot_sweep`.
 * Scaling out: ``fit(..., devices=...)`` or row-sharded ``x``, ``y`` on one host;
   :func:`initialize_distributed`, :func:`read_csv_rows` and :func:`fit_distributed`
@@ -52,6 +57,8 @@ from jaxlr._plot import plot_sweep as plot_sweep
 from jaxlr._standardize import Standardization as Standardization
 from jaxlr._standardize import standardize as standardize
 from jaxlr._standardize import unstandardize as unstandardize
+from jaxlr._stats import RegressionStats as RegressionStats
+from jaxlr._stats import regression_stats as regression_stats
 from jaxlr._sweep import sweep as sweep
 from jaxlr._types import FitResult as FitResult
 from jaxlr._types import History as History
@@ -70,6 +77,7 @@ __all__ = [
     "FitResult",
     "History",
     "Params",
+    "RegressionStats",
     "Standardization",
     "SweepResult",
     "autograd_gradient",
@@ -90,6 +98,7 @@ __all__ = [
     "plot_sweep",
     "predict",
     "read_csv_rows",
+    "regression_stats",
     "standardize",
     "sweep",
     "unstandardize",

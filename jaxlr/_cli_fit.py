@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxlr import _cli_fit_distributed
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, fit_record, load_problem
+from jaxlr._cli_stats import statistics_json, statistics_table
 from jaxlr._csv import DataError
 from jaxlr._curvature import condition_number
 from jaxlr._fit import fit
@@ -24,6 +25,7 @@ from jaxlr._least_squares import least_squares
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import unstandardize
+from jaxlr._stats import regression_stats
 from jaxlr._types import Params
 
 PROG = "jaxlr fit"
@@ -132,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     kappa = float(condition_number(x, bias=True))
     print(f"condition number of the trained design [X 1]: {kappa:.3g}")
     converged = final_loss <= exact_loss + 1e-4 * max(exact_loss, float(np.mean(data.y**2)))
+    stats = regression_stats(jax.numpy.asarray(data.x, x.dtype), y, exact)  # statsmodels' OLS numbers
+    print(statistics_table(names, stats, converged=converged))
     if not converged:
         print(_not_converged_message(problem, x, kappa, final_loss, exact_loss, args.steps), file=sys.stderr)
     try:
@@ -158,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
                         "bias": float(exact_values[-1]),
                         "final_loss": exact_loss,
                     },
+                    "statistics": statistics_json(names, stats),
                 },
             )
             print(f"wrote {args.json}")

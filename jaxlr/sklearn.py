@@ -1,0 +1,264 @@
+"""A scikit-learn estimator: :class:`GradientDescentRegressor`, linear regression by :func:`jaxlr.fit`.
+
+Needs scikit-learn (``pip install 'jaxlr[sklearn]'``); ``import jaxlr`` never imports it.
+
+    >>> import numpy as np
+    >>> from jaxlr.sklearn import GradientDescentRegressor
+    >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
+    >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
+    >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
+    [ 2. -1.] 0.5
+"""
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+
+try:
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as e:  # pragma: no cover - the extra is missing
+    raise ImportError("jaxlr.sklearn needs scikit-learn 1.6 or later: pip install 'jaxlr[sklearn]'") from e
+
+import jaxlr
+
+__all__ = ["GradientDescentRegressor"]
+
+_OPTIMIZERS = ("sgd", "momentum", "adam")
+# The default ``tol`` by compute dtype: what gradient descent and the least-squares solve can both
+# reach on a well-conditioned (standardized) problem, with room for a condition number of ~1e3.
+_DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
+
+
+def _compute_dtype() -> np.dtype:
+    """float64 when JAX has x64 on (``jax_enable_x64``), else float32: the estimator never changes JAX's config."""
+    return np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
+
+
+class GradientDescentRegressor(RegressorMixin, BaseEstimator):
+    """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
+
+    A scikit-learn regressor around :func:`jaxlr.fit`: it works in a ``Pipeline``,
+    ``GridSearchCV``, ``cross_val_score`` and the rest, and passes
+    ``sklearn.utils.estimator_checks.check_estimator``. It minimizes
+
+        ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s)  +  l2 * sum(coef_**2)``
+
+    (``s`` = ``sample_weight``, all ones by default): the weighted *mean* of
+    squares, as :func:`jaxlr.least_squares`; scikit-learn's ``Ridge(alpha=a)`` is
+    ``l2 = a / sum(s)``. The intercept is not penalised.
+
+    How it fits. With ``fit_intercept``, ``X`` and ``y`` are centred on their
+    (weighted) means, which makes the intercept's optimum exactly
+    ``mean(y) - mean(X) @ coef_`` (as scikit-learn's linear models do); gradient
+    descent then trains ``coef_`` on the centred problem, with each row scaled by
+    ``sqrt(s_i · n / sum(s))`` (so that the plain mean of squares is the weighted
+    one) and, for ``l2 > 0``, ``d`` extra rows ``sqrt(n' · l2) / scale_j`` with
+    target 0 that add the penalty (``n'`` the row count). These are exact
+    transformations: the minimizer is the same, only the route differs.
+
+    Convergence. ``tol`` is the relative agreement with the closed-form answer that
+    the estimator demands: after ``max_iter`` steps the coefficients (in
+    standardized units) are compared with :func:`jaxlr.least_squares` on the same
+    problem, and a ``sklearn.exceptions.ConvergenceWarning`` is issued when
+    ``|coef - exact| > tol · |exact|`` (Euclidean norms). A run that diverges (the
+    loss becomes non-finite or blows up) raises ``ValueError`` instead of returning
+    NaN coefficients.
+
+    Precision. Computed in float64 when JAX has x64 enabled
+    (``jax.config.update("jax_enable_x64", True)``), else float32; the estimator
+    never changes JAX's configuration. ``coef_``, ``intercept_`` and ``predict``
+    are float64 NumPy values either way.
+
+    Parameters:
+      learning_rate: a positive step size, or ``"auto"`` (default): ``1/L`` from the
+        data's curvature (see :func:`jaxlr.lipschitz_constant`).
+      max_iter: gradient steps (default 1000); every fit runs all of them, so
+        ``n_iter_ == max_iter``.
+      tol: the relative coefficient agreement with least squares below which the fit
+        counts as converged; ``None`` (default): ``1e-6`` in float64, ``1e-3`` in
+        float32.
+      optimizer: ``"sgd"`` (default), ``"momentum"``, ``"adam"`` or an
+        ``optax.GradientTransformation``.
+      fit_intercept: fit ``intercept_`` (default ``True``); else it is 0.
+      l2: the ridge penalty (``>= 0``, default 0).
+      standardize: scale each feature to unit (weighted) standard deviation before
+        training (default ``True``); the coefficients are reported in the original
+        units. Without it, features of very different scales make gradient descent
+        slow.
+
+    Attributes:
+      coef_: ``(n_features,)`` the weights, float64.
+      intercept_: the intercept, a float.
+      n_iter_: the gradient steps run.
+      n_features_in_: the number of features seen in ``fit``.
+      feature_names_in_: the column names, when ``X`` was a DataFrame with string
+        column names.
+      learning_rate_: the learning rate used (``1/L`` for ``"auto"``), or ``None`` for
+        an optax transformation, which carries its own.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float | str = "auto",
+        max_iter: int = 1000,
+        tol: float | None = None,
+        optimizer: str | optax.GradientTransformation = "sgd",
+        fit_intercept: bool = True,
+        l2: float = 0.0,
+        standardize: bool = True,
+    ):
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.optimizer = optimizer
+        self.fit_intercept = fit_intercept
+        self.l2 = l2
+        self.standardize = standardize
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False  # refused by validate_data: "Sparse data was passed ... dense data is required"
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def _check_params(self, dtype: np.dtype) -> float:
+        """Checks the hyperparameters (scikit-learn checks them in ``fit``, not ``__init__``); returns ``tol``."""
+        name = type(self).__name__
+        rate = self.learning_rate
+        if not (rate == "auto" if isinstance(rate, str) else _positive_real(rate)):
+            raise ValueError(f"{name}: learning_rate must be a positive number or 'auto', got {rate!r}")
+        if isinstance(self.max_iter, (bool, np.bool_)) or not isinstance(self.max_iter, numbers.Integral):
+            raise ValueError(f"{name}: max_iter must be a positive integer, got {self.max_iter!r}")
+        if self.max_iter < 1:
+            raise ValueError(f"{name}: max_iter must be at least 1, got {self.max_iter}")
+        if self.tol is not None and not _positive_real(self.tol):
+            raise ValueError(f"{name}: tol must be a positive number or None, got {self.tol!r}")
+        if not (self.optimizer in _OPTIMIZERS or isinstance(self.optimizer, optax.GradientTransformation)):
+            raise ValueError(
+                f"{name}: optimizer must be one of {', '.join(map(repr, _OPTIMIZERS))} or an "
+                f"optax.GradientTransformation, got {self.optimizer!r}"
+            )
+        if not (isinstance(self.l2, numbers.Real) and not isinstance(self.l2, bool) and 0 <= float(self.l2) < math.inf):
+            raise ValueError(f"{name}: l2 must be a non-negative finite number, got {self.l2!r}")
+        for flag in ("fit_intercept", "standardize"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise ValueError(f"{name}: {flag} must be True or False, got {getattr(self, flag)!r}")
+        return _DEFAULT_TOL[dtype] if self.tol is None else float(self.tol)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
+        """Fits ``coef_`` and ``intercept_`` by ``max_iter`` steps of gradient descent.
+
+        Args:
+          X: ``(n_samples, n_features)`` numbers (a dense array or DataFrame; sparse
+            matrices are refused).
+          y: ``(n_samples,)`` targets.
+          sample_weight: ``None`` or ``(n_samples,)`` non-negative weights, not all
+            zero; an integer weight is the same as repeating the sample.
+
+        Returns:
+          ``self``.
+
+        Raises:
+          ValueError: for bad input or hyperparameters, and when training diverged
+            (a smaller ``learning_rate``, or ``"auto"``, is the fix).
+        """
+        dtype = _compute_dtype()
+        tol = self._check_params(dtype)
+        X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64, y_numeric=True)
+        n, d = X.shape
+        weight = _check_sample_weight(type(self).__name__, sample_weight, n)
+        total = float(np.sum(weight))
+        if self.fit_intercept:
+            x_mean, y_mean = weight @ X / total, float(weight @ y) / total
+        else:
+            x_mean, y_mean = np.zeros(d), 0.0
+        xc, yc = X - x_mean, y - y_mean
+        scale = np.sqrt(weight @ (xc * xc) / total)
+        scale = np.where(scale > 0, scale, 1.0)
+        units = scale if self.standardize else np.ones(d)  # the training coordinates: coef_ = v / units
+        # TODO(jaxlr.fit sample_weight=, l2=): once fit takes them, pass the weights and the penalty to fit
+        # and drop the row scaling and the penalty rows below (keep the centring for the exact intercept).
+        rows = n + d if self.l2 > 0 else n
+        root = np.sqrt(weight * (rows / total))
+        z, target = root[:, None] * (xc / units), root * yc
+        if self.l2 > 0:
+            z = np.concatenate([z, np.diag(np.sqrt(rows * self.l2) / units)])
+            target = np.concatenate([target, np.zeros(d)])
+        z, target = z.astype(dtype), target.astype(dtype)
+        flat = not np.any(z)  # no curvature: every step size is stable and the answer is 0
+        rate = 1.0 if flat and self.learning_rate == "auto" else self.learning_rate
+        if isinstance(rate, numbers.Real):
+            rate = float(rate)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", jaxlr.DivergenceWarning)
+            result = jaxlr.fit(
+                jaxlr.Params(np.zeros(d, dtype), None),
+                z,
+                target,
+                learning_rate=rate,
+                n_iters=int(self.max_iter),
+                optimizer=self.optimizer,
+                history="none",
+            )
+        v = np.asarray(result.params.w, np.float64)
+        if bool(result.diverged) or not np.all(np.isfinite(v)):
+            reasons = [
+                str(w.message).removeprefix("fit: ") for w in caught if issubclass(w.category, jaxlr.DivergenceWarning)
+            ]
+            reason = reasons[0] if reasons else "training diverged (the coefficients became non-finite)"
+            raise ValueError(f"{type(self).__name__}: {reason}")
+        for w in caught:
+            if not issubclass(w.category, jaxlr.DivergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        exact = np.asarray(jaxlr.least_squares(z, target, bias=False).w, np.float64)
+        gap = float(np.linalg.norm(v - exact))
+        if not gap <= tol * float(np.linalg.norm(exact)):
+            warnings.warn(
+                f"{type(self).__name__}: gradient descent has not converged in max_iter={self.max_iter} steps: "
+                f"its coefficients are {gap / max(float(np.linalg.norm(exact)), np.finfo(dtype).tiny):.3g} "
+                f"(relative) from the least-squares solution, above tol={tol:g}; increase max_iter"
+                + ("" if self.standardize else " or set standardize=True"),
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.coef_ = v / units
+        self.intercept_ = float(y_mean - x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.n_iter_ = int(self.max_iter)
+        self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``X @ coef_ + intercept_``, float64, for ``(n_samples, n_features)`` ``X``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=False, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
+def _positive_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) < math.inf
+
+
+def _check_sample_weight(name: str, sample_weight: Any, n: int) -> np.ndarray:
+    """``sample_weight`` as ``(n,)`` float64 (ones for ``None``): finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return np.ones(n)
+    try:
+        weight = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: sample_weight must be an array of {n} numbers ({e})") from None
+    if weight.shape != (n,):
+        raise ValueError(f"{name}: sample_weight must have shape ({n},), one per sample; got shape {weight.shape}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError(f"{name}: sample_weight contains NaN or inf; weights must be finite numbers")
+    if np.any(weight < 0):
+        raise ValueError(f"{name}: sample_weight must be non-negative, got a minimum of {weight.min():g}")
+    if not np.any(weight > 0):
+        raise ValueError(f"{name}: sample_weight is all zeros; at least one sample needs a non-zero weight")
+    return weight
