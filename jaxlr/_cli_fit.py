@@ -1,10 +1,11 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
 
-Exit codes: 0 for a fit, 1 when training diverged (nothing is written), 2 for
-bad input (a one-line error), 3 when gradient descent has not reached the
-least-squares solution (the outputs are written with ``"converged": false``,
-and the error says why: too few steps, or an ill-conditioned design, with its
-condition number and the fix).
+Exit codes: 0 for a fit whose coefficients agree with float64 least squares
+(see :mod:`jaxlr._convergence` for the rule and its tolerance), 1 when training
+diverged (nothing is written), 2 for bad input (a one-line error), 3 when they do
+not agree (the outputs are written with ``"converged": false``, and the error
+says why: too few steps, with an estimate of how many more, a design too
+ill-conditioned for this precision, or a problem with no unique answer).
 """
 
 import argparse
@@ -17,11 +18,11 @@ import numpy as np
 from jaxlr import _cli_fit_distributed
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, fit_record, load_problem
 from jaxlr._cli_stats import statistics_json, statistics_table
+from jaxlr._convergence import judge, least_squares_reference
 from jaxlr._csv import DataError
 from jaxlr._curvature import condition_number
 from jaxlr._fit import fit
 from jaxlr._io import write_json
-from jaxlr._least_squares import least_squares
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import unstandardize
@@ -51,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)",
     )
+    parser.add_argument(
+        "--intercept",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fit a bias b in y = X @ w + b; --no-intercept fits a model through the origin, y = X @ w "
+        "(default: an intercept, except for --dataset lesson, whose model f = w * x has none)",
+    )
     _cli_fit_distributed.add_arguments(parser)
 
 
@@ -68,28 +76,31 @@ def _summary_table(
     return "\n".join(lines)
 
 
-def _mse(data, weights: np.ndarray, bias: float) -> float:
-    return float(np.mean((data.x @ weights + bias - data.y) ** 2))
+def _mse(data, weights: np.ndarray, bias: float | None) -> float:
+    return float(np.mean((data.x @ weights + (0.0 if bias is None else bias) - data.y) ** 2))
 
 
 def run(args: argparse.Namespace) -> int:
     refusal = _cli_fit_distributed.refusal(args)
     if refusal is not None:
         return fail(PROG, refusal)
+    intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
+    if args.distributed and not intercept:
+        return fail(PROG, "--no-intercept cannot be used with --distributed: the distributed fit always has a bias")
     if args.distributed:
         return _cli_fit_distributed.run(args)
     try:
         check_outputs(args)
-        problem = load_problem(args)
+        problem = load_problem(args, intercept=intercept)
     except DataError as e:
         return fail(PROG, str(e))
     data, x, y = problem.data, problem.x, problem.y
     d = x.shape[1]
-    print(describe(problem, args))
+    print(describe(problem, args, intercept=intercept))
     if args.lr != "auto":
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DivergenceWarning)
-            warn_if_unstable(x, args.lr, bias=True, optimizer=args.optimizer)
+            warn_if_unstable(x, args.lr, bias=intercept, optimizer=args.optimizer)
         for warning in caught:
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     elif args.optimizer == "adam":
@@ -98,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             "differently, so a better Adam rate may be far from it (jaxlr sweep finds one)",
             file=sys.stderr,
         )
-    params = Params(jax.numpy.zeros(d, x.dtype), jax.numpy.zeros((), x.dtype))
+    params = Params(jax.numpy.zeros(d, x.dtype), jax.numpy.zeros((), x.dtype) if intercept else None)
     show_progress = not args.quiet and stderr_is_terminal()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DivergenceWarning)
@@ -112,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
             history="loss",
             progress=show_progress,
         )
-    if result.diverged or not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in result.params):
+    leaves = jax.tree_util.tree_leaves(result.params)  # b=None (no intercept) is no leaf
+    if result.diverged or not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
         reasons = [str(w.message).removeprefix("fit: ") for w in caught if issubclass(w.category, DivergenceWarning)]
         reason = reasons[0] if reasons else "training diverged (the loss became non-finite)"
         print(f"{PROG}: error: {reason}. No result is reported or written.", file=sys.stderr)
@@ -120,24 +132,48 @@ def run(args: argparse.Namespace) -> int:
     if problem.standardization is not None:
         fitted = unstandardize(result.params, problem.standardization)
     else:
-        fitted = Params(np.asarray(result.params.w, np.float64), np.asarray(result.params.b, np.float64))
+        b = None if result.params.b is None else np.asarray(result.params.b, np.float64)
+        fitted = Params(np.asarray(result.params.w, np.float64), b)
     weights = np.asarray(fitted.w, np.float64)
-    bias = np.asarray(fitted.b, np.float64).item()
-    exact = least_squares(jax.numpy.asarray(data.x, x.dtype), y)
-    exact_values = np.append(np.asarray(exact.w, np.float64), np.asarray(exact.b, np.float64))
+    bias = None if fitted.b is None else np.asarray(fitted.b, np.float64).item()
+    # The reference: float64 least squares on centred, scaled columns, whatever the training dtype.
+    exact = least_squares_reference(data.x, data.y, data.feature_names, intercept=intercept)
+    exact_values = exact.weights if exact.bias is None else np.append(exact.weights, exact.bias)
     # Both losses in float64 on the original data, so that the gap is not float32 rounding.
     final_loss = _mse(data, weights, bias)
-    exact_loss = _mse(data, exact_values[:-1], exact_values[-1])
-    lr_text = f"{result.learning_rate:.6g}" + (" (auto: 1/L)" if args.lr == "auto" else "")
-    names = [*data.feature_names, "bias"]
-    print(_summary_table(names, np.append(weights, bias), exact_values, final_loss, exact_loss, lr_text))
-    kappa = float(condition_number(x, bias=True))
-    print(f"condition number of the trained design [X 1]: {kappa:.3g}")
-    converged = final_loss <= exact_loss + 1e-4 * max(exact_loss, float(np.mean(data.y**2)))
-    stats = regression_stats(jax.numpy.asarray(data.x, x.dtype), y, exact)  # statsmodels' OLS numbers
+    exact_loss = _mse(data, exact.weights, exact.bias)
+    learning_rate = float(np.asarray(result.learning_rate))
+    lr_text = f"{learning_rate:.6g}" + (" (auto: 1/L)" if args.lr == "auto" else "")
+    names = [*data.feature_names, "bias"] if intercept else list(data.feature_names)
+    values = weights if bias is None else np.append(weights, bias)
+    print(_summary_table(names, values, exact_values, final_loss, exact_loss, lr_text))
+    kappa = float(condition_number(x, bias=intercept))
+    print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
+    scaling = problem.standardization
+    verdict = judge(
+        exact,
+        weights,
+        bias,
+        design=np.asarray(x),
+        shift=np.zeros(d) if scaling is None else scaling.mean,
+        scale=np.ones(d) if scaling is None else scaling.scale,
+        kappa=kappa,
+        learning_rate=learning_rate,
+        optimizer=args.optimizer,
+        steps=args.steps,
+    )
+    print(
+        f"coefficients against least squares: max error {verdict.max_error:.3g}, tolerance {verdict.tolerance:.3g} "
+        f"(standardized, relative to {exact.coefficient_scale:.4g}): "
+        + ("converged" if verdict.converged else f"not converged ({verdict.reason})")
+    )
+    converged = verdict.converged
+    exact_bias = None if exact.bias is None else jax.numpy.asarray(exact.bias, x.dtype)
+    exact_params = Params(jax.numpy.asarray(exact.weights, x.dtype), exact_bias)
+    stats = regression_stats(jax.numpy.asarray(data.x, x.dtype), y, exact_params, intercept=intercept)
     print(statistics_table(names, stats, converged=converged))
     if not converged:
-        print(_not_converged_message(problem, x, kappa, final_loss, exact_loss, args.steps), file=sys.stderr)
+        print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
     try:
         if args.json is not None:
             write_json(
@@ -155,11 +191,19 @@ def run(args: argparse.Namespace) -> int:
                         source=data.source,
                         standardized=problem.standardization is not None,
                     ),
+                    "intercept": intercept,
                     "converged": converged,
+                    "convergence": {
+                        "reason": verdict.reason,
+                        "tolerance": verdict.tolerance,
+                        "max_error": verdict.max_error,
+                        "scale": exact.coefficient_scale,
+                        "more_steps": verdict.more_steps,
+                    },
                     "condition_number": kappa if np.isfinite(kappa) else None,
                     "least_squares": {
-                        "weights": dict(zip(data.feature_names, exact_values[:-1].tolist(), strict=True)),
-                        "bias": float(exact_values[-1]),
+                        "weights": dict(zip(data.feature_names, exact.weights.tolist(), strict=True)),
+                        "bias": exact.bias,
                         "final_loss": exact_loss,
                     },
                     "statistics": statistics_json(names, stats),
@@ -182,28 +226,3 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
         return fail(PROG, f"cannot write the output: {e}")
     return 0 if converged else 3
-
-
-def _not_converged_message(problem, x, kappa: float, final_loss: float, exact_loss: float, steps: int) -> str:
-    """Why gradient descent is short of least squares, and what to do: more steps, or --standardize."""
-    gap = f"its loss is {final_loss / exact_loss - 1:.2%} above least squares" if exact_loss > 0 else "it is not exact"
-    head = f"{PROG}: error: gradient descent has not converged ({gap}), so its weights are not the answer"
-    eps = float(np.finfo(np.dtype(x.dtype)).eps)
-    if kappa * eps < 0.1 and kappa <= max(1e3, steps):
-        return f"{head}: try more --steps (about {kappa:.2g} × a few are needed at the auto learning rate)"
-    if problem.standardization is not None:
-        return (
-            f"{head}: the standardized design is ill-conditioned (condition number {kappa:.3g}; its features are "
-            "nearly collinear): gradient descent needs on the order of that many steps; drop or combine the "
-            "collinear features, or use the least-squares column"
-        )
-    x = np.asarray(x, np.float64)
-    centred = x - np.mean(x, axis=0)
-    scale = np.std(centred, axis=0)
-    standardized_kappa = float(condition_number(centred / np.where(scale > 0, scale, 1.0), bias=True))
-    limit = " and is beyond what this precision can resolve" if kappa * eps >= 0.1 else ""
-    return (
-        f"{head}: the design [X 1] is ill-conditioned (condition number {kappa:.3g}; gradient descent needs on "
-        f"the order of that many steps{limit}); use --standardize, which centres and scales the features "
-        f"(condition number then {standardized_kappa:.3g}) and reports the weights in the original units"
-    )

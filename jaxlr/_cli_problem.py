@@ -87,8 +87,11 @@ def check_outputs(args: argparse.Namespace) -> None:
             raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
 
 
-def load_problem(args: argparse.Namespace) -> Problem:
-    """Loads and prepares the data the arguments name. Raises ``DataError``."""
+def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem:
+    """Loads and prepares the data the arguments name. Raises ``DataError``.
+
+    Without an ``intercept``, ``--standardize`` scales the features without centring them.
+    """
     if (args.data is None) == (args.dataset is None):
         raise DataError("give either a CSV file or --dataset NAME (not both)")
     if args.data is not None:
@@ -102,7 +105,7 @@ def load_problem(args: argparse.Namespace) -> Problem:
     x = data.x
     standardization = None
     if args.standardize:
-        x, standardization = standardize(x, data.feature_names)
+        x, standardization = standardize(x, data.feature_names, center=intercept)
     with np.errstate(over="ignore"):
         x, y = np.asarray(x, args.dtype), np.asarray(data.y, args.dtype)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
@@ -110,12 +113,15 @@ def load_problem(args: argparse.Namespace) -> Problem:
     return Problem(data, jnp.asarray(x), jnp.asarray(y), standardization)
 
 
-def describe(problem: Problem, args: argparse.Namespace) -> str:
+def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = True) -> str:
     data = problem.data
     n, d = data.x.shape
-    scaled = ", standardized" if problem.standardization is not None else ""
+    scaled = ""
+    if problem.standardization is not None:
+        scaled = ", standardized" if intercept else ", scaled to unit root mean square"
+    model = "" if intercept else ", no intercept"
     return (
-        f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}, target {data.target_name!r}; "
+        f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}; "
         f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
     )
 
@@ -125,7 +131,7 @@ def fit_record(
     *,
     names: list[str],
     weights: np.ndarray,
-    bias: float,
+    bias: float | None,
     loss_history: np.ndarray,
     final_loss: float,
     learning_rate: Any,

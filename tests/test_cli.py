@@ -80,7 +80,9 @@ def test_fit_with_other_optimizers(capsys, csv_file, tmp_path, optimizer):
 
 def test_fit_with_a_chosen_feature(capsys, csv_file, tmp_path):
     out_json = tmp_path / "fit.json"
-    code, out, _ = _run(capsys, "fit", csv_file, "--target", "y", "--features", "a", "--json", out_json)
+    code, out, _ = _run(
+        capsys, "fit", csv_file, "--target", "y", "--features", "a", "--standardize", "--json", out_json
+    )  # fmt: skip
     assert code == 0
     result = json.loads(out_json.read_text())
     assert list(result["weights"]) == ["a"] and result["dtype"] == "float32"
@@ -102,6 +104,18 @@ def test_lesson_dataset(capsys, tmp_path):
     code, out, _ = _run(capsys, "fit", "--dataset", "lesson", "--steps", "2000", "--json", out_json)
     assert code == 0
     result = json.loads(out_json.read_text())
+    # the lesson's model f = w * x has no bias: none is fitted, and the JSON says so
+    assert result["bias"] is None and result["intercept"] is False and result["least_squares"]["bias"] is None
+    assert "bias" not in out and "no intercept" in out
+    np.testing.assert_allclose(result["weights"]["x"], 2.0, rtol=1e-6)
+
+
+def test_lesson_dataset_with_an_intercept(capsys, tmp_path):
+    out_json = tmp_path / "fit.json"
+    code, out, _ = _run(capsys, "fit", "--dataset", "lesson", "--intercept", "--steps", "2000", "--json", out_json)
+    assert code == 0
+    result = json.loads(out_json.read_text())
+    assert result["intercept"] is True and "bias" in out
     np.testing.assert_allclose(result["weights"]["x"], 2.0, atol=1e-3)
     np.testing.assert_allclose(result["bias"], 0.0, atol=3e-3)
 
@@ -215,6 +229,20 @@ def test_bad_input_gets_a_one_line_error(capsys, bad_files, command, key, extra,
         assert word in line, line
 
 
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--no-intercept", "--distributed"], ["--no-intercept", "--distributed"]),
+        (["--no-intercept", "--standardize", "--features", "a,z"], ["'z'", "all zeros"]),
+    ],
+)
+def test_bad_no_intercept_options(capsys, tmp_path, extra, words):
+    path = tmp_path / "zeros.csv"
+    path.write_text("a,z,y\n1,0,3\n2,0,5\n3,0,8\n")
+    line = _one_line_error(capsys, "fit", path, "--target", "y", *extra)
+    assert all(word in line for word in words), line
+
+
 @pytest.mark.parametrize("spec", ["1e-4:3", "a:b:3", "0:1:3", "1e-4:3:0", "2:2:5"])
 def test_bad_sweep_range(capsys, csv_file, spec):
     line = _one_line_error(capsys, "sweep", csv_file, "--target", "y", f"--lr={spec}")
@@ -224,7 +252,10 @@ def test_bad_sweep_range(capsys, csv_file, spec):
 def test_real_process_exit_codes_and_stderr(csv_file, tmp_path):
     """Two subprocess runs: a fit that succeeds (no progress bar: stderr is a pipe), and a missing file."""
     out_json = tmp_path / "fit.json"
-    done = run_python("-m", "jaxlr", "fit", str(csv_file), "--target", "y", "--steps", "6000", "--json", str(out_json))
+    done = run_python(
+        "-m", "jaxlr", "fit", str(csv_file), "--target", "y", "--standardize", "--steps", "6000",
+        "--json", str(out_json),
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "step" not in done.stderr and "%" not in done.stderr  # no bar when stderr is not a terminal
     assert json.loads(out_json.read_text())["steps"] == 6000

@@ -56,6 +56,22 @@ def test_standardize_and_unstandardize_give_the_same_model():
         jaxlr.standardize(np.column_stack([x[:, 0], np.full(20, 3.0)]), ["j", "k"])
 
 
+def test_scaling_without_centring_for_a_model_without_a_bias():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 2)) * [1.0, 1e3] + [5.0, 3.0]
+    z, s = jaxlr.standardize(x, center=False)
+    np.testing.assert_allclose(np.mean(z**2, axis=0), 1.0, rtol=1e-12)  # unit root mean square, not centred
+    assert np.all(s.mean == 0) and np.all(z / x > 0)
+    v = np.array([0.3, -2.0])
+    p = jaxlr.unstandardize(jaxlr.Params(v, None), s)
+    assert p.b is None
+    np.testing.assert_allclose(x @ p.w, z @ v, rtol=1e-12)
+    with pytest.raises(ValueError, match="needs a bias"):
+        jaxlr.unstandardize(jaxlr.Params(v, None), jaxlr.standardize(x)[1])
+    with pytest.raises(jaxlr.DataError, match="'k' is all zeros"):
+        jaxlr.standardize(np.column_stack([x[:, 0], np.zeros(20)]), ["j", "k"], center=False)
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_least_squares_matches_numpy(bias):
     rng = np.random.default_rng(3)

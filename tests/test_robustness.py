@@ -53,6 +53,6 @@ def test_standardized_fit_converges_to_the_right_answer(offset_csv, tmp_path, ca
 
 
 def test_too_few_steps_on_a_well_conditioned_problem_says_more_steps(tmp_path, capsys):
-    code = main(["fit", "--dataset", "lesson", "--steps", "2", "--quiet"])
+    code = main(["fit", "--dataset", "lesson", "--intercept", "--steps", "2", "--quiet"])
     assert code == 3
-    assert "more --steps" in capsys.readouterr().err
+    assert "too few steps" in capsys.readouterr().err
