@@ -18,6 +18,7 @@ import numpy as np
 from jaxlr import _cli_fit_distributed
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, fit_record, load_problem
 from jaxlr._cli_stats import statistics_json, statistics_table
+from jaxlr._cli_util import non_negative_float, positive_float
 from jaxlr._convergence import judge, least_squares_reference
 from jaxlr._csv import DataError
 from jaxlr._curvature import condition_number
@@ -36,7 +37,6 @@ HELP = "fit a linear model to a CSV file or a built-in dataset by gradient desce
 def learning_rate_arg(text: str) -> float | str:
     if text == "auto":
         return text
-    from jaxlr._cli_util import positive_float
 
     try:
         return positive_float(text)
@@ -59,7 +59,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fit a bias b in y = X @ w + b; --no-intercept fits a model through the origin, y = X @ w "
         "(default: an intercept, except for --dataset lesson, whose model f = w * x has none)",
     )
+    parser.add_argument(
+        "--tol",
+        type=positive_float,
+        help="stop when the gradient's norm falls to TOL times its first value; --steps is then the most taken",
+    )
+    parser.add_argument(
+        "--l2",
+        type=non_negative_float,
+        default=0.0,
+        help="ridge penalty: minimise MSE + L2·|w|² (the bias is not penalised; scikit-learn's Ridge alpha = L2·n)",
+    )
     _cli_fit_distributed.add_arguments(parser)
+
+
+def _l2_original(args: argparse.Namespace, problem) -> float | np.ndarray:
+    """``--l2`` acts on the trained (possibly standardized) weights; the reference must penalise the same."""
+    if not args.l2 or problem.standardization is None:
+        return args.l2
+    return args.l2 * problem.standardization.scale**2  # |v|² = Σ (w_j·scale_j)²
 
 
 def _summary_table(
@@ -122,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
             optimizer=args.optimizer,
             history="loss",
             progress=show_progress,
+            tol=args.tol,
+            l2=args.l2,
         )
     leaves = jax.tree_util.tree_leaves(result.params)  # b=None (no intercept) is no leaf
     if result.diverged or not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
@@ -137,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     weights = np.asarray(fitted.w, np.float64)
     bias = None if fitted.b is None else np.asarray(fitted.b, np.float64).item()
     # The reference: float64 least squares on centred, scaled columns, whatever the training dtype.
-    exact = least_squares_reference(data.x, data.y, data.feature_names, intercept=intercept)
+    exact = least_squares_reference(
+        data.x, data.y, data.feature_names, intercept=intercept, l2=_l2_original(args, problem)
+    )
     exact_values = exact.weights if exact.bias is None else np.append(exact.weights, exact.bias)
     # Both losses in float64 on the original data, so that the gap is not float32 rounding.
     final_loss = _mse(data, weights, bias)
@@ -147,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     names = [*data.feature_names, "bias"] if intercept else list(data.feature_names)
     values = weights if bias is None else np.append(weights, bias)
     print(_summary_table(names, values, exact_values, final_loss, exact_loss, lr_text))
+    if args.tol is not None:
+        met = "met" if bool(result.converged) else "not met"
+        print(f"--tol {args.tol:g}: {met} after {int(result.n_steps)} of at most {args.steps} steps")
     kappa = float(condition_number(x, bias=intercept))
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     scaling = problem.standardization
@@ -170,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     converged = verdict.converged
     exact_bias = None if exact.bias is None else jax.numpy.asarray(exact.bias, x.dtype)
     exact_params = Params(jax.numpy.asarray(exact.weights, x.dtype), exact_bias)
-    stats = regression_stats(jax.numpy.asarray(data.x, x.dtype), y, exact_params, intercept=intercept)
+    stats = regression_stats(jax.numpy.asarray(data.x, x.dtype), y, exact_params, intercept=intercept, l2=args.l2)
     print(statistics_table(names, stats, converged=converged))
     if not converged:
         print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
@@ -192,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
                         standardized=problem.standardization is not None,
                     ),
                     "intercept": intercept,
+                    "steps_taken": int(result.n_steps),
+                    "tol": args.tol,
+                    "l2": args.l2,
                     "converged": converged,
                     "convergence": {
                         "reason": verdict.reason,

@@ -110,7 +110,15 @@ def _constant(mean: float, spread: float) -> bool:
     return not spread > 1e-12 * max(1.0, abs(mean))
 
 
-def least_squares_reference(x: np.ndarray, y: np.ndarray, names: Sequence[str], *, intercept: bool) -> Reference:
+def least_squares_reference(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str],
+    *,
+    intercept: bool,
+    sample_weight: np.ndarray | None = None,
+    l2: float | np.ndarray = 0.0,
+) -> Reference:
     """The float64 least-squares solution of ``y ≈ x @ w (+ b)``, solved on centred, scaled columns.
 
     Args:
@@ -118,6 +126,8 @@ def least_squares_reference(x: np.ndarray, y: np.ndarray, names: Sequence[str], 
       y: ``(n,)`` target.
       names: the ``d`` feature names, for messages.
       intercept: whether the model has a bias.
+      sample_weight: ``(n,)`` non-negative weights (the loss ``Σ sᵢ rᵢ² / Σ sᵢ``), or ``None``.
+      l2: the ridge penalty ``l2·|w|²`` added to that loss (not on the bias); per weight, an array.
 
     Returns:
       A :class:`Reference`; for a problem without a unique answer, the minimum-norm
@@ -125,16 +135,26 @@ def least_squares_reference(x: np.ndarray, y: np.ndarray, names: Sequence[str], 
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     n, d = x.shape
-    y_mean = float(np.mean(y))
+    # row weights of mean 1: the weighted problem is the plain one on rows scaled by their square roots
+    rows = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64) * n / np.sum(sample_weight)
+    y_mean = float(np.mean(rows * y))
     if intercept:
-        shift, spread = np.mean(x, axis=0), np.std(x, axis=0)
-        y_spread, centred = float(np.std(y)), y - y_mean
+        shift = np.mean(rows[:, None] * x, axis=0)
+        spread = np.sqrt(np.mean(rows[:, None] * (x - shift) ** 2, axis=0))
+        y_spread, centred = float(np.sqrt(np.mean(rows * (y - y_mean) ** 2))), y - y_mean
     else:
-        shift, spread = np.zeros(d), np.sqrt(np.mean(x**2, axis=0))
-        y_spread, centred = float(np.sqrt(np.mean(y**2))), y
+        shift, spread = np.zeros(d), np.sqrt(np.mean(rows[:, None] * x**2, axis=0))
+        y_spread, centred = float(np.sqrt(np.mean(rows * y**2))), y
     degenerate = [j for j in range(d) if _constant(shift[j], spread[j])]
     scale = np.where(spread > 0, spread, 1.0)
-    u, s, vt = np.linalg.svd((x - shift) / scale, full_matrices=False)
+    root = np.sqrt(rows)
+    design, target = root[:, None] * (x - shift) / scale, root * centred
+    penalised = bool(np.any(np.asarray(l2) > 0))
+    if penalised:  # n·l2·|w|² = Σ_j (√(n·l2)/scale_j · θ_j)²: one extra row per weight, target 0
+        design = np.concatenate([design, np.diag(np.sqrt(n * l2) / scale)])
+        target = np.concatenate([target, np.zeros(d)])
+    centred = target
+    u, s, vt = np.linalg.svd(design, full_matrices=False)
     keep = s > (s[0] if s.size else 0.0) * max(n, d) * _EPS64  # numpy's lstsq cut-off
     theta = vt[keep].T @ ((u[:, keep].T @ centred) / s[keep])
     weights = theta / scale
@@ -168,10 +188,12 @@ def least_squares_reference(x: np.ndarray, y: np.ndarray, names: Sequence[str], 
             f"others{', up to a constant' if intercept else ''}, to within float64 rounding: condition number "
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
+    if penalised:
+        not_unique = None  # the penalty makes the minimum unique
     coefficient_scale = max(float(np.max(np.abs(theta), initial=0.0)), y_spread)
     if coefficient_scale == 0.0:
         coefficient_scale = abs(y_mean) if y_mean != 0.0 else 1.0
-    residual = y - x @ weights - (bias or 0.0)
+    residual = root * (y - x @ weights - (bias or 0.0))
     return Reference(
         weights=weights,
         bias=bias,
@@ -180,7 +202,7 @@ def least_squares_reference(x: np.ndarray, y: np.ndarray, names: Sequence[str], 
         shift=shift,
         scale=scale,
         coefficient_scale=coefficient_scale,
-        target_rms=float(np.sqrt(np.mean(y**2))),
+        target_rms=float(np.sqrt(np.mean(rows * y**2))),
         residual_rms=float(np.sqrt(np.mean(residual**2))),
         kappa=kappa,
         lipschitz=2.0 * float(eigenvalues.max()),
