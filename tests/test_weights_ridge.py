@@ -15,6 +15,7 @@ X = RNG.normal(size=(60, 3)) * np.array([1.0, 2.0, 0.5])
 Y = X @ np.array([1.5, -0.7, 2.0]) + 3.0 + 0.2 * RNG.normal(size=60)
 S = RNG.uniform(0.2, 3.0, size=60)
 P0 = jaxlr.Params(np.zeros(3), 0.0)
+_CSV = "a,b,c,y\n" + "\n".join(",".join(map(str, [*row.tolist(), float(t)])) for row, t in zip(X, Y, strict=True))
 
 
 def _fit(**kwargs):
@@ -61,7 +62,7 @@ def test_bad_weights_are_refused():
 
 def test_cli_l2_is_ridge_on_the_trained_weights(tmp_path, capsys):
     csv = tmp_path / "d.csv"
-    csv.write_text("a,b,c,y\n" + "\n".join(",".join(map(str, [*row.tolist(), float(t)])) for row, t in zip(X, Y, strict=True)))
+    csv.write_text(_CSV)
     out = tmp_path / "fit.json"
     code = main(
         [
@@ -90,7 +91,7 @@ def test_cli_l2_is_ridge_on_the_trained_weights(tmp_path, capsys):
 
 def test_cli_tol_stops_early_and_says_so(tmp_path, capsys):
     csv = tmp_path / "d.csv"
-    csv.write_text("a,b,c,y\n" + "\n".join(",".join(map(str, [*row.tolist(), float(t)])) for row, t in zip(X, Y, strict=True)))
+    csv.write_text(_CSV)
     out = tmp_path / "fit.json"
     argv = [
         "fit",
