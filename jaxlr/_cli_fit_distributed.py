@@ -28,8 +28,9 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from jaxlr._cli_problem import check_outputs, fail, fit_record
+from jaxlr._cli_util import positive_int
 from jaxlr._csv import DataError
-from jaxlr._distributed import _raise_everywhere, add_distributed_arguments, fit_distributed, initialize_distributed
+from jaxlr._distributed import _raise_everywhere, fit_distributed, initialize_distributed
 from jaxlr._distributed import read_csv_rows as _read_csv_rows
 from jaxlr._io import write_json
 from jaxlr._lr import DivergenceWarning
@@ -49,6 +50,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reads only its share of the CSV's rows (or its own file if the path contains {process_index})",
     )
     add_distributed_arguments(parser)
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say how the processes of ``jaxlr fit --distributed`` connect."""
+    group = parser.add_argument_group(
+        "connecting the processes",
+        "Give all three of --coordinator-address, --num-processes and --process-id, or none of them "
+        "(on Slurm, Open MPI, Kubernetes and Cloud TPU, JAX reads them from the environment).",
+    )
+    group.add_argument("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
+    group.add_argument("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
+    group.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
+    group.add_argument(
+        "--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes"
+    )
+    group.add_argument(
+        "--heartbeat-timeout",
+        type=positive_int,
+        default=100,
+        metavar="S",
+        help="seconds after which a silent process counts as dead and the others stop",
+    )
 
 
 def refusal(args: argparse.Namespace) -> str | None:
@@ -141,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         return _fit(args)
     except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
         message = str(e)
-        for prefix in ("run_distributed_fit: ", "read_csv_rows: ", "fit_distributed: "):
+        for prefix in ("read_csv_rows: ", "fit_distributed: "):
             message = message.removeprefix(prefix)
         return fail(PROG, message)
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
@@ -155,7 +178,7 @@ def _fit(args: argparse.Namespace) -> int:
         rows, error = _read_rows(args), None
     except (DataError, ValueError) as e:
         rows, error = None, e
-    _raise_everywhere("run_distributed_fit", error)
+    _raise_everywhere("read_csv_rows", error)
     n = int(_allsum(np.array(rows.y.shape[0])))
     if n == 0:
         raise DataError(f"{args.data} has no data rows")

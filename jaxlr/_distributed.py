@@ -12,15 +12,10 @@ Every process runs the same program (JAX's multi-controller model):
    means over rows become cross-process all-reduces. Every process ends with
    the same, replicated parameters.
 
-:func:`run_distributed_fit` is all three steps on a CSV file: what
-``scripts/fit_distributed.py`` (and ``jaxlr fit ... --distributed``) run.
+``jaxlr fit ... --distributed`` runs all three steps on a CSV file.
 """
 
-import argparse
-import inspect
-import json
 import os
-import sys
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -30,11 +25,10 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
-from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._fit import _fit_jit, check_learning_rate, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._types import FitResult, Params
-from jaxlr._validate import as_params, check_choice, check_params, compute_dtype
+from jaxlr._validate import as_params, check_params, compute_dtype
 
 
 def initialize_distributed(
@@ -51,7 +45,8 @@ def initialize_distributed(
     the cluster (Slurm, Open MPI, Kubernetes, Cloud TPU) from its environment;
     elsewhere give all three of ``coordinator_address`` (``"host:port"`` of
     process 0), ``num_processes`` and this process's ``process_id``. A second
-    call does nothing. On CPU, cross-process collectives use gloo.
+    call does nothing. On CPU, cross-process collectives use gloo (JAX's default
+    since 0.8).
 
     Args:
       coordinator_address: ``"host:port"`` where process 0 listens.
@@ -69,18 +64,12 @@ def initialize_distributed(
             "initialize_distributed: give all of coordinator_address, num_processes and process_id, "
             "or none of them (to detect the cluster from the environment)"
         )
-    if jax.config.jax_cpu_collectives_implementation in (None, "none"):  # the default before jax 0.8
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    options = {
-        "initialization_timeout": initialization_timeout,
-        "heartbeat_timeout_seconds": heartbeat_timeout,
-    }
-    accepted = inspect.signature(jax.distributed.initialize).parameters
     jax.distributed.initialize(
         coordinator_address,
         num_processes,
         process_id,
-        **{k: v for k, v in options.items() if k in accepted},
+        initialization_timeout=initialization_timeout,
+        heartbeat_timeout_seconds=heartbeat_timeout,
     )
 
 
@@ -331,169 +320,3 @@ def _pick_columns(
     if not features:
         raise ValueError(f"{fn}: no feature columns: {path} has only {columns}")
     return target, features
-
-
-class DistributedFit(NamedTuple):
-    """What :func:`run_distributed_fit` returns, the same on every process but for ``process_index``."""
-
-    result: FitResult
-    features: tuple[str, ...]
-    n_samples: int
-    process_index: int
-    process_count: int
-
-
-def run_distributed_fit(
-    csv_path: str | os.PathLike,
-    target: str,
-    features: Sequence[str] | None = None,
-    *,
-    coordinator_address: str | None = None,
-    num_processes: int | None = None,
-    process_id: int | None = None,
-    initialization_timeout: int = 300,
-    heartbeat_timeout: int = 100,
-    bias: bool = True,
-    dtype: str = "float32",
-    learning_rate: float = 0.01,
-    n_iters: int = 100,
-    optimizer: str | optax.GradientTransformation | None = None,
-    gradient: str = "autograd",
-    history: str = "loss",
-) -> DistributedFit:
-    """Connects, reads this process's rows of ``csv_path`` and fits, starting from zero parameters.
-
-    The entry point of ``scripts/fit_distributed.py`` and ``jaxlr fit ...
-    --distributed``: :func:`initialize_distributed`, :func:`read_csv_rows`
-    (one shared file split by bytes, or per-process files with
-    ``{process_index}`` in the path), then :func:`fit_distributed` with
-    ``Params(w=zeros(d), b=0.0 if bias else None)``.
-
-    ``dtype="float64"`` turns on ``jax_enable_x64`` for this process.
-    """
-    dtype = check_choice("run_distributed_fit", "dtype", dtype, ("float32", "float64"))
-    if dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
-    initialize_distributed(
-        coordinator_address,
-        num_processes,
-        process_id,
-        initialization_timeout=initialization_timeout,
-        heartbeat_timeout=heartbeat_timeout,
-    )
-    try:
-        rows = read_csv_rows(
-            csv_path, target, features, process_index=jax.process_index(), process_count=jax.process_count()
-        )
-        error = None
-    except (TypeError, ValueError) as e:
-        error = e
-    _raise_everywhere("run_distributed_fit", error)
-    d = len(rows.features)
-    params = Params(np.zeros(d, dtype), np.zeros((), dtype) if bias else None)
-    result = fit_distributed(
-        params,
-        rows.x.astype(dtype),
-        rows.y.astype(dtype),
-        learning_rate=learning_rate,
-        n_iters=n_iters,
-        optimizer=optimizer,
-        gradient=gradient,
-        history=history,
-    )
-    n_samples = int(np.asarray(multihost_utils.process_allgather(np.array(rows.y.shape[0]))).sum())
-    return DistributedFit(result, rows.features, n_samples, jax.process_index(), jax.process_count())
-
-
-def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that say how to connect; for ``scripts/fit_distributed.py`` and ``jaxlr fit --distributed``."""
-    group = parser.add_argument_group(
-        "connecting the processes",
-        "Give all three of --coordinator-address, --num-processes and --process-id, or none of them "
-        "(on Slurm, Open MPI, Kubernetes and Cloud TPU, JAX reads them from the environment).",
-    )
-    group.add_argument("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
-    group.add_argument("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
-    group.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
-    group.add_argument(
-        "--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes"
-    )
-    group.add_argument(
-        "--heartbeat-timeout",
-        type=positive_int,
-        default=100,
-        metavar="S",
-        help="seconds after which a silent process counts as dead and the others stop",
-    )
-
-
-def _make_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="fit_distributed.py",
-        description="Fit a linear model to a CSV file across processes and hosts, each process reading only "
-        "its own share of the rows (jax.distributed). Run the same command on every process. Prints one "
-        "JSON line per process on stdout.",
-    )
-    parser.add_argument(
-        "csv",
-        help="CSV file with a header; split between the processes by bytes, or per-process files "
-        "if it contains {process_index}",
-    )
-    parser.add_argument("--target", required=True, help="the column to predict")
-    parser.add_argument("--features", help="comma-separated input columns (default: all but the target)")
-    parser.add_argument("--no-bias", action="store_true", help="fit f = x @ w, without a bias")
-    parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (default 0.01)")
-    parser.add_argument("--iters", type=positive_int, default=100, help="number of steps (default 100)")
-    parser.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    add_distributed_arguments(parser)
-    return parser
-
-
-def script_main(argv: Sequence[str] | None = None) -> int:
-    """``scripts/fit_distributed.py``: one JSON line per process, errors as one line on stderr."""
-    parser = _make_parser()
-    args = parser.parse_args(argv)
-    try:
-        fitted = run_distributed_fit(
-            args.csv,
-            args.target,
-            None if args.features is None else [f.strip() for f in args.features.split(",")],
-            coordinator_address=args.coordinator_address,
-            num_processes=args.num_processes,
-            process_id=args.process_id,
-            initialization_timeout=args.init_timeout,
-            heartbeat_timeout=args.heartbeat_timeout,
-            bias=not args.no_bias,
-            dtype=args.dtype,
-            learning_rate=args.lr,
-            n_iters=args.iters,
-            optimizer=args.optimizer,
-        )
-    except (TypeError, ValueError) as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 1
-    except Exception as e:  # the distributed runtime's errors: unreachable coordinator, dead peer
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"{parser.prog}: error: {type(e).__name__}: {message}", file=sys.stderr)
-        return 1
-    result = fitted.result
-    w, b, loss = jax.device_get((result.params.w, result.params.b, result.history.loss))
-    record = {
-        "process_index": fitted.process_index,
-        "process_count": fitted.process_count,
-        "devices": jax.device_count(),
-        "n_samples": fitted.n_samples,
-        "features": list(fitted.features),
-        "w": np.asarray(w).tolist(),
-        "b": None if b is None else float(b),
-        "final_loss": float(loss[-1]),
-        "diverged": result.diverged,
-    }
-    print(json.dumps(record), flush=True)
-    print(
-        f"process {fitted.process_index}/{fitted.process_count} on {jax.device_count()} devices, "
-        f"{fitted.n_samples} rows: loss {record['final_loss']:.6g}, b = {record['b']}",
-        file=sys.stderr,
-    )
-    return 0

@@ -6,17 +6,13 @@ it), and ``f(5)`` after training. Here the whole loop is one :func:`jaxlr.fit`
 call and the printing reads its history.
 """
 
-import argparse
 import math
-import sys
 import warnings
 from typing import NamedTuple
 
 import jax
 import numpy as np
 
-from jaxlr._cache import enable_compilation_cache
-from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._data import lesson_data
 from jaxlr._fit import fit
 from jaxlr._lr import DivergenceWarning
@@ -82,42 +78,6 @@ def run_lesson(*, gradient: str, learning_rate: float, n_iters: int, print_every
     return LessonRun(lines, float(result.params.w), f5, warning)
 
 
-def add_lesson_arguments(parser: argparse.ArgumentParser, program: LessonProgram) -> None:
-    parser.add_argument("--lr", type=positive_float, default=program.learning_rate, help="learning rate (%(default)s)")
-    parser.add_argument("--iters", type=positive_int, default=program.n_iters, help="iterations (%(default)s)")
-    parser.add_argument(
-        "--print-every", type=positive_int, default=program.print_every, help="print every Nth epoch (%(default)s)"
-    )
-
-
 def describe_backend() -> str:
     device = jax.devices()[0]
     return f"jax {jax.__version__}, backend {jax.default_backend()}, device {device.device_kind} ({device})"
-
-
-def script_main(name: str, argv: list[str] | None = None) -> int:
-    """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
-    program = PROGRAMS[name]
-    parser = ArgumentParser(
-        prog=f"gradient_descent_{name}.py",
-        description=f"The lesson's {program.title} program, ported to JAX.",
-    )
-    add_lesson_arguments(parser, program)
-    if name == "manual":
-        parser.add_argument(
-            "--gradient",
-            choices=("lesson", "correct"),
-            default="lesson",
-            help="'lesson': the original hand-written gradient, N times too large, as the lesson "
-            "prints it (default); 'correct': the true MSE gradient",
-        )
-    args = parser.parse_args(argv)
-    enable_compilation_cache()
-    gradient = {"lesson": "lesson", "correct": "manual"}[args.gradient] if name == "manual" else "autograd"
-    print(describe_backend(), file=sys.stderr)
-    run = run_lesson(gradient=gradient, learning_rate=args.lr, n_iters=args.iters, print_every=args.print_every)
-    print("\n".join(run.lines))
-    if run.warning:
-        print(run.warning, file=sys.stderr)
-        return 1
-    return 0

@@ -1,9 +1,9 @@
 """The cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
 
-Same as ``python -m jaxlr.crosscheck``; see ``--help``. The logic lives in ``jaxlr.crosscheck``.
+Same as ``python -m jaxlr.crosscheck``; see ``--help``. The comparison lives in ``jaxlr.crosscheck``.
 """
 
-from jaxlr.crosscheck import main
+from jaxlr._cli_crosscheck import main
 
 if __name__ == "__main__":
     raise SystemExit(main(prog="crosscheck.py"))

@@ -3,7 +3,7 @@
 Prints what the original prints; see ``--help``. The logic lives in ``jaxlr._lesson``.
 """
 
-from jaxlr._lesson import script_main
+from jaxlr._cli_lesson import script_main
 
 if __name__ == "__main__":
     raise SystemExit(script_main("manual"))

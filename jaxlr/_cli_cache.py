@@ -24,7 +24,7 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
       environ: the environment to read; ``os.environ`` by default.
 
     Examples:
-      >>> from jaxlr._cache import cache_dir
+      >>> from jaxlr._cli_cache import cache_dir
       >>> str(cache_dir({"JAXLR_CACHE_DIR": "/tmp/jaxlr-cache"}))
       '/tmp/jaxlr-cache'
       >>> str(cache_dir({"XDG_CACHE_HOME": "/home/me/.cache"}))

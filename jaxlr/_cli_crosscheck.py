@@ -1,0 +1,92 @@
+"""``jaxlr crosscheck``, ``python -m jaxlr.crosscheck`` and ``scripts/crosscheck.py``: the cross-check's command line.
+
+The comparison itself lives in :mod:`jaxlr.crosscheck`.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+import jax
+
+import jaxlr
+from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr.crosscheck import (
+    DTYPES,
+    EXIT_NO_TORCH,
+    HELP,
+    TorchNotInstalledError,
+    _import_torch,
+    format_table,
+    lesson_cases,
+    random_cases,
+    run_all,
+    write_json,
+)
+
+
+def _json_path(text: str) -> str:
+    directory = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: folder {directory} does not exist")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder; give a file name")
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options (shared by ``python -m jaxlr.crosscheck`` and ``jaxlr crosscheck``)."""
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
+    parser.add_argument(
+        "--iters",
+        type=positive_int,
+        default=None,
+        help="steps, every case (default: the lesson's 100, or 20 for its NumPy program; 100 for random problems)",
+    )
+    parser.add_argument("--dtype", choices=(*DTYPES, "both"), default="both", help="dtype to compare in (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random problems (%(default)s)")
+    parser.add_argument("--n", type=positive_int, default=50, help="samples in the random problems (%(default)s)")
+    parser.add_argument("--d", type=positive_int, default=3, help="features in the random (n, d) problem (%(default)s)")
+    parser.add_argument(
+        "--json", metavar="PATH", type=_json_path, default=None, help="also write the rows as JSON to PATH"
+    )
+
+
+def run(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit) -> int:
+    """Runs the cross-check for parsed ``args``; returns the exit code."""
+    try:
+        _import_torch()
+    except TorchNotInstalledError as e:
+        print(f"jaxlr crosscheck: {e}", file=sys.stderr)
+        return EXIT_NO_TORCH
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    if "float64" in dtypes:
+        jax.config.update("jax_enable_x64", True)  # before any array is created
+    cases = lesson_cases(learning_rate=args.lr, n_iters=args.iters) + random_cases(
+        seed=args.seed, n=args.n, d=args.d, learning_rate=args.lr, n_iters=args.iters
+    )
+    device = jax.devices()[0]
+    print(f"jax {jax.__version__} on {jax.default_backend()} ({device.device_kind})", file=sys.stderr)
+    rows = run_all(cases, dtypes, fit=fit)
+    print(format_table(rows))
+    failed = sum(not row.passed for row in rows)
+    print(f"\n{len(rows) - failed} of {len(rows)} cases passed" + (f", {failed} FAILED" if failed else ""))
+    if args.json is not None:
+        write_json(args.json, rows)
+    return 1 if failed else 0
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    fit: Callable[..., jaxlr.FitResult] = jaxlr.fit,
+    prog: str = "python -m jaxlr.crosscheck",
+) -> int:
+    """``python -m jaxlr.crosscheck``: parses ``argv`` and runs the cross-check; returns the exit code."""
+    parser = ArgumentParser(
+        prog=prog,
+        description=HELP,
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv), fit=fit)
