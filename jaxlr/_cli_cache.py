@@ -47,7 +47,7 @@ def enable_compilation_cache() -> Path | None:
     compile in well under JAX's default one-second threshold, and skipping
     that compile is the point. Call it before the first compilation.
     """
-    configured = jax.config.jax_compilation_cache_dir
+    configured = jax.config.jax_compilation_cache_dir  # pyright: ignore[reportAttributeAccessIssue]  # set at runtime
     if configured:
         return Path(configured)
     path = cache_dir()

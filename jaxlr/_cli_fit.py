@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     print(_summary_table(names, values, exact_values, final_loss, exact_loss, lr_text))
     if args.tol is not None:
         met = "met" if bool(result.converged) else "not met"
-        print(f"--tol {args.tol:g}: {met} after {int(result.n_steps)} of at most {args.steps} steps")
+        print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
     kappa = float(condition_number(x, bias=intercept))
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     scaling = problem.standardization
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
                         standardized=problem.standardization is not None,
                     ),
                     "intercept": intercept,
-                    "steps_taken": int(result.n_steps),
+                    "steps_taken": int(np.asarray(result.n_steps)),
                     "tol": args.tol,
                     "l2": args.l2,
                     "converged": converged,

@@ -26,6 +26,7 @@ import warnings
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
+from jax.typing import ArrayLike
 
 from jaxlr._cli_problem import check_outputs, fail, fit_record
 from jaxlr._cli_util import positive_int
@@ -100,7 +101,7 @@ def refusal(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _allsum(value: np.ndarray) -> np.ndarray:
+def _allsum(value: ArrayLike) -> np.ndarray:
     """The sum over processes of a same-shaped float64 array (every process gets it)."""
     value = np.asarray(value, np.float64)
     gathered = np.asarray(multihost_utils.process_allgather(value))
@@ -179,6 +180,7 @@ def _fit(args: argparse.Namespace) -> int:
     except (DataError, ValueError) as e:
         rows, error = None, e
     _raise_everywhere("read_csv_rows", error)
+    assert rows is not None  # else _raise_everywhere raised, on every process
     n = int(_allsum(np.array(rows.y.shape[0])))
     if n == 0:
         raise DataError(f"{args.data} has no data rows")
@@ -229,7 +231,7 @@ def _fit(args: argparse.Namespace) -> int:
         fitted = unstandardize(Params(w, b), standardization)
     else:
         fitted = Params(w.astype(np.float64), b.astype(np.float64))
-    weights, bias = np.asarray(fitted.w, np.float64), float(fitted.b)
+    weights, bias = np.asarray(fitted.w, np.float64), float(np.asarray(fitted.b))
     # The final loss over every row, in float64 on the data as read (original units).
     final_loss = float(_allsum(np.sum((rows.x @ weights + bias - rows.y) ** 2))) / n
     if process != 0:

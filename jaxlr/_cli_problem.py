@@ -3,11 +3,13 @@
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxlr._csv import DataError
 from jaxlr._datasets import DATASETS, Dataset, load_csv, load_dataset
@@ -129,10 +131,10 @@ def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = Tr
 def fit_record(
     args: argparse.Namespace,
     *,
-    names: list[str],
+    names: Sequence[str],
     weights: np.ndarray,
     bias: float | None,
-    loss_history: np.ndarray,
+    loss_history: ArrayLike | None,
     final_loss: float,
     learning_rate: Any,
     target: str,

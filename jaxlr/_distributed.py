@@ -172,7 +172,8 @@ def fit_distributed(
     check_params(fn, params)
     dtype = compute_dtype(x, y, params.w, params.b)
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf, dtype), replicated(mesh)), params)
-    options.pop("tol"), options.pop("l2")
+    options.pop("tol")
+    options.pop("l2")
     with auto_axes_context():
         result = _fit_jit(params, x, y, rate, None, None, weights, rule=rule, progress_every=0, **options)
         return finish(fn, result, rule, x, params, options | {"l2": None}, weights)

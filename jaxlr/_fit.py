@@ -24,13 +24,14 @@ import contextlib
 import functools
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
 from jaxlr._curvature import curvature_bounds, heavy_ball_constants, lipschitz
@@ -245,8 +246,9 @@ def fit_core(
     def step(carry, i):
         params, opt_state, reference, diverged_at = carry
         loss, grads = loss_and_grad(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        new = optax.apply_updates(params, updates)
+        # a Params NamedTuple is a pytree, as optax wants; its b may be None, which optax's alias omits
+        updates, opt_state = tx.update(grads, opt_state, params)  # pyright: ignore[reportArgumentType]
+        new = cast(Params, optax.apply_updates(params, updates))
         reference = jnp.where(i == 0, jnp.maximum(loss, reference), reference)
         bad = ~jnp.isfinite(loss) | (loss > BLOWUP_FACTOR * reference)
         for leaf in jax.tree.leaves(new):
@@ -255,7 +257,7 @@ def fit_core(
         record = History(new if history == "full" else None, None if history == "none" else loss)
         return (new, opt_state, reference, diverged_at), (record, grads)
 
-    init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))
+    init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))  # pyright: ignore[reportArgumentType]
     if tol is None:
         carry, records = _scan(step, init, n_iters, progress_every, loss_and_grad)
         final, _, _, diverged_at = carry
@@ -435,8 +437,8 @@ def fit(
     gradient: str = "autograd",
     history: str = "full",
     progress: bool = False,
-    devices: int | Sequence[jax.Device] | None = None,
-    mesh: jax.sharding.Mesh | None = None,
+    devices: int | Sequence[Any] | None = None,
+    mesh: Mesh | None = None,
     method: str = "auto",
     tol: float | None = None,
     sample_weight: ArrayLike | None = None,

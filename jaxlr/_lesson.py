@@ -8,9 +8,10 @@ call and the printing reads its history.
 
 import math
 import warnings
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxlr._data import lesson_data
@@ -60,12 +61,14 @@ def run_lesson(*, gradient: str, learning_rate: float, n_iters: int, print_every
     with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
         warnings.simplefilter("always", DivergenceWarning)
         result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
-    w_history, loss_history = jax.device_get((result.history.params.w, result.history.loss))
+    steps = cast(Params, result.history.params)  # history="full", fit's default
+    w_history, loss_history = jax.device_get((steps.w, result.history.loss))
     lines = [f"Prediction before training: f(5) = {float(predict(params, 5.0)):.3f}"]
     for epoch in range(n_iters):
         if epoch % print_every == 0:
             lines.append(f"epoch {epoch + 1}: w = {w_history[epoch]:.3f}, loss = {loss_history[epoch]:.8f}")
-    f5 = float(_predict(result.params, 5.0))  # unchecked: a diverged run prints nan, as the lesson would
+    # unchecked: a diverged run prints nan, as the lesson would
+    f5 = float(_predict(result.params, jnp.asarray(5.0, jnp.float32)))
     lines.append(f"Prediction after training: f(5) = {f5:.3f}")
     warning = None
     if result.diverged or not math.isfinite(f5):
@@ -75,7 +78,7 @@ def run_lesson(*, gradient: str, learning_rate: float, n_iters: int, print_every
         )
         if caught:  # fit's DivergenceWarning knows the stable bound
             warning += f" ({str(caught[0].message).partition('blew up): ')[2]})"
-    return LessonRun(lines, float(result.params.w), f5, warning)
+    return LessonRun(lines, float(np.asarray(result.params.w)), f5, warning)
 
 
 def describe_backend() -> str:

@@ -57,7 +57,7 @@ def _predict(params: Params, x: jax.Array) -> jax.Array:
     """``predict`` without input checks, for use inside compiled code."""
     w, b = params
     y_pred = w * x if jnp.ndim(w) == 0 else matvec(x, w)
-    return y_pred if b is None else y_pred + b
+    return jnp.asarray(y_pred if b is None else y_pred + b)
 
 
 def _penalty(params: Params, l2: Any) -> Any:
@@ -182,7 +182,8 @@ def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
-      >>> print(f"{jaxlr.manual_gradient(jaxlr.Params(w=0.0), x, y).w:.3f}")
+      >>> by_hand = jaxlr.manual_gradient(jaxlr.Params(w=0.0), x, y)
+      >>> print(f"{by_hand.w:.3f}")
       -30.000
     """
     fn = "manual_gradient"

@@ -171,7 +171,7 @@ def plot_sweep(
       path: if given, the figure is also written there.
 
     Returns:
-      The ``matplotlib.figure.Figure``.
+      A ``matplotlib.figure.Figure`` with one log-log axes.
 
     Examples:
       >>> import jaxlr

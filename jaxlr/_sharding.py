@@ -74,12 +74,13 @@ def restore_axes(tree: Any, mesh: Mesh | None) -> Any:
     """
     if mesh is None:
         return tree
+    devices = np.asarray(mesh.devices)
 
     def restore(leaf: Any) -> Any:
         sharding = getattr(leaf, "sharding", None)
-        if not isinstance(sharding, NamedSharding) or sharding.mesh.devices.shape != mesh.devices.shape:
+        if not isinstance(sharding, NamedSharding) or not np.array_equal(np.asarray(sharding.mesh.devices), devices):
             return leaf
-        if not np.array_equal(sharding.mesh.devices, mesh.devices) or sharding.mesh.axis_names != mesh.axis_names:
+        if sharding.mesh.axis_names != mesh.axis_names:
             return leaf
         return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
 
@@ -138,8 +139,8 @@ def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
 
 def row_shardings(mesh: Mesh) -> tuple[NamedSharding, NamedSharding]:
     """Shardings for ``x`` of shape ``(n, d)`` and for ``(n,)`` arrays: rows over all mesh axes."""
-    axes = tuple(mesh.axis_names)
-    rows = axes if len(axes) > 1 else axes[0]
+    axes: tuple[Any, ...] = tuple(mesh.axis_names)
+    rows = axes[0] if len(axes) == 1 else axes
     return NamedSharding(mesh, PartitionSpec(rows, None)), NamedSharding(mesh, PartitionSpec(rows))
 
 

@@ -175,4 +175,6 @@ def sweep(
         options=options,
     )
     eager_report(fn, result, None)
-    return SweepResult(rates, result.params, result.history, final_loss, result.diverged_at, result.inputs_finite)
+    return SweepResult(
+        jnp.asarray(rates), result.params, result.history, final_loss, result.diverged_at, result.inputs_finite
+    )

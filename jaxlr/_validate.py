@@ -35,6 +35,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from jaxlr._types import Params
 
@@ -230,10 +231,11 @@ def check_positive(fn: str, name: str, value: Any, *, allow_zero: bool = False) 
     """A scalar that must be positive (or non-negative) and finite: checked now if concrete, else passed on."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)):
         raise TypeError(f"{fn}: {name} must be a positive real number, got {describe(value)}")
-    if jnp.ndim(value) != 0:
+    shape = tuple(getattr(value, "shape", ()))
+    if shape:
         hint = "; to try several learning rates at once use jaxlr.sweep" if name == "learning_rate" else ""
-        raise ValueError(f"{fn}: {name} must be a scalar, got shape {jnp.shape(value)}{hint}")
-    if isinstance(value, jax.core.Tracer):
+        raise ValueError(f"{fn}: {name} must be a scalar, got shape {shape}{hint}")
+    if isinstance(value, Tracer):
         return value
     number = float(value)
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
@@ -284,12 +286,13 @@ def all_finite(*arrays: Any) -> jax.Array:
 
 
 def is_traced(*values: Any) -> bool:
-    return any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(values))
+    return any(isinstance(v, Tracer) for v in jax.tree.leaves(values))
 
 
 def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
     """Raises ``ValueError`` for the first of ``names`` whose flag is false (eager callers only)."""
-    for name, ok in zip(names, np.asarray(flags).reshape(-1, len(names)).all(axis=0), strict=True):
+    every = np.asarray(flags).reshape(-1, len(names)).all(axis=0).reshape(-1)
+    for name, ok in zip(names, every.tolist(), strict=True):
         if not ok:
             what = "the initial parameters" if name.startswith("params") else "the data"
             raise ValueError(f"{fn}: {name} contains NaN or inf; {what} must be finite numbers")

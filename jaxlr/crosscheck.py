@@ -307,8 +307,8 @@ def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: i
 
     Examples:
       >>> from jaxlr import crosscheck
-      >>> case = crosscheck.lesson_cases()[0]
-      >>> trace = crosscheck.torch_autograd_program(case.problem, learning_rate=0.01, n_iters=100)
+      >>> problem = crosscheck.lesson_cases()[0].problem  # the lesson's data, w = 0
+      >>> trace = crosscheck.torch_autograd_program(problem, learning_rate=0.01, n_iters=100)
       >>> print(f"{trace.params[0, 0]:.3f} {trace.loss[0]:.8f} {trace.prediction[0]:.3f}")
       0.300 30.00000000 10.000
     """
@@ -466,24 +466,21 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
     loss_fn = torch.nn.MSELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
 
-    def flat():
-        return torch.cat([model.weight.detach().reshape(-1), model.bias.detach().reshape(-1)]).clone()
+    def flat(weight, bias):
+        return torch.cat([weight.detach().reshape(-1), bias.detach().reshape(-1)]).clone()
 
-    params, losses, gradient = [], [], None
-    for _epoch in range(n_iters):
-        y_pred = model(X)
-        l = loss_fn(y_pred, Y)  # noqa: E741 (the lesson's name)
+    def step():  # one SGD step; returns (params after it, loss before it, its gradient)
+        l = loss_fn(model(X), Y)  # noqa: E741 (the lesson's name)
         l.backward()
-        if gradient is None:
-            gradient = torch.cat([model.weight.grad.reshape(-1), model.bias.grad.reshape(-1)]).clone()
+        gradient = flat(model.weight.grad, model.bias.grad)
         optimizer.step()
         optimizer.zero_grad()
-        params.append(flat())
-        losses.append(l.detach())
+        return flat(model.weight, model.bias), l.detach(), gradient
+
+    params, losses, gradients = zip(*(step() for _ in range(n_iters)), strict=True)
     with torch.no_grad():
         prediction = model(torch.tensor(problem.x_test, dtype=torch_dtype)).reshape(-1)
-    assert gradient is not None  # n_iters >= 1
-    return Trace(torch.stack(params).numpy(), torch.stack(losses).numpy(), gradient.numpy(), prediction.numpy())
+    return Trace(torch.stack(params).numpy(), torch.stack(losses).numpy(), gradients[0].numpy(), prediction.numpy())
 
 
 def _numpy_original(problem: Problem, **kwargs: Any) -> Trace:
