@@ -30,7 +30,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxlr._model import PRECISION, matvec
-from jaxlr._validate import as_input, check_features, check_finite, check_n_iters
+from jaxlr._validate import as_input, check_features, check_finite, check_n_iters, check_sample_weight
 
 # Power iterations for L. Each costs two passes over X; the Rayleigh quotient's
 # error shrinks like (λ₂/λ₁)^(2k), so 30 are plenty for a step size.
@@ -176,7 +176,7 @@ def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> n
     return np.sort(singular_values[: factor.shape[0]] ** 2)
 
 
-def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True) -> jax.Array:
+def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
     """Eigenvalues of ``AᵀA / n`` (half the MSE's Hessian), ascending, in float64 where possible. Traceable.
 
     ``AᵀA / n = B Bᵀ`` with ``B = [[R, m], [0, 1]]`` (``[R, m]`` without a bias),
@@ -186,12 +186,23 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True) -> jax.Array:
     forming ``XᵀX`` directly would lose the small ones to rounding. Two passes over
     ``x`` on its device; the ``d × d`` SVD runs on the host in float64
     (``jax.pure_callback``), so it keeps that accuracy with float32 data too.
+
+    With ``sample_weight`` ``s`` (``(n,)``, non-negative) the matrix is
+    ``AᵀSA / Σ s``, the weighted loss's: ``m`` and ``R Rᵀ`` are the weighted mean
+    and covariance.
     """
     x = check_features("condition_number", as_input("condition_number", "x", x))
     check_finite("condition_number", x=x)
-    mean = jnp.mean(x, axis=0)
-    centred = x - mean[None, :]
-    covariance = jnp.matmul(centred.T, centred, precision=PRECISION) / x.shape[0]
+    weight = check_sample_weight("condition_number", sample_weight, x.shape[0], x.dtype)
+    if weight is None:
+        mean = jnp.mean(x, axis=0)
+        centred = x - mean[None, :]
+        covariance = jnp.matmul(centred.T, centred, precision=PRECISION) / x.shape[0]
+    else:
+        total = jnp.sum(weight)
+        mean = jnp.matmul(weight, x, precision=PRECISION) / total
+        centred = x - mean[None, :]
+        covariance = jnp.matmul((weight[:, None] * centred).T, centred, precision=PRECISION) / total
     k = x.shape[1] + bias
     out = jax.ShapeDtypeStruct((k,), x.dtype)
     return jax.pure_callback(
@@ -199,12 +210,14 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True) -> jax.Array:
     )
 
 
-def condition_number(x: ArrayLike, *, bias: bool = True) -> jax.Array:
+def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
     """The condition number ``κ`` of the MSE's Hessian for the design ``x`` (``inf`` if singular). Traceable.
 
     Args:
       x: the features, ``(n,)`` or ``(n, d)``.
       bias: whether the model has a bias (then the design is ``[X, 1]``).
+      sample_weight: ``None``, or ``(n,)`` non-negative weights: the Hessian of the
+        weighted MSE ``Σ sᵢ rᵢ² / Σ sᵢ``.
 
     Returns:
       ``λ_max / λ_min`` of ``AᵀA / n``, a scalar array. Gradient descent needs on
@@ -219,7 +232,7 @@ def condition_number(x: ArrayLike, *, bias: bool = True) -> jax.Array:
       >>> print(f"{jaxlr.condition_number(x + 1e4):.1e}")  # same data, offset by 1e4
       2.9e+16
     """
-    eigenvalues = hessian_eigenvalues(x, bias=bias)
+    eigenvalues = hessian_eigenvalues(x, bias=bias, sample_weight=sample_weight)
     smallest, largest = eigenvalues[0], eigenvalues[-1]
     # singular values below eps * largest are rounding noise: the design is singular (eps of float64)
     singular = smallest <= largest * (eigenvalues.shape[0] * 2.220446049250313e-16) ** 2
