@@ -32,7 +32,8 @@ def _commands():
 @pytest.fixture
 def in_a_copy(tmp_path, monkeypatch):
     (tmp_path / "docs").mkdir()
-    shutil.copy(ROOT / "docs" / "example.csv", tmp_path / "docs" / "example.csv")
+    for csv in (ROOT / "docs").glob("*.csv"):
+        shutil.copy(csv, tmp_path / "docs" / csv.name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
