@@ -225,7 +225,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             )
         self.coef_ = v / units
         self.intercept_ = float(y_mean - x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.n_iter_ = int(result.n_steps)
+        self.n_iter_ = int(np.asarray(result.n_steps))
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
         return self
 
