@@ -129,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lr != "auto":
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DivergenceWarning)
-            warn_if_unstable(x, args.lr, bias=intercept, optimizer=args.optimizer)
+            warn_if_unstable(
+                x, args.lr, bias=intercept, optimizer=args.optimizer, sample_weight=sample_weight, l2=args.l2
+            )
         for warning in caught:
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     elif args.optimizer == "adam":

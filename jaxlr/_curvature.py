@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxlr._least_squares import check_l2, check_sample_weight
 from jaxlr._model import PRECISION, matvec
-from jaxlr._validate import as_input, check_features, check_finite, check_n_iters, check_sample_weight
+from jaxlr._validate import as_input, check_features, check_finite, check_n_iters
 
 # Power iterations for L. Each costs two passes over X; the Rayleigh quotient's
 # error shrinks like (λ₂/λ₁)^(2k), so 30 are plenty for a step size.
@@ -129,7 +130,14 @@ def heavy_ball_constants(lipschitz_value: jax.Array, mu: jax.Array) -> tuple[jax
     return 4 / (root_l + root_mu) ** 2, ((root_l - root_mu) / (root_l + root_mu)) ** 2
 
 
-def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = N_POWER_ITERS) -> jax.Array:
+def lipschitz_constant(
+    x: ArrayLike,
+    *,
+    bias: bool = True,
+    n_power_iters: int = N_POWER_ITERS,
+    sample_weight: ArrayLike | None = None,
+    l2: ArrayLike = 0.0,
+) -> jax.Array:
     """L, the largest eigenvalue of the MSE loss's Hessian in the trained parameters. Traceable.
 
     ``L = 2·λmax([X 1]ᵀ[X 1] / n)`` with a bias, ``2·λmax(XᵀX / n)`` without.
@@ -140,6 +148,9 @@ def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = 
       x: features, ``(n,)`` or ``(n, d)``.
       bias: whether the model has a bias (``Params.b`` not ``None``).
       n_power_iters: power iterations; the estimate approaches L from below.
+      sample_weight: ``None``, or ``(n,)`` non-negative weights: L of the weighted
+        MSE ``Σ sᵢ rᵢ² / Σ sᵢ``, as :func:`fit` trains with ``sample_weight=``.
+      l2: the ridge penalty of :func:`fit`'s ``l2=`` (adds ``2·l2`` on the weights).
 
     Returns:
       L as a scalar array (``inf`` if the data's squares overflow its dtype).
@@ -155,7 +166,9 @@ def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = 
     n_power_iters = check_n_iters("lipschitz_constant", n_power_iters, "n_power_iters")
     x = check_features("lipschitz_constant", as_input("lipschitz_constant", "x", x))
     check_finite("lipschitz_constant", x=x)
-    return lipschitz(x, bias=bool(bias), n_power_iters=n_power_iters)
+    weights = check_sample_weight("lipschitz_constant", sample_weight, x.shape[0], x.dtype)
+    penalty = check_l2("lipschitz_constant", l2, x.dtype)
+    return lipschitz(x, bias=bool(bias), weights=weights, l2=penalty, n_power_iters=n_power_iters)
 
 
 def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> np.ndarray:

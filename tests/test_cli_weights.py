@@ -99,6 +99,7 @@ def test_integer_weights_equal_repeated_rows(capsys, tmp_path):
         (None, ("--weights", "nope"), "has no such column"),
         (None, ("--weights", "y"), "it is the target"),
         (None, ("--weights", "a", "--features", "a,b"), "also chosen as a feature"),
+        (None, ("--weights", "w", "--distributed"), "cannot be used with --distributed"),
     ],
 )
 def test_bad_weights_get_a_one_line_error_naming_the_option(capsys, tmp_path, cells, extra, words):

@@ -61,6 +61,13 @@ def test_auto_learning_rate_accounts_for_weights_and_l2():
     hessian = 2 * (design.T * S) @ design / S.sum() + 2 * 0.3 * np.diag([1.0, 1.0, 1.0, 0.0])
     result = jaxlr.fit(P0, X, Y, learning_rate="auto", sample_weight=S, l2=0.3, n_iters=2)
     np.testing.assert_allclose(1 / float(result.learning_rate), np.linalg.eigvalsh(hessian)[-1], rtol=1e-6)
+    lipschitz = jaxlr.lipschitz_constant(X, sample_weight=S, l2=0.3)
+    np.testing.assert_allclose(float(lipschitz), np.linalg.eigvalsh(hessian)[-1], rtol=1e-6)
+    unpenalised = np.linalg.eigvalsh(2 * (design.T * S) @ design / S.sum())
+    kappa = jaxlr.condition_number(X, sample_weight=S)
+    np.testing.assert_allclose(float(kappa), unpenalised[-1] / unpenalised[0], rtol=1e-8)
+    with pytest.raises(ValueError, match=r"condition_number: sample_weight must be non-negative"):
+        jaxlr.condition_number(X, sample_weight=-S)
 
 
 def test_bad_weights_are_refused():
