@@ -247,7 +247,6 @@ def run(args: argparse.Namespace) -> int:
                     "steps_taken": int(result.n_steps),
                     "tol": args.tol,
                     "l2": args.l2,
-                    "weights_column": data.weights_name,
                     "converged": converged,
                     "convergence": {
                         "reason": verdict.reason,

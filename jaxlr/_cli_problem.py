@@ -159,4 +159,5 @@ def fit_record(
         "source": source,
         "standardized": standardized,
         "auto_learning_rate": args.lr == "auto",
+        "weights_column": args.weights,
     }
