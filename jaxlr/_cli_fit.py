@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="ridge penalty: minimise MSE + L2·|w|² (the bias is not penalised; scikit-learn's Ridge alpha = L2·n)",
     )
+    parser.add_argument(
+        "--weights",
+        metavar="COLUMN",
+        help="a column of non-negative sample weights (not a feature): minimise Σ wᵢ rᵢ² / Σ wᵢ, "
+        "statsmodels' WLS(weights=) and scikit-learn's sample_weight",
+    )
     _cli_fit_distributed.add_arguments(parser)
 
 
@@ -95,7 +101,9 @@ def _summary_table(
 
 
 def _mse(data, weights: np.ndarray, bias: float | None) -> float:
-    return float(np.mean((data.x @ weights + (0.0 if bias is None else bias) - data.y) ** 2))
+    """The (sample-weighted, with ``--weights``) mean of squared errors, in float64 on the original data."""
+    squares = (data.x @ weights + (0.0 if bias is None else bias) - data.y) ** 2
+    return float(np.average(squares, weights=data.weights))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
     if args.distributed and not intercept:
         return fail(PROG, "--no-intercept cannot be used with --distributed: the distributed fit always has a bias")
+    if args.distributed and args.weights is not None:
+        return fail(PROG, f"--weights {args.weights}: sample weights cannot be used with --distributed")
     if args.distributed:
         return _cli_fit_distributed.run(args)
     try:
@@ -113,12 +123,15 @@ def run(args: argparse.Namespace) -> int:
     except DataError as e:
         return fail(PROG, str(e))
     data, x, y = problem.data, problem.x, problem.y
+    sample_weight = None if data.weights is None else jax.numpy.asarray(data.weights, x.dtype)
     d = x.shape[1]
     print(describe(problem, args, intercept=intercept))
     if args.lr != "auto":
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DivergenceWarning)
-            warn_if_unstable(x, args.lr, bias=intercept, optimizer=args.optimizer)
+            warn_if_unstable(
+                x, args.lr, bias=intercept, optimizer=args.optimizer, sample_weight=sample_weight, l2=args.l2
+            )
         for warning in caught:
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     elif args.optimizer == "adam":
@@ -141,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             history="loss",
             progress=show_progress,
             tol=args.tol,
+            sample_weight=sample_weight,
             l2=args.l2,
         )
     leaves = jax.tree_util.tree_leaves(result.params)  # b=None (no intercept) is no leaf
@@ -158,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
     bias = None if fitted.b is None else np.asarray(fitted.b, np.float64).item()
     # The reference: float64 least squares on centred, scaled columns, whatever the training dtype.
     exact = least_squares_reference(
-        data.x, data.y, data.feature_names, intercept=intercept, l2=_l2_original(args, problem)
+        data.x,
+        data.y,
+        data.feature_names,
+        intercept=intercept,
+        sample_weight=data.weights,
+        l2=_l2_original(args, problem),
     )
     exact_values = exact.weights if exact.bias is None else np.append(exact.weights, exact.bias)
     # Both losses in float64 on the original data, so that the gap is not float32 rounding.
@@ -172,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tol is not None:
         met = "met" if bool(result.converged) else "not met"
         print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
-    kappa = float(condition_number(x, bias=intercept))
+    kappa = float(condition_number(x, bias=intercept, sample_weight=sample_weight))
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     scaling = problem.standardization
     verdict = judge(
@@ -186,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=learning_rate,
         optimizer=args.optimizer,
         steps=args.steps,
+        sample_weight=data.weights,
     )
     print(
         f"coefficients against least squares: max error {verdict.max_error:.3g}, tolerance {verdict.tolerance:.3g} "
@@ -195,7 +215,14 @@ def run(args: argparse.Namespace) -> int:
     converged = verdict.converged
     exact_bias = None if exact.bias is None else jax.numpy.asarray(exact.bias, x.dtype)
     exact_params = Params(jax.numpy.asarray(exact.weights, x.dtype), exact_bias)
-    stats = regression_stats(jax.numpy.asarray(data.x, x.dtype), y, exact_params, intercept=intercept, l2=args.l2)
+    stats = regression_stats(
+        jax.numpy.asarray(data.x, x.dtype),
+        y,
+        exact_params,
+        intercept=intercept,
+        sample_weight=sample_weight,
+        l2=args.l2,
+    )
     print(statistics_table(names, stats, converged=converged))
     if not converged:
         print(f"{PROG}: error: {verdict.message}", file=sys.stderr)

@@ -12,7 +12,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxlr._csv import DataError
-from jaxlr._datasets import DATASETS, Dataset, load_csv, load_dataset
+from jaxlr._datasets import DATASETS, Dataset, WeightsError, load_csv, load_dataset
 from jaxlr._fit import OPTIMIZERS
 from jaxlr._standardize import Standardization, standardize
 
@@ -96,12 +96,16 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
     """
     if (args.data is None) == (args.dataset is None):
         raise DataError("give either a CSV file or --dataset NAME (not both)")
-    if args.data is not None:
-        if args.target is None:
-            raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
-        data = load_csv(args.data, target=args.target, features=args.features)
-    else:
-        data = load_dataset(args.dataset, target=args.target, features=args.features)
+    weights = getattr(args, "weights", None)  # only jaxlr fit has --weights
+    try:
+        if args.data is not None:
+            if args.target is None:
+                raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
+            data = load_csv(args.data, target=args.target, features=args.features, weights=weights)
+        else:
+            data = load_dataset(args.dataset, target=args.target, features=args.features, weights=weights)
+    except WeightsError as e:
+        raise DataError(f"--weights {e.column}: {e.reason}") from None
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
     x = data.x
@@ -122,8 +126,9 @@ def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = Tr
     if problem.standardization is not None:
         scaled = ", standardized" if intercept else ", scaled to unit root mean square"
     model = "" if intercept else ", no intercept"
+    weighted = "" if data.weights_name is None else f", weights {data.weights_name!r}"
     return (
-        f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}; "
+        f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}{weighted}; "
         f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
     )
 
@@ -156,4 +161,5 @@ def fit_record(
         "source": source,
         "standardized": standardized,
         "auto_learning_rate": args.lr == "auto",
+        "weights_column": args.weights,
     }

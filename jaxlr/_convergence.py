@@ -221,18 +221,20 @@ def coefficient_error(reference: Reference, weights: np.ndarray, bias: float | N
     return float(np.max(errors, initial=0.0)) / reference.coefficient_scale
 
 
-def largest_curvature(design: np.ndarray, *, intercept: bool) -> float:
+def largest_curvature(design: np.ndarray, *, intercept: bool, sample_weight: np.ndarray | None = None) -> float:
     """``L``: the largest eigenvalue of the MSE's Hessian ``2AᵀA/n``, ``A = [X 1]`` (or ``X``), in float64 on the host.
 
     From the ``(d+1) × (d+1)`` gram matrix: its largest eigenvalue is accurate to
     float64 rounding however ill-conditioned the design (only the small ones suffer).
+    With ``sample_weight`` ``s``: the weighted MSE's, ``2AᵀSA/Σs``.
     """
     a = np.asarray(design, np.float64)
     a = a[:, None] if a.ndim == 1 else a
     if intercept:
         a = np.concatenate([a, np.ones((a.shape[0], 1))], axis=1)
+    s = np.ones(a.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        gram = a.T @ a / a.shape[0]
+        gram = (s[:, None] * a).T @ a / np.sum(s)
     return 2.0 * float(np.linalg.eigvalsh(gram)[-1]) if np.all(np.isfinite(gram)) else math.inf
 
 
@@ -352,6 +354,7 @@ def judge(
     learning_rate: float,
     optimizer: str,
     steps: int,
+    sample_weight: np.ndarray | None = None,
 ) -> Verdict:
     """Whether ``weights``/``bias`` are the least-squares answer, and if not, why and what to do.
 
@@ -365,10 +368,11 @@ def judge(
       learning_rate: the learning rate used.
       optimizer: its name (``"sgd"``, ``"momentum"``, ``"adam"``, ...).
       steps: the number of steps taken.
+      sample_weight: the fit's sample weights (``None``: none), for the curvature of its loss.
     """
     dtype = np.asarray(design).dtype
     error = coefficient_error(reference, weights, bias)
-    lipschitz = largest_curvature(design, intercept=reference.bias is not None)
+    lipschitz = largest_curvature(design, intercept=reference.bias is not None, sample_weight=sample_weight)
     floor = precision_floor(reference, dtype=dtype, shift=shift, scale=scale, kappa=kappa, lipschitz=lipschitz)
     tol = tolerance_for(floor, dtype)
     if reference.not_unique is not None:

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxlr._least_squares import check_l2, check_sample_weight
 from jaxlr._model import PRECISION, matvec
 from jaxlr._validate import as_input, check_features, check_finite, check_n_iters
 
@@ -129,7 +130,14 @@ def heavy_ball_constants(lipschitz_value: jax.Array, mu: jax.Array) -> tuple[jax
     return 4 / (root_l + root_mu) ** 2, ((root_l - root_mu) / (root_l + root_mu)) ** 2
 
 
-def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = N_POWER_ITERS) -> jax.Array:
+def lipschitz_constant(
+    x: ArrayLike,
+    *,
+    bias: bool = True,
+    n_power_iters: int = N_POWER_ITERS,
+    sample_weight: ArrayLike | None = None,
+    l2: ArrayLike = 0.0,
+) -> jax.Array:
     """L, the largest eigenvalue of the MSE loss's Hessian in the trained parameters. Traceable.
 
     ``L = 2·λmax([X 1]ᵀ[X 1] / n)`` with a bias, ``2·λmax(XᵀX / n)`` without.
@@ -140,6 +148,9 @@ def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = 
       x: features, ``(n,)`` or ``(n, d)``.
       bias: whether the model has a bias (``Params.b`` not ``None``).
       n_power_iters: power iterations; the estimate approaches L from below.
+      sample_weight: ``None``, or ``(n,)`` non-negative weights: L of the weighted
+        MSE ``Σ sᵢ rᵢ² / Σ sᵢ``, as :func:`fit` trains with ``sample_weight=``.
+      l2: the ridge penalty of :func:`fit`'s ``l2=`` (adds ``2·l2`` on the weights).
 
     Returns:
       L as a scalar array (``inf`` if the data's squares overflow its dtype).
@@ -155,7 +166,9 @@ def lipschitz_constant(x: ArrayLike, *, bias: bool = True, n_power_iters: int = 
     n_power_iters = check_n_iters("lipschitz_constant", n_power_iters, "n_power_iters")
     x = check_features("lipschitz_constant", as_input("lipschitz_constant", "x", x))
     check_finite("lipschitz_constant", x=x)
-    return lipschitz(x, bias=bool(bias), n_power_iters=n_power_iters)
+    weights = check_sample_weight("lipschitz_constant", sample_weight, x.shape[0], x.dtype)
+    penalty = check_l2("lipschitz_constant", l2, x.dtype)
+    return lipschitz(x, bias=bool(bias), weights=weights, l2=penalty, n_power_iters=n_power_iters)
 
 
 def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> np.ndarray:
@@ -176,7 +189,7 @@ def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> n
     return np.sort(singular_values[: factor.shape[0]] ** 2)
 
 
-def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True) -> jax.Array:
+def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
     """Eigenvalues of ``AᵀA / n`` (half the MSE's Hessian), ascending, in float64 where possible. Traceable.
 
     ``AᵀA / n = B Bᵀ`` with ``B = [[R, m], [0, 1]]`` (``[R, m]`` without a bias),
@@ -186,12 +199,23 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True) -> jax.Array:
     forming ``XᵀX`` directly would lose the small ones to rounding. Two passes over
     ``x`` on its device; the ``d × d`` SVD runs on the host in float64
     (``jax.pure_callback``), so it keeps that accuracy with float32 data too.
+
+    With ``sample_weight`` ``s`` (``(n,)``, non-negative) the matrix is
+    ``AᵀSA / Σ s``, the weighted loss's: ``m`` and ``R Rᵀ`` are the weighted mean
+    and covariance.
     """
     x = check_features("condition_number", as_input("condition_number", "x", x))
     check_finite("condition_number", x=x)
-    mean = jnp.mean(x, axis=0)
-    centred = x - mean[None, :]
-    covariance = jnp.matmul(centred.T, centred, precision=PRECISION) / x.shape[0]
+    weight = check_sample_weight("condition_number", sample_weight, x.shape[0], x.dtype)
+    if weight is None:
+        mean = jnp.mean(x, axis=0)
+        centred = x - mean[None, :]
+        covariance = jnp.matmul(centred.T, centred, precision=PRECISION) / x.shape[0]
+    else:
+        total = jnp.sum(weight)
+        mean = jnp.matmul(weight, x, precision=PRECISION) / total
+        centred = x - mean[None, :]
+        covariance = jnp.matmul((weight[:, None] * centred).T, centred, precision=PRECISION) / total
     k = x.shape[1] + bias
     out = jax.ShapeDtypeStruct((k,), x.dtype)
     return jax.pure_callback(
@@ -199,12 +223,14 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True) -> jax.Array:
     )
 
 
-def condition_number(x: ArrayLike, *, bias: bool = True) -> jax.Array:
+def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
     """The condition number ``κ`` of the MSE's Hessian for the design ``x`` (``inf`` if singular). Traceable.
 
     Args:
       x: the features, ``(n,)`` or ``(n, d)``.
       bias: whether the model has a bias (then the design is ``[X, 1]``).
+      sample_weight: ``None``, or ``(n,)`` non-negative weights: the Hessian of the
+        weighted MSE ``Σ sᵢ rᵢ² / Σ sᵢ``.
 
     Returns:
       ``λ_max / λ_min`` of ``AᵀA / n``, a scalar array. Gradient descent needs on
@@ -219,7 +245,7 @@ def condition_number(x: ArrayLike, *, bias: bool = True) -> jax.Array:
       >>> print(f"{jaxlr.condition_number(x + 1e4):.1e}")  # same data, offset by 1e4
       2.9e+16
     """
-    eigenvalues = hessian_eigenvalues(x, bias=bias)
+    eigenvalues = hessian_eigenvalues(x, bias=bias, sample_weight=sample_weight)
     smallest, largest = eigenvalues[0], eigenvalues[-1]
     # singular values below eps * largest are rounding noise: the design is singular (eps of float64)
     singular = smallest <= largest * (eigenvalues.shape[0] * 2.220446049250313e-16) ** 2

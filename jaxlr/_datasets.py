@@ -18,6 +18,8 @@ class Dataset(NamedTuple):
       feature_names: the ``d`` feature names, in the order of ``x``'s columns.
       target_name: the target's name.
       source: where the data came from (a path or ``"dataset NAME"``).
+      weights: float64 ``(n,)`` sample weights read from a column, or ``None``.
+      weights_name: the name of that column, or ``None``.
     """
 
     x: np.ndarray
@@ -25,6 +27,16 @@ class Dataset(NamedTuple):
     feature_names: tuple[str, ...]
     target_name: str
     source: str
+    weights: np.ndarray | None = None
+    weights_name: str | None = None
+
+
+class WeightsError(DataError):
+    """A sample-weights column that cannot be used: ``column`` names it, ``reason`` says why."""
+
+    def __init__(self, column: str, reason: str):
+        super().__init__(f"weights column {column!r}: {reason}")
+        self.column, self.reason = column, reason
 
 
 def _lesson_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
@@ -54,10 +66,18 @@ DATASETS: dict[str, Callable[[], tuple[tuple[str, ...], np.ndarray, str]]] = {
 
 
 def _choose(
-    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None
+    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None, weights: str | None = None
 ) -> tuple[tuple[str, ...], str]:
-    """The feature names and the target, checked against the available ``columns``."""
+    """The feature names and the target, checked against the available ``columns`` (and the ``weights`` column)."""
     columns = tuple(columns)
+    if weights is not None:
+        if weights not in columns:
+            raise WeightsError(weights, f"{source} has no such column; its columns are {', '.join(columns)}")
+        if weights == target:
+            raise WeightsError(weights, "it is the target; the weights must be another column")
+        if features is not None and weights in features:
+            raise WeightsError(weights, "it is also chosen as a feature; a column is either a feature or the weights")
+        columns = tuple(name for name in columns if name != weights)
     if target not in columns:
         raise DataError(f"{source} has no column {target!r} to use as the target; its columns are {', '.join(columns)}")
     if features is None:
@@ -79,14 +99,31 @@ def _choose(
     return features, target
 
 
+def _check_weights(name: str, values: np.ndarray) -> np.ndarray:
+    """The weights column as float64, refused when negative or all zero (its cells are already finite numbers)."""
+    values = np.asarray(values, np.float64)
+    if np.any(values < 0):
+        row = int(np.argmax(values < 0))
+        raise WeightsError(name, f"sample weights must be non-negative; row {row} has {values[row]:g}")
+    if not np.any(values > 0):
+        raise WeightsError(name, "every weight is zero; at least one row needs a positive weight")
+    return values
+
+
 def _select(
-    columns: Sequence[str], values: np.ndarray, source: str, target: str, features: Sequence[str] | None
+    columns: Sequence[str],
+    values: np.ndarray,
+    source: str,
+    target: str,
+    features: Sequence[str] | None,
+    weights: str | None = None,
 ) -> Dataset:
-    features, target = _choose(columns, source, target, features)
+    features, target = _choose(columns, source, target, features, weights)
     index = {name: i for i, name in enumerate(columns)}
     x = values[:, [index[name] for name in features]]
     y = values[:, index[target]]
-    return Dataset(x, y, features, target, source)
+    w = None if weights is None else _check_weights(weights, values[:, index[weights]])
+    return Dataset(x, y, features, target, source, w, weights)
 
 
 def load_csv(
@@ -95,6 +132,7 @@ def load_csv(
     target: str,
     features: Sequence[str] | None = None,
     rows: range | None = None,
+    weights: str | None = None,
 ) -> Dataset:
     """Loads a regression problem from a CSV file with a header row.
 
@@ -105,13 +143,18 @@ def load_csv(
       features: the feature columns, by name, in the order wanted; ``None`` for
         every column but the target.
       rows: the 0-based data rows to read (``None``: all).
+      weights: a column of sample weights (non-negative, not all zero), or
+        ``None``. It is never a feature: with ``features=None`` the features are
+        the columns other than the target and the weights.
 
     Returns:
       A :class:`Dataset`.
 
     Raises:
       DataError: for anything that makes the file unusable, with a one-line
-        message naming the file and, where there is one, the row and column.
+        message naming the file and, where there is one, the row and column;
+        :class:`WeightsError` (a ``DataError``) when the problem is the weights
+        column.
 
     Examples:
       >>> import pathlib, tempfile
@@ -122,12 +165,22 @@ def load_csv(
       >>> data.x.shape, data.y.tolist(), data.feature_names
       ((3, 1), [2.0, 4.0, 6.0], ('a',))
     """
-    features, target = _choose(read_csv_header(path), os.fspath(path), target, features)
-    table = read_csv(path, columns=(*features, target), rows=rows)
-    return Dataset(table.values[:, :-1], table.values[:, -1], features, target, table.path)
+    features, target = _choose(read_csv_header(path), os.fspath(path), target, features, weights)
+    extra = () if weights is None else (weights,)
+    try:
+        table = read_csv(path, columns=(*features, target, *extra), rows=rows)
+    except DataError as e:
+        if weights is not None and f"column {weights!r}" in str(e):  # a cell of the weights that is not a number
+            raise WeightsError(weights, str(e)) from None
+        raise
+    d = len(features)
+    w = None if weights is None else _check_weights(weights, table.values[:, d + 1])
+    return Dataset(table.values[:, :d], table.values[:, d], features, target, table.path, w, weights)
 
 
-def load_dataset(name: str, *, target: str | None = None, features: Sequence[str] | None = None) -> Dataset:
+def load_dataset(
+    name: str, *, target: str | None = None, features: Sequence[str] | None = None, weights: str | None = None
+) -> Dataset:
     """Loads a built-in data set.
 
     * ``"lesson"``: the tutorial's ``x = [1, 2, 3, 4]``, ``y = 2x``.
@@ -140,12 +193,14 @@ def load_dataset(name: str, *, target: str | None = None, features: Sequence[str
       name: ``"lesson"`` or ``"diabetes"``.
       target: the column to predict; ``None`` for the data set's own target.
       features: feature columns by name; ``None`` for all the others.
+      weights: a column to use as sample weights (not as a feature), or ``None``.
 
     Returns:
       A :class:`Dataset`.
 
     Raises:
-      DataError: for an unknown name or column, or a missing scikit-learn.
+      DataError: for an unknown name or column, or a missing scikit-learn;
+        :class:`WeightsError` for an unusable weights column.
 
     Examples:
       >>> import jaxlr
@@ -156,4 +211,5 @@ def load_dataset(name: str, *, target: str | None = None, features: Sequence[str
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
     columns, values, default_target = DATASETS[name]()
-    return _select(columns, values, f"dataset {name}", default_target if target is None else target, features)
+    target = default_target if target is None else target
+    return _select(columns, values, f"dataset {name}", target, features, weights)

@@ -91,7 +91,14 @@ def divergence_message(
 
 
 def warn_if_unstable(
-    x: ArrayLike, learning_rate: float, *, bias: bool = True, optimizer: Any = None, gradient: str = "autograd"
+    x: ArrayLike,
+    learning_rate: float,
+    *,
+    bias: bool = True,
+    optimizer: Any = None,
+    gradient: str = "autograd",
+    sample_weight: ArrayLike | None = None,
+    l2: ArrayLike = 0.0,
 ) -> float | None:
     """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
 
@@ -106,6 +113,7 @@ def warn_if_unstable(
       bias: whether the model has a bias.
       optimizer: ``None``/``"sgd"``, ``"momentum"``, ``"adam"`` (no bound) or a transformation (no bound).
       gradient: ``"lesson"`` for the lesson's N-times-too-large gradient; otherwise ignored.
+      sample_weight, l2: as in :func:`jaxlr.fit`: the bound of the weighted, penalised loss.
 
     Returns:
       The largest stable learning rate, or ``None`` when the optimizer has no such bound.
@@ -121,9 +129,9 @@ def warn_if_unstable(
       0.1333 DivergenceWarning
     """
     learning_rate = float(check_positive("warn_if_unstable", "learning_rate", learning_rate))
-    lipschitz = float(lipschitz_constant(x, bias=bias))
+    lipschitz = float(lipschitz_constant(x, bias=bias, sample_weight=sample_weight, l2=l2))
     if gradient == "lesson":
-        lipschitz *= np.shape(x)[0]
+        lipschitz *= np.shape(x)[0] if sample_weight is None else float(np.sum(sample_weight))
     message = instability_message(learning_rate, lipschitz, optimizer)
     if message is not None:
         warnings.warn(message, DivergenceWarning, stacklevel=2)

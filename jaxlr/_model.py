@@ -61,7 +61,7 @@ def _predict(params: Params, x: jax.Array) -> jax.Array:
 
 
 def _penalty(params: Params, l2: Any) -> Any:
-    return 0.0 if l2 is None else l2 * jnp.sum(jnp.square(params.w))
+    return 0.0 if l2 is None else jnp.sum(l2 * jnp.square(params.w))
 
 
 def _loss(params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None = None, l2: Any = None) -> jax.Array:

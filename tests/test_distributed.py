@@ -203,6 +203,7 @@ def test_two_processes_match_the_single_process_fit(tmp_path):
     record = json.loads((tmp_path / "fit.json").read_text())  # written by process 0 only
     assert record["distributed"] == {"processes": 2, "devices": 4, "rows": 37}
     assert record["auto_learning_rate"] and not record["standardized"] and record["steps"] == 100
+    assert record["weights_column"] is None
 
     # --lr auto (the default) over all the rows gives the single-process 1/L, and the same fit.
     params = jaxlr.Params(np.zeros(3), 0.0)

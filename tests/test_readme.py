@@ -12,10 +12,10 @@ from jaxlr._cli import main
 SECTION = "## The `jaxlr` command"
 
 
-def _blocks(language):
+def _blocks(language, heading=SECTION):
     text = (ROOT / "README.md").read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
     section = text[start : end if end >= 0 else len(text)]
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
@@ -32,7 +32,8 @@ def _commands():
 @pytest.fixture
 def in_a_copy(tmp_path, monkeypatch):
     (tmp_path / "docs").mkdir()
-    shutil.copy(ROOT / "docs" / "example.csv", tmp_path / "docs" / "example.csv")
+    for csv in (ROOT / "docs").glob("*.csv"):
+        shutil.copy(csv, tmp_path / "docs" / csv.name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -60,3 +61,12 @@ def test_readme_python(in_a_copy, capsys):
         exec(compile(block, "README.md", "exec"), {})
     assert "diverged; bound 2/L" in capsys.readouterr().out
     assert (in_a_copy / "sweep.png").exists() and (in_a_copy / "fit.png").exists()
+
+
+@pytest.mark.parametrize("heading", ["## Statistics", "## With scikit-learn"])
+def test_readme_statistics_and_scikit_learn_examples(in_a_copy, heading):
+    pytest.importorskip("sklearn")
+    blocks = _blocks("python", heading)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})

@@ -39,7 +39,7 @@ def diabetes():
 
 
 def _converging(**params):
-    return GradientDescentRegressor(optimizer="momentum", max_iter=3000, tol=1e-10, **params)
+    return GradientDescentRegressor(optimizer="momentum", max_iter=3000, tol=1e-13, **params)
 
 
 def test_matches_linear_regression_with_sample_weights(diabetes):
@@ -51,7 +51,7 @@ def test_matches_linear_regression_with_sample_weights(diabetes):
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=RTOL)
     np.testing.assert_allclose(model.intercept_, reference.intercept_, rtol=RTOL)
     np.testing.assert_allclose(model.score(x, y, sample_weight=w), reference.score(x, y, sample_weight=w), rtol=RTOL)
-    assert model.n_iter_ == 3000 and model.n_features_in_ == 10 and model.learning_rate_ > 0
+    assert 0 < model.n_iter_ < 3000 and model.n_features_in_ == 10 and model.learning_rate_ > 0
     assert model.coef_.dtype == np.float64 and isinstance(model.intercept_, float)
 
 
@@ -70,7 +70,7 @@ def test_matches_ridge(diabetes, fit_intercept):
 
 def test_warns_when_not_converged_and_raises_on_divergence(diabetes):
     x, y, _ = diabetes
-    with pytest.warns(ConvergenceWarning, match=r"has not converged in max_iter=10 steps: .* tol=1e-06; increase"):
+    with pytest.warns(ConvergenceWarning, match=r"not converged in max_iter=10 steps: .* tol=1e-08 times its first"):
         model = GradientDescentRegressor(max_iter=10).fit(x, y)
     assert model.n_iter_ == 10
     with pytest.raises(
@@ -144,10 +144,11 @@ def test_float32_without_x64_and_no_sklearn_in_plain_import():
         counts = np.random.default_rng(0).integers(0, 3, len(y))
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            model = GradientDescentRegressor(optimizer="momentum", max_iter=3000).fit(x, y, sample_weight=counts)
+            model = GradientDescentRegressor(optimizer="momentum", max_iter=3000, tol=1e-8)
+            model.fit(x, y, sample_weight=counts)
         assert not jax.config.read("jax_enable_x64")
         reference = LinearRegression().fit(x, y, sample_weight=counts)
-        # float32: the standardized problem (κ ≈ 470) is solved to ~κ·eps ≈ 6e-5 relative
+        # float32, the gradient to 1e-8 of its first norm (~1600 steps): the coefficients to ~1e-5 relative
         np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-3)
         np.testing.assert_allclose(model.predict(x), reference.predict(x), rtol=1e-5)
         print("ok", model.coef_.dtype)

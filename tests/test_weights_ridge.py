@@ -44,11 +44,30 @@ def test_l2_matches_ridge_with_alpha_l2_times_the_total_weight(method):
     )
 
 
+@pytest.mark.parametrize("method", ["plain", "gram"])
+def test_per_weight_l2_is_the_scalar_penalty_on_rescaled_features(method):
+    # features x_j / c_j have weights c_j w_j, so l2 |w|² is the per-weight penalty (l2 / c_j²) (c_j w_j)²
+    c = np.array([10.0, 0.5, 3.0])
+    result = jaxlr.fit(
+        P0, X / c, Y, optimizer="heavy-ball", n_iters=20_000, tol=1e-13, history="none", l2=0.05 / c**2, method=method
+    )
+    ridge = sklearn_linear.Ridge(alpha=0.05 * len(Y)).fit(X, Y)
+    np.testing.assert_allclose(np.asarray(result.params.w) / c, ridge.coef_, rtol=1e-8)
+    np.testing.assert_allclose(float(result.params.b), ridge.intercept_, rtol=1e-8)
+
+
 def test_auto_learning_rate_accounts_for_weights_and_l2():
     design = np.column_stack([X, np.ones(60)])
     hessian = 2 * (design.T * S) @ design / S.sum() + 2 * 0.3 * np.diag([1.0, 1.0, 1.0, 0.0])
     result = jaxlr.fit(P0, X, Y, learning_rate="auto", sample_weight=S, l2=0.3, n_iters=2)
     np.testing.assert_allclose(1 / float(result.learning_rate), np.linalg.eigvalsh(hessian)[-1], rtol=1e-6)
+    lipschitz = jaxlr.lipschitz_constant(X, sample_weight=S, l2=0.3)
+    np.testing.assert_allclose(float(lipschitz), np.linalg.eigvalsh(hessian)[-1], rtol=1e-6)
+    unpenalised = np.linalg.eigvalsh(2 * (design.T * S) @ design / S.sum())
+    kappa = jaxlr.condition_number(X, sample_weight=S)
+    np.testing.assert_allclose(float(kappa), unpenalised[-1] / unpenalised[0], rtol=1e-8)
+    with pytest.raises(ValueError, match=r"condition_number: sample_weight must be non-negative"):
+        jaxlr.condition_number(X, sample_weight=-S)
 
 
 def test_bad_weights_are_refused():
@@ -58,6 +77,12 @@ def test_bad_weights_are_refused():
         jaxlr.fit(P0, X, Y, sample_weight=-S)
     with pytest.raises(ValueError, match=r"fit: l2 must be non-negative and finite"):
         jaxlr.fit(P0, X, Y, l2=-1.0)
+    with pytest.raises(ValueError, match=r"fit: l2 must be non-negative and finite"):
+        jaxlr.fit(P0, X, Y, l2=np.array([0.1, -1.0, 0.2]))
+    with pytest.raises(
+        ValueError, match=r"fit: l2 must be a scalar or one penalty per weight, shape \(3,\); got shape \(2,\)"
+    ):
+        jaxlr.fit(P0, X, Y, l2=np.array([0.1, 0.2]))
 
 
 def test_cli_l2_is_ridge_on_the_trained_weights(tmp_path, capsys):
