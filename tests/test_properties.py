@@ -144,11 +144,17 @@ def test_huge_n_iters_is_refused_before_allocating(history):
         jaxlr.fit(jaxlr.Params(0.0), x, y, n_iters=n_iters, history=history)
 
 
+@pytest.mark.filterwarnings("error::jaxlr.DivergenceWarning")  # the warning's text is the README's claim
 def test_overflow_from_finite_inputs_is_an_error_not_inf():
     x = np.array([1e30, 2e30], np.float32)
     with pytest.raises(ValueError, match="overflowed float32"):
         jaxlr.mse_loss(jaxlr.Params(np.float32(1e10)), x, x)
-    result = jaxlr.fit(jaxlr.Params(np.float32(0)), x, x, n_iters=3)
+    no_stable_rate = (
+        r"^fit: training diverged at step 0 .*: the data's squares overflow this precision \(L is not finite\), "
+        r"so no learning rate is stable; standardize the features or compute in float64$"
+    )
+    with pytest.warns(jaxlr.DivergenceWarning, match=no_stable_rate):
+        result = jaxlr.fit(jaxlr.Params(np.float32(0)), x, x, n_iters=3)
     assert result.diverged and result.diverged_at == 0
 
 
