@@ -13,6 +13,7 @@ import os
 import re
 import runpy
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -269,6 +270,10 @@ def test_options_that_cannot_work_distributed_are_refused_before_connecting(caps
     assert err.startswith("jaxlr fit: error: ") and message in err and "\n" not in err, err
 
 
+# what jax 0.10's runtime ends a process with when a peer is missing: an error (1) or an abort
+JAX_RUNTIME_EXITS = (1, -signal.SIGABRT)
+
+
 def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
     csv = tmp_path / "data.csv"
     _write_csv(csv, 10)
@@ -280,7 +285,8 @@ def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
         _launch(lines[1], port=port, csv=tmp_path / "missing.csv"),
     ]
     results = _wait_all(processes, timeout=90, kill_on_failure=False)  # each must stop by itself
-    assert time.monotonic() - start < 60, _report(results)
+    # the README: "exit 2 on every process, within seconds" (measured: under 5 s, interpreter starts included)
+    assert time.monotonic() - start < 20, _report(results)
     assert [rc for rc, _, _ in results] == [2, 2], _report(results)  # bad input, on every process
     assert "process(es) [1] failed; see the error there" in results[0][2], _report(results)
     assert "cannot read" in results[1][2] and "missing.csv" in results[1][2], _report(results)
@@ -291,8 +297,9 @@ def test_a_peer_that_never_starts_ends_in_the_init_timeout(tmp_path):
     _write_csv(csv, 10)
     start = time.monotonic()
     results = _wait_all([_launch(_readme_commands()[0], port=_free_port(), csv=csv, extra=["--init-timeout", "3"])], 90)
-    assert time.monotonic() - start < 60, _report(results)
-    assert results[0][0] != 0 and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
+    # --init-timeout 3, then JAX's own shutdown (measured: about 9 s in all)
+    assert time.monotonic() - start < 30, _report(results)
+    assert results[0][0] in JAX_RUNTIME_EXITS and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
 
 
 def _start_workers(n, *extra):
@@ -331,7 +338,8 @@ def test_public_fit_on_global_arrays_across_two_processes():
 def test_a_peer_that_dies_mid_run_makes_the_other_abort():
     start = time.monotonic()
     results = _wait_all(_start_workers(2, "die"), timeout=90, kill_on_failure=False)  # each must stop by itself
-    assert time.monotonic() - start < 60, _report(results)
+    # JAX's heartbeat timeout (measured: about 10 s in all)
+    assert time.monotonic() - start < 30, _report(results)
     (rc0, _, err0), (rc1, _, _) = results
-    assert rc1 == 3 and rc0 != 0, _report(results)
+    assert rc1 == 3 and rc0 in JAX_RUNTIME_EXITS, _report(results)
     assert "stopped sending heartbeats" in err0 or "unhealthy" in err0, _report(results)
