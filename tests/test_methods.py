@@ -9,7 +9,7 @@ import pytest
 import jaxlr
 
 # The documented auto rule as a function of shapes; no public handle exposes it without building data.
-from jaxlr._fit import choose_method  # the auto rule's thresholds, case by case; fit's own choice is observed in its HLO below
+from jaxlr._fit import choose_method
 
 GRADIENTS = ("autograd", "manual", "lesson")
 
