@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 from helpers import ROOT
@@ -343,3 +344,44 @@ def test_a_peer_that_dies_mid_run_makes_the_other_abort():
     (rc0, _, err0), (rc1, _, _) = results
     assert rc1 == 3 and rc0 in JAX_RUNTIME_EXITS, _report(results)
     assert "stopped sending heartbeats" in err0 or "unhealthy" in err0, _report(results)
+
+
+def test_the_readme_multi_host_python_block_runs_in_two_processes(tmp_path):
+    """The README's "Several machines" Python block, as written but for the explicit addresses its comment names."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "initialize_distributed" in b]
+    program = block.replace(
+        "jaxlr.initialize_distributed()", "jaxlr.initialize_distributed(sys.argv[1], 2, int(sys.argv[2]))", 1
+    )
+    assert program != block, "the README's block no longer calls jaxlr.initialize_distributed()"
+    report = "print(json.dumps([np.asarray(result.params.w).tolist(), float(result.params.b)]))"
+    (tmp_path / "block.py").write_text(f"import json\nimport sys\n{program}\n{report}\n")
+    _write_csv(tmp_path / "data.csv", 37)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="1")
+    env.pop("XLA_FLAGS", None)
+    address = f"127.0.0.1:{_free_port()}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "block.py", address, str(i)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    results = _wait_all(processes, timeout=120)
+    assert all(rc == 0 for rc, _, _ in results), _report(results)
+    (w0, b0), (w1, b1) = (json.loads(out.strip().splitlines()[-1]) for _, out, _ in results)
+    assert (w0, b0) == (w1, b1), _report(results)  # replicated: the same on every process
+
+    rows = jaxlr.read_csv_rows(tmp_path / "data.csv", "y")
+    jax.config.update("jax_enable_x64", False)  # the block runs with JAX's defaults: float32
+    try:
+        want = jaxlr.fit_distributed(jaxlr.Params(w=np.zeros(len(rows.features)), b=0.0), rows.x, rows.y)
+    finally:
+        jax.config.update("jax_enable_x64", True)
+    # the same float32 fit, its sums split over two processes: a few ulps of the weights' size apart
+    np.testing.assert_allclose(w0, want.params.w, rtol=1e-5, atol=1e-5 * np.max(np.abs(want.params.w)))
+    np.testing.assert_allclose(b0, want.params.b, rtol=1e-5, atol=1e-5 * np.max(np.abs(want.params.w)))
