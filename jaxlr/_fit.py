@@ -406,7 +406,8 @@ def _check_l2(fn: str, l2: Any) -> Any:
 
 def _divergence_warning(fn: str, result: FitResult, x: Any, params: Params, options: dict, weights: Any) -> None:
     """Warns :class:`DivergenceWarning` naming the step and a stable rate (costs a power iteration: only then)."""
-    checked, x, _ = check_data(fn, params, x, jnp.zeros(jnp.shape(x)[:1]))
+    # a stand-in y of the fit's own dtype, so that L is computed at the precision the fit ran in
+    checked, x, _ = check_data(fn, params, x, jnp.zeros(jnp.shape(x)[:1], jnp.asarray(result.params.w).dtype))
     weights = None if weights is None else jnp.asarray(weights, x.dtype)
     lipschitz_value = float(lipschitz(x, bias=checked.b is not None, weights=weights, l2=options["l2"]))
     if options["gradient"] == "lesson":

@@ -79,7 +79,7 @@ def as_input(fn: str, name: str, value: Any) -> Any:
             value = value.astype(np.float64)
         except (ValueError, TypeError):
             raise TypeError(f"{fn}: {name} has dtype object and holds values that are not numbers") from None
-    elif value.dtype.kind not in "biufc":
+    elif value.dtype.kind not in "biufc" and not jnp.issubdtype(value.dtype, jnp.floating):  # NumPy's bfloat16: "V"
         raise TypeError(f"{fn}: {name} has dtype {value.dtype}; expected real numbers (float or int)")
     return value
 

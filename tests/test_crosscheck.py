@@ -252,6 +252,7 @@ def _model_inputs():
     "name, fn",
     [
         ("fit", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3).params),
+        ("fit plain", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, method="plain").params),
         ("fit gram", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, method="gram").params),
         ("fit auto lr", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, learning_rate="auto").params),
         ("fit heavy-ball", lambda p, x, y: jaxlr.fit(p, x, y, n_iters=3, optimizer="heavy-ball").params),
@@ -259,6 +260,8 @@ def _model_inputs():
         ("autograd gradient", jaxlr.autograd_gradient),
         ("manual gradient", jaxlr.manual_gradient),
         ("predict", lambda p, x, y: jaxlr.predict(p, x)),
+        ("power iteration", lambda p, x, y: jaxlr.lipschitz_constant(x)),
+        ("mse loss", jaxlr.mse_loss),
     ],
 )
 def test_dots_request_full_float32_precision(name, fn):

@@ -13,11 +13,13 @@ import os
 import re
 import runpy
 import shlex
+import signal
 import socket
 import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 from helpers import ROOT
@@ -270,6 +272,10 @@ def test_options_that_cannot_work_distributed_are_refused_before_connecting(caps
     assert err.startswith("jaxlr fit: error: ") and message in err and "\n" not in err, err
 
 
+# what jax 0.10's runtime ends a process with when a peer is missing: an error (1) or an abort
+JAX_RUNTIME_EXITS = (1, -signal.SIGABRT)
+
+
 def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
     csv = tmp_path / "data.csv"
     _write_csv(csv, 10)
@@ -281,7 +287,8 @@ def test_a_process_that_fails_stops_the_other_quickly(tmp_path):
         _launch(lines[1], port=port, csv=tmp_path / "missing.csv"),
     ]
     results = _wait_all(processes, timeout=90, kill_on_failure=False)  # each must stop by itself
-    assert time.monotonic() - start < 60, _report(results)
+    # the README: "exit 2 on every process, within seconds" (measured: under 5 s, interpreter starts included)
+    assert time.monotonic() - start < 20, _report(results)
     assert [rc for rc, _, _ in results] == [2, 2], _report(results)  # bad input, on every process
     assert "process(es) [1] failed; see the error there" in results[0][2], _report(results)
     assert "cannot read" in results[1][2] and "missing.csv" in results[1][2], _report(results)
@@ -292,8 +299,9 @@ def test_a_peer_that_never_starts_ends_in_the_init_timeout(tmp_path):
     _write_csv(csv, 10)
     start = time.monotonic()
     results = _wait_all([_launch(_readme_commands()[0], port=_free_port(), csv=csv, extra=["--init-timeout", "3"])], 90)
-    assert time.monotonic() - start < 60, _report(results)
-    assert results[0][0] != 0 and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
+    # --init-timeout 3, then JAX's own shutdown (measured: about 9 s in all)
+    assert time.monotonic() - start < 30, _report(results)
+    assert results[0][0] in JAX_RUNTIME_EXITS and "DEADLINE_EXCEEDED" in results[0][2], _report(results)
 
 
 def _start_workers(n, *extra):
@@ -332,7 +340,49 @@ def test_public_fit_on_global_arrays_across_two_processes():
 def test_a_peer_that_dies_mid_run_makes_the_other_abort():
     start = time.monotonic()
     results = _wait_all(_start_workers(2, "die"), timeout=90, kill_on_failure=False)  # each must stop by itself
-    assert time.monotonic() - start < 60, _report(results)
+    # JAX's heartbeat timeout (measured: about 10 s in all)
+    assert time.monotonic() - start < 30, _report(results)
     (rc0, _, err0), (rc1, _, _) = results
-    assert rc1 == 3 and rc0 != 0, _report(results)
+    assert rc1 == 3 and rc0 in JAX_RUNTIME_EXITS, _report(results)
     assert "stopped sending heartbeats" in err0 or "unhealthy" in err0, _report(results)
+
+
+def test_the_readme_multi_host_python_block_runs_in_two_processes(tmp_path):
+    """The README's "Several machines" Python block, as written but for the explicit addresses its comment names."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "initialize_distributed" in b]
+    program = block.replace(
+        "jaxlr.initialize_distributed()", "jaxlr.initialize_distributed(sys.argv[1], 2, int(sys.argv[2]))", 1
+    )
+    assert program != block, "the README's block no longer calls jaxlr.initialize_distributed()"
+    report = "print(json.dumps([np.asarray(result.params.w).tolist(), float(result.params.b)]))"
+    (tmp_path / "block.py").write_text(f"import json\nimport sys\n{program}\n{report}\n")
+    _write_csv(tmp_path / "data.csv", 37)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="1")
+    env.pop("XLA_FLAGS", None)
+    address = f"127.0.0.1:{_free_port()}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "block.py", address, str(i)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    results = _wait_all(processes, timeout=120)
+    assert all(rc == 0 for rc, _, _ in results), _report(results)
+    (w0, b0), (w1, b1) = (json.loads(out.strip().splitlines()[-1]) for _, out, _ in results)
+    assert (w0, b0) == (w1, b1), _report(results)  # replicated: the same on every process
+
+    rows = jaxlr.read_csv_rows(tmp_path / "data.csv", "y")
+    jax.config.update("jax_enable_x64", False)  # the block runs with JAX's defaults: float32
+    try:
+        want = jaxlr.fit_distributed(jaxlr.Params(w=np.zeros(len(rows.features)), b=0.0), rows.x, rows.y)
+    finally:
+        jax.config.update("jax_enable_x64", True)
+    # the same float32 fit, its sums split over two processes: a few ulps of the weights' size apart
+    np.testing.assert_allclose(w0, want.params.w, rtol=1e-5, atol=1e-5 * np.max(np.abs(want.params.w)))
+    np.testing.assert_allclose(b0, want.params.b, rtol=1e-5, atol=1e-5 * np.max(np.abs(want.params.w)))

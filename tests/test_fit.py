@@ -145,8 +145,17 @@ def test_divergence_is_flagged(learning_rate):
     x, y = _lesson()  # stable below lr = 2/L = 2/15
     with pytest.warns(jaxlr.DivergenceWarning, match="above the stability bound"):
         result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=learning_rate, n_iters=300)
+    # by hand, in float64: w - 2 shrinks by (1 - lr·mean(2x²)) a step; the first step whose loss (before its
+    # update) is 1e10 times the starting one is where the README's rule flags it (5 for lr 1, 10 for lr 0.3)
+    xs, ys, w, expected = np.asarray(x, np.float64), np.asarray(y, np.float64), 0.0, None
+    start = np.mean((w * xs - ys) ** 2)
+    for step in range(300):
+        if np.mean((w * xs - ys) ** 2) > 1e10 * start:
+            expected = step
+            break
+        w -= learning_rate * np.mean(2 * xs * (w * xs - ys))
     assert result.diverged
-    assert 0 < result.diverged_at < 300
+    assert expected is not None and int(result.diverged_at) == expected
     loss = np.asarray(result.history.loss)
     assert np.all(np.isfinite(loss[: result.diverged_at]))
 

@@ -12,21 +12,29 @@ import pytest
 from helpers import ROOT
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_during_a_long_fit_stops_it_cleanly(tmp_path, signum, code):
+@pytest.mark.parametrize(
+    "command, steps, options, signum, code",
+    [
+        ("fit", 20000000, ["--lr", "0.1"], signal.SIGINT, 130),
+        ("fit", 20000000, ["--lr", "0.1"], signal.SIGTERM, 143),
+        # two runs of 5e6 steps: tens of seconds, and a loss history of 80 MB
+        ("sweep", 5000000, ["--lr", "1e-3:1e-2:2"], signal.SIGINT, 130),
+    ],
+)
+def test_signal_during_a_long_run_stops_it_cleanly(tmp_path, command, steps, options, signum, code):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2000, 4))
     data = tmp_path / "data.csv"
     np.savetxt(data, np.c_[x, x @ [1.0, 2.0, 3.0, 4.0] + 1], delimiter=",", header="a,b,c,d,y", comments="")
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
     out = tmp_path / "out.json"
-    # 2e7 steps take minutes: the signal arrives while the compiled loop runs
-    command = [sys.executable, "-m", "jaxlr", "fit", str(data), "--target", "y", "--steps", "20000000"]
-    command += ["--lr", "0.1", "--quiet", "--json", str(out)]
+    # these steps take minutes: the signal arrives while the compiled loop runs
+    argv = [sys.executable, "-m", "jaxlr", command, str(data), "--target", "y", "--steps", str(steps)]
+    argv += [*options, "--quiet", "--json", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "JAX_PLATFORMS": "cpu"}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert "20000000 steps" in process.stdout.readline()  # printed just before training starts
+        assert f"{steps} steps" in process.stdout.readline()  # printed just before training starts
         time.sleep(2.0)  # compiled and running
         assert process.poll() is None
         process.send_signal(signum)

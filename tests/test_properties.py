@@ -1,8 +1,9 @@
 """Property-based tests: every input to the public API gives one of three outcomes.
 
 1. a finite, valid result;
-2. a result flagged ``diverged=True`` with ``diverged_at`` (fits only);
-3. a ``ValueError``/``TypeError`` raised by jaxlr, one line, naming the function.
+2. a result flagged ``diverged=True`` with ``diverged_at`` (fits only), for finite inputs only;
+3. a ``ValueError``/``TypeError`` raised by jaxlr, one line, naming the function; NaN or inf in
+   otherwise valid input is always the ``ValueError`` "… contains NaN or inf", never a divergence flag.
 
 Never an internal JAX/XLA traceback, a hang, or a NaN result without the flag.
 The number of examples per property is fixed below and reported by
@@ -48,11 +49,23 @@ def _array(draw, shape, dtype):
         return np.asarray(values, np.float64).reshape(shape).astype(dtype)
 
 
+def _large_array(draw, shape, dtype):
+    """A few hundred values from a drawn seed (hypothesis lists that long are slow), now and then one non-finite."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    values = rng.normal(size=shape) * draw(st.sampled_from([1.0, 1.0, 100.0, 1e-3]))
+    poison = draw(st.sampled_from([None] * 6 + NON_FINITE + [1e30]))
+    if poison is not None and values.size:
+        values.flat[rng.integers(values.size)] = poison
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return values.astype(dtype)
+
+
 @st.composite
 def problems(draw):
-    """(params, x, y): mostly well-formed, sometimes mismatched or of the wrong rank."""
+    """(params, x, y): mostly well-formed, sometimes mismatched or of the wrong rank; up to 300 rows."""
     scalar_model = draw(st.sampled_from([True, False]))
-    n = draw(st.sampled_from([3, 1, 3, 3, 0]))
+    n = draw(st.sampled_from([3, 1, 3, 3, 0, 40, 300]))
     d = None if scalar_model else draw(st.sampled_from([2, 1, 2, 2, 0]))
     x_shape = (n,) if scalar_model else (n, d)
     y_shape = (n,)
@@ -64,8 +77,9 @@ def problems(draw):
     elif defect == "y_rank":
         y_shape = (n, 1)
     dtype = draw(st.sampled_from(DTYPES))
-    x = _array(draw, x_shape, dtype)
-    y = _array(draw, y_shape, draw(st.sampled_from([dtype, dtype, np.float32])))
+    array = _large_array if n > 3 else _array
+    x = array(draw, x_shape, dtype)
+    y = array(draw, y_shape, draw(st.sampled_from([dtype, dtype, np.float32])))
     w_shape = () if scalar_model else (d,)
     if defect == "w_shape":
         w_shape = (2,) if w_shape == () else (w_shape[0] + 1,)
@@ -87,12 +101,26 @@ def _outcome(call, fn):
         origin = traceback.extract_tb(e.__traceback__)[-1].filename
         assert "/jaxlr/" in origin.replace("\\", "/") and "/jax/" not in origin.replace("\\", "/"), origin
         event(f"{fn}: {type(e).__name__}: {message.split(';')[0].split(',')[0][len(fn) + 2 : len(fn) + 40]}")
-        return "error", None
+        return "error", message
     return "result", result
 
 
 def _all_finite(tree):
     return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(tree))
+
+
+def _inputs_finite(params, x, y):
+    """Whether the data and params, as given, hold only finite numbers (ints always do)."""
+    leaves = [leaf for leaf in (params.w, params.b, x, y) if leaf is not None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return all(bool(np.all(np.isfinite(np.asarray(leaf, np.float64)))) for leaf in leaves)
+
+
+def _require_documented_outcome(kind, result, fn, problem):
+    """Non-finite inputs never give a result: the NaN/inf ValueError, or an earlier error about the input."""
+    if kind == "result":
+        assert _inputs_finite(*problem), f"{fn}: a result from NaN or inf input: {result}"
 
 
 @SETTINGS
@@ -108,23 +136,44 @@ def test_predict_loss_and_gradients(problem):
     }
     for fn, call in calls.items():
         kind, result = _outcome(call, fn)
+        inputs = (params, x, None) if fn == "predict" else problem  # predict does not read y
+        _require_documented_outcome(kind, result, fn, inputs)
         if kind == "result":
             assert _all_finite(result), (fn, result)
             event(f"{fn}: finite result")
 
 
+# A clean problem and options whose only defect is the NaN/inf: then nothing but that error is right.
+GOOD_DTYPES = (np.float32, np.float64, np.float16, ml_dtypes.bfloat16)
+
+
+def _only_defect_is_non_finite(problem, learning_rate, n_iters):
+    params, x, y = problem
+    x_ok = np.ndim(x) in (1, 2) and np.shape(x)[0] > 0 and (np.ndim(x) == 1 or np.shape(x)[1] > 0)
+    shapes_ok = x_ok and np.shape(y) == np.shape(x)[:1] and np.shape(params.w) == np.shape(x)[1:]
+    dtypes_ok = all(np.asarray(a).dtype in GOOD_DTYPES for a in (x, y))
+    rate_ok = learning_rate == "auto" or (isinstance(learning_rate, float) and 0 < learning_rate < 1e30)
+    return shapes_ok and dtypes_ok and rate_ok and n_iters in (1, 6) and not _inputs_finite(*problem)
+
+
 @SETTINGS
 @given(
     problems(),
-    st.sampled_from([1e-3, 0.05, 0.05, 0.3, 1e30, 0.0, -1.0, math.nan, math.inf, "0.1", None]),
+    st.sampled_from([1e-3, 0.05, 0.05, 0.3, "auto", "auto", 1e30, 0.0, -1.0, math.nan, math.inf, "0.1", None]),
     st.sampled_from([1, 6, 6, 6, 0, -3, 10**12, 2.5]),
     st.sampled_from(["autograd", "manual", "lesson"]),
+    st.sampled_from([None, "sgd", "momentum", "adam", "heavy-ball"]),
+    st.sampled_from(["full", "loss", "none"]),
+    st.sampled_from(["auto", "plain", "gram"]),
 )
-def test_fit(problem, learning_rate, n_iters, gradient):
+def test_fit(problem, learning_rate, n_iters, gradient, optimizer, history, method):
     params, x, y = problem
-    kind, result = _outcome(
-        lambda: jaxlr.fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient), "fit"
-    )
+    options = dict(learning_rate=learning_rate, n_iters=n_iters, gradient=gradient, optimizer=optimizer)
+    kind, result = _outcome(lambda: jaxlr.fit(params, x, y, **options, history=history, method=method), "fit")
+    _require_documented_outcome(kind, result, "fit", problem)
+    if _only_defect_is_non_finite(problem, learning_rate, n_iters):
+        assert kind == "error" and "contains NaN or inf" in result, result
+        event("fit: NaN/inf input, the ValueError")
     if kind == "error":
         return
     if result.diverged:
@@ -144,11 +193,17 @@ def test_huge_n_iters_is_refused_before_allocating(history):
         jaxlr.fit(jaxlr.Params(0.0), x, y, n_iters=n_iters, history=history)
 
 
+@pytest.mark.filterwarnings("error::jaxlr.DivergenceWarning")  # the warning's text is the README's claim
 def test_overflow_from_finite_inputs_is_an_error_not_inf():
     x = np.array([1e30, 2e30], np.float32)
     with pytest.raises(ValueError, match="overflowed float32"):
         jaxlr.mse_loss(jaxlr.Params(np.float32(1e10)), x, x)
-    result = jaxlr.fit(jaxlr.Params(np.float32(0)), x, x, n_iters=3)
+    no_stable_rate = (
+        r"^fit: training diverged at step 0 .*: the data's squares overflow this precision \(L is not finite\), "
+        r"so no learning rate is stable; standardize the features or compute in float64$"
+    )
+    with pytest.warns(jaxlr.DivergenceWarning, match=no_stable_rate):
+        result = jaxlr.fit(jaxlr.Params(np.float32(0)), x, x, n_iters=3)
     assert result.diverged and result.diverged_at == 0
 
 
@@ -164,6 +219,7 @@ def test_sweep(problem, learning_rates, n_iters):
     kind, result = _outcome(
         lambda: jaxlr.sweep(params, x, y, learning_rates=learning_rates, n_iters=n_iters, history="loss"), "sweep"
     )
+    _require_documented_outcome(kind, result, "sweep", problem)
     if kind == "error":
         return
     for run, diverged in enumerate(result.diverged):

@@ -12,10 +12,10 @@ from jaxlr._cli import main
 SECTION = "## The `jaxlr` command"
 
 
-def _blocks(language, heading=SECTION):
+def _blocks(language):
     text = (ROOT / "README.md").read_text()
-    start = text.index(heading)
-    end = text.find("\n## ", start + len(heading))
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
     section = text[start : end if end >= 0 else len(text)]
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
@@ -63,10 +63,77 @@ def test_readme_python(in_a_copy, capsys):
     assert (in_a_copy / "sweep.png").exists() and (in_a_copy / "fit.png").exists()
 
 
-@pytest.mark.parametrize("heading", ["## Statistics", "## With scikit-learn"])
-def test_readme_statistics_and_scikit_learn_examples(in_a_copy, heading):
-    pytest.importorskip("sklearn")
-    blocks = _blocks("python", heading)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+# --------------------------------------------------------------------------- printed outputs
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _shown_outputs():
+    """(argv, expected code, the lines the README shows) for each command followed by its printed output."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(SECTION)
+    section = text[start : text.find("\n## ", start + len(SECTION))]
+    pairs = re.findall(r"```bash\n(jaxlr [^\n]*)\n```\n\n```text\n(.*?)```", section, flags=re.S)
+    for line, shown in pairs:
+        command, _, comment = line.partition("#")
+        match = re.search(r"exits with code (\d+)", comment)
+        yield shlex.split(command)[1:], int(match.group(1)) if match else 0, shown.splitlines()
+
+
+def _same_up_to_rounding(shown, printed):
+    """Text equal; each number within the rounding of the digits shown, or, when both are below 1e-4,
+    rounding noise (gaps and errors of float32 arithmetic, which vary in their last bits)."""
+    if _NUMBER.split(shown) != _NUMBER.split(printed):
+        return False
+    for a_text, b_text in zip(_NUMBER.findall(shown), _NUMBER.findall(printed), strict=True):
+        a, b = float(a_text), float(b_text)
+        digits = len(re.sub(r"[eE].*|[-+.]", "", a_text).lstrip("0")) or 1
+        if abs(a) < 1e-4 and abs(b) < 1e-4:
+            continue
+        if abs(a - b) > 10.0 ** (1 - digits) * max(abs(a), abs(b)):  # a unit in the last shown digit
+            return False
+    return True
+
+
+SHOWN = list(_shown_outputs())
+
+
+def test_the_readme_shows_outputs():
+    assert len(SHOWN) >= 2 and any(code != 0 for _, code, _ in SHOWN)
+    assert _same_up_to_rounding("loss 181.21886 gap 5.69e-07", "loss 181.21887 gap 1.2e-06")
+    assert not _same_up_to_rounding("loss 181.21886", "loss 181.21986")  # off in the 7th digit of 8 shown
+    assert not _same_up_to_rounding("rooms 8.86", "room 8.86")
+
+
+@pytest.mark.parametrize("argv, expected_code, shown", SHOWN, ids=[" ".join(argv) for argv, _, _ in SHOWN])
+def test_readme_output_is_what_the_command_prints(in_a_copy, capsys, argv, expected_code, shown):
+    assert main(argv) == expected_code
+    captured = capsys.readouterr()
+    printed = (captured.out if expected_code == 0 else captured.err).strip().splitlines()
+    assert len(printed) == len(shown), "\n".join(printed)
+    for shown_line, printed_line in zip(shown, printed, strict=True):
+        assert _same_up_to_rounding(shown_line, printed_line), f"README:  {shown_line}\nprinted: {printed_line}"
+
+
+# --------------------------------------------------------------------------- the other Python blocks
+
+
+def _other_python_blocks():
+    """Every Python block outside the `jaxlr` command's section; the multi-host one runs in test_distributed.py."""
+    section = set(_blocks("python"))
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    return [b for b in blocks if b not in section and "initialize_distributed" not in b]
+
+
+OTHER_PYTHON = _other_python_blocks()
+
+
+def test_every_python_block_is_run_somewhere():
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    multi_host = [b for b in blocks if "initialize_distributed" in b]
+    assert len(OTHER_PYTHON) + len(_blocks("python")) + len(multi_host) == len(blocks) and len(multi_host) == 1
+
+
+@pytest.mark.parametrize("block", OTHER_PYTHON, ids=[b.splitlines()[0][:40] for b in OTHER_PYTHON])
+def test_readme_python_block_runs(in_a_copy, capsys, block):
+    exec(compile(block, "README.md", "exec"), {})
