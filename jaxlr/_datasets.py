@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxlr._csv import DataError, read_csv, read_csv_header
+from jaxlr._csv import DataError, csv_source, parse, read_header
 
 
 class Dataset(NamedTuple):
@@ -17,7 +17,8 @@ class Dataset(NamedTuple):
       y: float64 NumPy array of shape ``(n,)``, the target.
       feature_names: the ``d`` feature names, in the order of ``x``'s columns.
       target_name: the target's name.
-      source: where the data came from (a path or ``"dataset NAME"``).
+      source: where the data came from (a path, ``"stdin"`` or ``"dataset NAME"``).
+      dropped: how many rows of the file ``dropna`` dropped for a missing cell.
     """
 
     x: np.ndarray
@@ -25,6 +26,7 @@ class Dataset(NamedTuple):
     feature_names: tuple[str, ...]
     target_name: str
     source: str
+    dropped: int = 0
 
 
 def _lesson_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
@@ -95,16 +97,28 @@ def load_csv(
     target: str,
     features: Sequence[str] | None = None,
     rows: range | None = None,
+    sep: str | None = None,
+    encoding: str = "utf-8",
+    dropna: bool = False,
+    progress: bool = False,
 ) -> Dataset:
     """Loads a regression problem from a CSV file with a header row.
 
     Args:
-      path: the CSV file. Every cell of the chosen columns must be a finite
+      path: the CSV file (``-`` for standard input; a ``.gz`` name is read
+        through gzip). Every cell of the chosen columns must be a finite
         number; the other columns are not parsed.
       target: the name of the column to predict.
       features: the feature columns, by name, in the order wanted; ``None`` for
         every column but the target.
       rows: the 0-based data rows to read (``None``: all).
+      sep: the separator; ``None`` detects it from the header line (the most
+        frequent of ``,`` ``;`` tab ``|``).
+      encoding: the file's text encoding, e.g. ``"latin-1"``.
+      dropna: drop rows with a missing cell (empty, ``NA``, ``NULL``) in the
+        chosen columns; ``Dataset.dropped`` counts them. Without it a missing
+        cell is an error.
+      progress: show a progress bar on stderr for a load taking over a second.
 
     Returns:
       A :class:`Dataset`.
@@ -122,9 +136,12 @@ def load_csv(
       >>> data.x.shape, data.y.tolist(), data.feature_names
       ((3, 1), [2.0, 4.0, 6.0], ('a',))
     """
-    features, target = _choose(read_csv_header(path), os.fspath(path), target, features)
-    table = read_csv(path, columns=(*features, target), rows=rows)
-    return Dataset(table.values[:, :-1], table.values[:, -1], features, target, table.path)
+    source = csv_source(path)
+    header = read_header(source, sep, encoding)
+    features, target = _choose(header.names, source.label, target, features)
+    chosen = (*features, target)
+    values, dropped = parse(source, header, chosen, rows=rows, encoding=encoding, dropna=dropna, progress=progress)
+    return Dataset(values[:, :-1], values[:, -1], features, target, source.label, dropped)
 
 
 def load_dataset(name: str, *, target: str | None = None, features: Sequence[str] | None = None) -> Dataset:
