@@ -87,6 +87,8 @@ def refusal(args: argparse.Namespace) -> str | None:
         return "--distributed needs a CSV file (DATA.csv)"
     if args.target is None:
         return f"--target is required with a file: which column of {args.data} should be predicted?"
+    if args.dropna:
+        return "--dropna cannot be used with --distributed: the shares would no longer split the rows evenly"
     if args.plot is not None:
         return "--plot cannot be used with --distributed: the plot would need every row in one process; use --json"
     given = [getattr(args, name) is not None for name in CONNECTION_OPTIONS]
@@ -123,7 +125,13 @@ def _global_standardization(x: np.ndarray, n: int, names: tuple[str, ...]) -> St
 def _read_rows(args: argparse.Namespace):
     """This process's rows, in float64 and the training dtype; raises ``ValueError``/``DataError``."""
     rows = _read_csv_rows(
-        args.data, args.target, args.features, process_index=jax.process_index(), process_count=jax.process_count()
+        args.data,
+        args.target,
+        args.features,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+        sep=args.sep,
+        encoding=args.encoding,
     )
     with np.errstate(over="ignore"):
         x, y = rows.x.astype(args.dtype), rows.y.astype(args.dtype)

@@ -51,7 +51,7 @@ class CsvTable(NamedTuple):
     dropped: int = 0
 
 
-class _Source(NamedTuple):
+class CsvSource(NamedTuple):
     """Where the bytes come from: a file (gzip-compressed if its name ends ``.gz``) or a buffer."""
 
     label: str  # the name used in messages
@@ -71,7 +71,7 @@ class _Source(NamedTuple):
             return f.read()
 
 
-class _Header(NamedTuple):
+class CsvHeader(NamedTuple):
     names: tuple[str, ...]
     sep: str
     skip: int  # physical lines up to and including the header
@@ -81,15 +81,15 @@ def _reason(e: OSError) -> str:
     return e.strerror or str(e).splitlines()[0]
 
 
-def csv_source(path: str | os.PathLike) -> _Source:
+def csv_source(path: str | os.PathLike) -> CsvSource:
     path = os.fspath(path)
     if path == "-":
-        return _Source("stdin", None, pa.py_buffer(sys.stdin.buffer.read()))
+        return CsvSource("stdin", None, pa.py_buffer(sys.stdin.buffer.read()))
     if os.path.isdir(path):
         raise DataError(f"cannot read {path}: it is a directory")
     if not os.path.exists(path):
         raise DataError(f"cannot read {path}: No such file or directory")
-    return _Source(path, path, None)
+    return CsvSource(path, path, None)
 
 
 def _codec(encoding: str) -> str:
@@ -106,7 +106,7 @@ def _check_sep(sep: str) -> str:
     return sep
 
 
-def read_header(source: _Source, sep: str | None, encoding: str) -> _Header:
+def read_header(source: CsvSource, sep: str | None, encoding: str) -> CsvHeader:
     codec = _codec(encoding)
     head = b""
     with source.stream() as f:
@@ -134,7 +134,7 @@ def read_header(source: _Source, sep: str | None, encoding: str) -> _Header:
             raise DataError(f"{source.label}: column {i + 1} of the header has no name")
         if name in names[:i]:
             raise DataError(f"{source.label}: the header names column {name!r} twice")
-    return _Header(names, sep, index + 1)
+    return CsvHeader(names, sep, index + 1)
 
 
 def read_csv_header(path: str | os.PathLike, *, sep: str | None = None, encoding: str = "utf-8") -> tuple[str, ...]:
@@ -203,8 +203,8 @@ def read_csv(
 
 
 def parse(
-    source: _Source,
-    header: _Header,
+    source: CsvSource,
+    header: CsvHeader,
     chosen: tuple[str, ...],
     *,
     rows: range | None = None,
@@ -251,7 +251,7 @@ def parse(
     return values, dropped
 
 
-def _read(source: _Source, options: dict, chosen: tuple[str, ...], dtype: Any, rows: range | None, progress: bool):
+def _read(source: CsvSource, options: dict, chosen: tuple[str, ...], dtype: Any, rows: range | None, progress: bool):
     convert = pa_csv.ConvertOptions(
         include_columns=list(chosen),
         column_types=dict.fromkeys(chosen, dtype),
@@ -316,7 +316,7 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
-def _input(source: _Source, progress: bool) -> Any:
+def _input(source: CsvSource, progress: bool) -> Any:
     if not progress or source.path is None:
         return source.stream()
     from tqdm import tqdm
@@ -334,7 +334,7 @@ def _input(source: _Source, progress: bool) -> Any:
         return stream  # not compressed
 
 
-def _data_lines(source: _Source, header: _Header) -> Iterator[tuple[int, int, bytes]]:
+def _data_lines(source: CsvSource, header: CsvHeader) -> Iterator[tuple[int, int, bytes]]:
     """(data row, physical line, text) of each non-blank line after the header; for messages only."""
     row = -1
     for number, line in enumerate(source.read_all().split(b"\n")[header.skip :], start=header.skip + 1):
@@ -343,11 +343,11 @@ def _data_lines(source: _Source, header: _Header) -> Iterator[tuple[int, int, by
             yield row, number, line.rstrip(b"\r")
 
 
-def _line_of(source: _Source, header: _Header, row: int) -> int:
+def _line_of(source: CsvSource, header: CsvHeader, row: int) -> int:
     return next((number for r, number, _ in _data_lines(source, header) if r == row), 0)
 
 
-def _check_ragged(source: _Source, header: _Header, rows: range | None, ragged: list[str]) -> None:
+def _check_ragged(source: CsvSource, header: CsvHeader, rows: range | None, ragged: list[str]) -> None:
     if not ragged:
         return
     texts = set(ragged)
@@ -364,8 +364,8 @@ def _check_ragged(source: _Source, header: _Header, rows: range | None, ragged: 
 
 
 def _exact(
-    source: _Source,
-    header: _Header,
+    source: CsvSource,
+    header: CsvHeader,
     chosen: tuple[str, ...],
     options: dict,
     rows: range | None,
