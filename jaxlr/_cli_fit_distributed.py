@@ -87,8 +87,6 @@ def refusal(args: argparse.Namespace) -> str | None:
         return "--distributed needs a CSV file (DATA.csv)"
     if args.target is None:
         return f"--target is required with a file: which column of {args.data} should be predicted?"
-    if args.dropna:
-        return "--dropna cannot be used with --distributed: the shares would no longer split the rows evenly"
     if args.plot is not None:
         return "--plot cannot be used with --distributed: the plot would need every row in one process; use --json"
     given = [getattr(args, name) is not None for name in CONNECTION_OPTIONS]
@@ -132,6 +130,7 @@ def _read_rows(args: argparse.Namespace):
         process_count=jax.process_count(),
         sep=args.sep,
         encoding=args.encoding,
+        dropna=args.dropna,
     )
     with np.errstate(over="ignore"):
         x, y = rows.x.astype(args.dtype), rows.y.astype(args.dtype)
@@ -188,6 +187,10 @@ def _fit(args: argparse.Namespace) -> int:
         rows, error = None, e
     _raise_everywhere("read_csv_rows", error)
     n = int(_allsum(np.array(rows.y.shape[0])))
+    if args.dropna:  # every process takes part in the sum
+        dropped = int(_allsum(np.array(rows.dropped)))
+        if jax.process_index() == 0:
+            print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
     if n == 0:
         raise DataError(f"{args.data} has no data rows")
     x = rows.x

@@ -213,6 +213,7 @@ class CsvRows(NamedTuple):
     x: np.ndarray
     y: np.ndarray
     features: tuple[str, ...]
+    dropped: int = 0  # rows of this share that ``dropna`` dropped for a missing cell
 
 
 def read_csv_rows(
@@ -224,6 +225,7 @@ def read_csv_rows(
     process_count: int = 1,
     sep: str | None = None,
     encoding: str = "utf-8",
+    dropna: bool = False,
 ) -> CsvRows:
     """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
 
@@ -249,6 +251,7 @@ def read_csv_rows(
       sep: the separator; ``None`` detects it from the header line, as
         :func:`jaxlr.load_csv` does.
       encoding: the file's text encoding.
+      dropna: drop this share's rows with a missing cell (counted in ``dropped``).
 
     Raises:
       DataError: as :func:`jaxlr.load_csv`; a row or line number in the message
@@ -281,8 +284,8 @@ def read_csv_rows(
         source, header = _share(source, header, process_index, process_count)
         if source is None:
             return CsvRows(np.zeros((0, len(features))), np.zeros(0), features)
-    values, _ = parse(source, header, chosen, encoding=encoding, allow_empty=True)
-    return CsvRows(values[:, :-1], values[:, -1], features)
+    values, dropped = parse(source, header, chosen, encoding=encoding, dropna=dropna, allow_empty=True)
+    return CsvRows(values[:, :-1], values[:, -1], features, dropped)
 
 
 def _share(
