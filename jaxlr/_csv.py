@@ -230,16 +230,23 @@ def parse(
         "parse_options": pa_csv.ParseOptions(delimiter=header.sep, invalid_row_handler=on_invalid_row),
     }
     try:
-        table = _read(source, options, chosen, pa.float64(), rows, progress)
-        values, missing = _to_numpy(table, chosen)
-        del table
+        if rows is None and source.path is not None and _plain_and_big(source.path):
+            values, missing = _read_in_pieces(source, header, chosen, options, progress)
+        else:
+            values, missing = _to_numpy(_read(source, options, chosen, pa.float64(), rows, progress), chosen)
     except pa.ArrowInvalid:  # a cell that is not a number: find it
         values, missing = None, None
     except (pa.ArrowException, UnicodeDecodeError, OSError) as e:
         raise DataError(f"{source.label}: not a readable CSV file ({str(e).splitlines()[0]})") from None
-    _check_ragged(source, header, rows, ragged)
+    bad_row = _ragged_row(source, header, rows, ragged)
     if values is None or (missing is not None and missing.any() and not dropna) or not _finite(values, missing):
-        values, missing = _exact(source, header, chosen, options, rows, encoding, dropna)
+        try:
+            values, missing = _exact(source, header, chosen, options, rows, encoding, dropna)
+        except _CellError as e:  # the first error in the file is told (rows skipped as ragged come later)
+            if bad_row is None or e.row < bad_row.row:
+                raise DataError(str(e)) from None
+    if bad_row is not None:
+        raise DataError(str(bad_row))
     dropped = 0
     if dropna and missing is not None and missing.any():
         dropped = int(missing.sum())
@@ -251,14 +258,18 @@ def parse(
     return values, dropped
 
 
-def _read(source: CsvSource, options: dict, chosen: tuple[str, ...], dtype: Any, rows: range | None, progress: bool):
-    convert = pa_csv.ConvertOptions(
+def _convert_options(chosen: tuple[str, ...], dtype: Any) -> Any:
+    return pa_csv.ConvertOptions(
         include_columns=list(chosen),
         column_types=dict.fromkeys(chosen, dtype),
         null_values=list(MISSING),
         strings_can_be_null=dtype == pa.float64(),
         quoted_strings_can_be_null=dtype == pa.float64(),
     )
+
+
+def _read(source: CsvSource, options: dict, chosen: tuple[str, ...], dtype: Any, rows: range | None, progress: bool):
+    convert = _convert_options(chosen, dtype)
     with _input(source, progress) as stream:
         if rows is None:
             return pa_csv.read_csv(stream, convert_options=convert, **options)
@@ -274,20 +285,78 @@ def _read(source: CsvSource, options: dict, chosen: tuple[str, ...], dtype: Any,
         return table.slice(0, wanted)[:: rows.step] if rows.step != 1 else table.slice(0, wanted)
 
 
+# Files larger than this are parsed a piece of this size at a time (each piece on every core).
+PIECE_BYTES = 32 << 20
+
+
+def _plain_and_big(path: str) -> bool:
+    try:
+        pa.Codec.detect(path)
+        return False  # compressed: read as one stream
+    except (TypeError, ValueError, pa.ArrowException):
+        return os.path.getsize(path) > PIECE_BYTES
+
+
+def _read_in_pieces(
+    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], options: dict, progress: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Parses a large uncompressed file in pieces of whole lines, each copied at once into one array.
+
+    Only one piece is held by pyarrow at a time, so the peak memory is the
+    float64 array plus a piece, not twice the array. The array is allocated
+    for the most rows the file could hold (a filled row has at least one byte
+    a column); the pages past the rows read are never touched, so they cost
+    address space, not memory.
+    """
+    assert source.path is not None
+    read_options = pa_csv.ReadOptions(column_names=list(header.names), encoding=options["read_options"].encoding)
+    convert = _convert_options(chosen, pa.float64())
+    masks: list[np.ndarray] = []
+    offset = 0
+    with open(source.path, "rb") as f, _bar(os.path.getsize(source.path), progress) as bar:
+        for _ in range(header.skip):
+            f.readline()
+        bar.update(f.tell())
+        values = np.empty(((os.fstat(f.fileno()).st_size - f.tell()) // len(header.names) + 1, len(chosen)))
+        while data := f.read(PIECE_BYTES):
+            data += f.readline()  # to the end of the line
+            bar.update(len(data))
+            if not data.strip():
+                continue
+            table = pa_csv.read_csv(
+                pa.py_buffer(data),
+                read_options=read_options,
+                parse_options=options["parse_options"],
+                convert_options=convert,
+            )
+            n, missing = _fill(table, chosen, values, offset)
+            del table
+            masks.append(np.zeros(n, bool) if missing is None else missing)
+            offset += n
+    missing = np.concatenate(masks) if any(mask.any() for mask in masks) else None
+    return values[:offset], missing
+
+
 def _to_numpy(table: pa.Table, chosen: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-    """One C-ordered float64 array, filled chunk by chunk (no whole-column temporaries); the rows with a null."""
+    """One C-ordered float64 array of the chosen columns; the rows with a null."""
     values = np.empty((table.num_rows, len(chosen)), np.float64)
+    _, missing = _fill(table, chosen, values, 0)
+    return values, missing
+
+
+def _fill(table: pa.Table, chosen: tuple[str, ...], out: np.ndarray, offset: int) -> tuple[int, np.ndarray | None]:
+    """Copies the chosen columns into ``out[offset : offset + n]``, chunk by chunk; ``n`` and the rows with a null."""
     missing = None
     for j, name in enumerate(chosen):
         column = table.column(name)
         if column.null_count:
             valid = np.concatenate([chunk.is_valid().to_numpy(zero_copy_only=False) for chunk in column.chunks])
             missing = ~valid if missing is None else missing | ~valid
-        offset = 0
+        start = offset
         for chunk in column.chunks:
-            values[offset : offset + len(chunk), j] = chunk.to_numpy(zero_copy_only=False)
-            offset += len(chunk)
-    return values, missing
+            out[start : start + len(chunk), j] = chunk.to_numpy(zero_copy_only=False)
+            start += len(chunk)
+    return table.num_rows, missing
 
 
 def _finite(values: np.ndarray, missing: np.ndarray | None) -> bool:
@@ -316,18 +385,30 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
+def _bar(total: int, progress: bool) -> Any:
+    """A byte-counting bar on stderr that shows itself only after a second; a silent one without ``progress``."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc="read",
+        unit="B",
+        unit_scale=True,
+        file=sys.stderr,
+        delay=1.0,
+        leave=False,
+        disable=not progress,
+    )
+
+
 def _input(source: CsvSource, progress: bool) -> Any:
     if not progress or source.path is None:
         return source.stream()
-    from tqdm import tqdm
-
     try:
         raw = open(source.path, "rb")  # noqa: SIM115 (closed with the stream)
     except OSError as e:
         raise DataError(f"cannot read {source.path}: {_reason(e)}") from None
-    size = os.fstat(raw.fileno()).st_size
-    bar = tqdm(total=size, desc="read", unit="B", unit_scale=True, file=sys.stderr, delay=1.0, leave=False)
-    stream = pa.PythonFile(_Counting(raw, bar), mode="r")
+    stream = pa.PythonFile(_Counting(raw, _bar(os.fstat(raw.fileno()).st_size, True)), mode="r")
     try:
         return pa.CompressedInputStream(stream, pa.Codec.detect(source.path).name)
     except (TypeError, ValueError, pa.ArrowException):
@@ -347,9 +428,18 @@ def _line_of(source: CsvSource, header: CsvHeader, row: int) -> int:
     return next((number for r, number, _ in _data_lines(source, header) if r == row), 0)
 
 
-def _check_ragged(source: CsvSource, header: CsvHeader, rows: range | None, ragged: list[str]) -> None:
+class _CellError(DataError):
+    """An error at a data row (0-based ``row``), so that the first of two can be told."""
+
+    def __init__(self, message: str, row: int):
+        super().__init__(message)
+        self.row = row
+
+
+def _ragged_row(source: CsvSource, header: CsvHeader, rows: range | None, ragged: list[str]) -> _CellError | None:
+    """The first row pyarrow skipped for its number of cells (within ``rows``), as an error, or ``None``."""
     if not ragged:
-        return
+        return None
     texts = set(ragged)
     for row, number, line in _data_lines(source, header):
         text = line.decode("latin-1")
@@ -357,10 +447,12 @@ def _check_ragged(source: CsvSource, header: CsvHeader, rows: range | None, ragg
             if rows is not None and row not in rows:
                 continue  # outside the rows asked for
             cells = len(next(csv.reader([line.decode("utf-8", "replace")], delimiter=header.sep)))
-            raise DataError(
+            return _CellError(
                 f"{source.label}: row {row + 1} (line {number}) has {cells} cells, "
-                f"but the header has {len(header.names)} columns"
+                f"but the header has {len(header.names)} columns",
+                row,
             )
+    return None
 
 
 def _exact(
@@ -411,5 +503,5 @@ def _exact(
         i, name, problem = worst
         row = first_row + i * step
         line = _line_of(source, header, row)
-        raise DataError(f"{source.label}: row {row + 1} (line {line}), column {name!r}: {problem}")
+        raise _CellError(f"{source.label}: row {row + 1} (line {line}), column {name!r}: {problem}", row)
     return values, missing if missing.any() else None

@@ -167,3 +167,30 @@ def test_read_csv_rows_raises_data_error(tmp_path):
     gz.write_bytes(gzip.compress(b"a,y\n1,2\n"))
     with pytest.raises(jaxlr.DataError, match="cannot be split into byte ranges"):
         jaxlr.read_csv_rows(gz, "y", process_count=2)
+
+
+def test_large_files_are_read_in_pieces_with_the_same_result(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    table = np.round(rng.normal(size=(300, 3)), 4)
+    path = tmp_path / "d.csv"
+    text = _text(";", table).replace("\n", "\n\n", 5)
+    path.write_text(text)
+    whole = jaxlr.load_csv(path, target="y")
+    monkeypatch.setattr("jaxlr._csv.PIECE_BYTES", 100)  # about 4 lines a piece
+    pieces = jaxlr.load_csv(path, target="y", progress=True)
+    np.testing.assert_array_equal(pieces.x, whole.x)
+    np.testing.assert_array_equal(pieces.y, table[:, 2])
+    lines = text.splitlines()
+    lines[250] = lines[250].replace(";", ";;", 1)
+    lines[200] = ";" + lines[200].split(";", 1)[1]
+    path.write_text("\n".join(lines) + "\n")
+    assert lines[200] and lines[250]
+    with pytest.raises(jaxlr.DataError, match=r"row 195 \(line 201\), column 'a': an empty cell is a missing value"):
+        jaxlr.load_csv(path, target="y")
+    with pytest.raises(jaxlr.DataError, match=r"row 245 \(line 251\) has 4 cells, but the header has 3 columns"):
+        jaxlr.load_csv(path, target="y", dropna=True)
+    lines[250] = lines[250].replace(";;", ";", 1)
+    path.write_text("\n".join(lines) + "\n")
+    dropped = jaxlr.load_csv(path, target="y", dropna=True)
+    assert dropped.dropped == 1
+    np.testing.assert_array_equal(dropped.y, np.delete(table[:, 2], 194))
