@@ -247,6 +247,7 @@ def parse(
                 raise DataError(str(e)) from None
     if bad_row is not None:
         raise DataError(str(bad_row))
+    assert values is not None  # read by pyarrow, or else by _exact
     dropped = 0
     if dropna and missing is not None and missing.any():
         dropped = int(missing.sum())
