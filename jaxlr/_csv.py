@@ -1,7 +1,8 @@
 """Reading a numeric CSV file with a header row, through pyarrow's CSV reader.
 
 pyarrow parses and converts the chosen columns to float64 on every core; the
-columns are then copied once into one ``(n_rows, n_columns)`` NumPy array.
+columns are then copied once into one ``(n_rows, n_columns)`` NumPy array (a
+large file a piece at a time, so that pyarrow's copy never holds the whole).
 The header is read here first (separator detection, names, leading blank
 lines), so that every failure can be told in one line: when pyarrow refuses a
 cell, the columns are read again as raw bytes to find the first bad cell and
@@ -135,15 +136,6 @@ def read_header(source: CsvSource, sep: str | None, encoding: str) -> CsvHeader:
         if name in names[:i]:
             raise DataError(f"{source.label}: the header names column {name!r} twice")
     return CsvHeader(names, sep, index + 1)
-
-
-def read_csv_header(path: str | os.PathLike, *, sep: str | None = None, encoding: str = "utf-8") -> tuple[str, ...]:
-    """The column names in the header of a CSV file (the rest of the file is not read).
-
-    Raises:
-      DataError: as :func:`read_csv`, for the header.
-    """
-    return read_header(csv_source(path), sep, encoding).names
 
 
 def read_csv(
