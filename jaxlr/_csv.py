@@ -25,6 +25,9 @@ import pyarrow.csv as pa_csv
 # The separators tried, in this order of preference on a tie, when none is given.
 SEPARATORS = (",", ";", "\t", "|")
 
+# A progress bar shows itself once a load has taken this long.
+PROGRESS_DELAY_S = 1.0
+
 # Cells that mean "no value": dropped with ``dropna``, an error without it.
 MISSING = ("", "NA", "N/A", "n/a", "NULL", "null")
 
@@ -388,7 +391,7 @@ def _bar(total: int, progress: bool) -> Any:
         unit="B",
         unit_scale=True,
         file=sys.stderr,
-        delay=1.0,
+        delay=PROGRESS_DELAY_S,
         leave=False,
         disable=not progress,
     )

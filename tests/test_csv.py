@@ -169,7 +169,7 @@ def test_read_csv_rows_raises_data_error(tmp_path):
         jaxlr.read_csv_rows(gz, "y", process_count=2)
 
 
-def test_large_files_are_read_in_pieces_with_the_same_result(tmp_path, monkeypatch):
+def test_large_files_are_read_in_pieces_with_the_same_result(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(1)
     table = np.round(rng.normal(size=(300, 3)), 4)
     path = tmp_path / "d.csv"
@@ -177,7 +177,12 @@ def test_large_files_are_read_in_pieces_with_the_same_result(tmp_path, monkeypat
     path.write_text(text)
     whole = jaxlr.load_csv(path, target="y")
     monkeypatch.setattr("jaxlr._csv.PIECE_BYTES", 100)  # about 4 lines a piece
+    capsys.readouterr()
+    jaxlr.load_csv(path, target="y", progress=True)
+    assert capsys.readouterr().err == ""  # a load quicker than PROGRESS_DELAY_S shows no bar
+    monkeypatch.setattr("jaxlr._csv.PROGRESS_DELAY_S", 0.0)
     pieces = jaxlr.load_csv(path, target="y", progress=True)
+    assert "read" in capsys.readouterr().err  # the bar, by bytes
     np.testing.assert_array_equal(pieces.x, whole.x)
     np.testing.assert_array_equal(pieces.y, table[:, 2])
     lines = text.splitlines()
