@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
 # The separators tried, in this order of preference on a tie, when none is given.
@@ -451,6 +452,16 @@ def _ragged_row(source: CsvSource, header: CsvHeader, rows: range | None, ragged
     return None
 
 
+def _clean_numbers(column: Any) -> np.ndarray | None:
+    """A column of bytes as finite float64s (blanks around a number allowed), or ``None`` if a cell is not one."""
+    try:
+        numbers = pa_compute.cast(pa_compute.utf8_trim_whitespace(column.cast(pa.string())), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = numbers.to_numpy()
+    return values if numbers.null_count == 0 and np.isfinite(values).all() else None
+
+
 def _exact(
     source: CsvSource,
     header: CsvHeader,
@@ -473,6 +484,10 @@ def _exact(
     missing = np.zeros(table.num_rows, bool)
     worst: tuple[int, str, str] | None = None  # (row, column, what is wrong)
     for j, name in enumerate(chosen):
+        clean = _clean_numbers(table.column(name))
+        if clean is not None:  # the whole column converts: no cell to look at one by one
+            values[:, j] = clean
+            continue
         for i, cell in enumerate(table.column(name).to_pylist()):
             if worst is not None and i >= worst[0]:
                 break
