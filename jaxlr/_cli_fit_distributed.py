@@ -124,7 +124,14 @@ def _global_standardization(x: np.ndarray, n: int, names: tuple[str, ...]) -> St
 def _read_rows(args: argparse.Namespace):
     """This process's rows, in float64 and the training dtype; raises ``ValueError``/``DataError``."""
     rows = _read_csv_rows(
-        args.data, args.target, args.features, process_index=jax.process_index(), process_count=jax.process_count()
+        args.data,
+        args.target,
+        args.features,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+        sep=args.sep,
+        encoding=args.encoding,
+        dropna=args.dropna,
     )
     with np.errstate(over="ignore"):
         x, y = rows.x.astype(args.dtype), rows.y.astype(args.dtype)
@@ -182,6 +189,10 @@ def _fit(args: argparse.Namespace) -> int:
     _raise_everywhere("read_csv_rows", error)
     assert rows is not None  # else _raise_everywhere raised, on every process
     n = int(_allsum(np.array(rows.y.shape[0])))
+    if args.dropna:  # every process takes part in the sum
+        dropped = int(_allsum(np.array(rows.dropped)))
+        if jax.process_index() == 0:
+            print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
     if n == 0:
         raise DataError(f"{args.data} has no data rows")
     x = rows.x

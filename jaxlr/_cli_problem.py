@@ -14,6 +14,7 @@ from jax.typing import ArrayLike
 from jaxlr._csv import DataError
 from jaxlr._datasets import DATASETS, Dataset, WeightsError, load_csv, load_dataset
 from jaxlr._fit import OPTIMIZERS
+from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import Standardization, standardize
 
 DTYPES = ("float32", "float64")
@@ -38,7 +39,19 @@ def _feature_list(text: str) -> list[str]:
 def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int) -> None:
     from jaxlr._cli_util import positive_int
 
-    parser.add_argument("data", nargs="?", metavar="DATA.csv", help="a CSV file with a header row of column names")
+    parser.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA.csv",
+        help="a CSV file with a header row of column names (.gz: gzip-compressed; -: standard input)",
+    )
+    parser.add_argument(
+        "--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)"
+    )
+    parser.add_argument("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+    parser.add_argument(
+        "--dropna", action="store_true", help="drop the CSV rows with a missing cell (empty, NA, NULL) and say how many"
+    )
     parser.add_argument(
         "--dataset", choices=sorted(DATASETS), help="a built-in dataset instead of a file (diabetes needs scikit-learn)"
     )
@@ -101,7 +114,18 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
         if args.data is not None:
             if args.target is None:
                 raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
-            data = load_csv(args.data, target=args.target, features=args.features, weights=weights)
+            data = load_csv(
+                args.data,
+                target=args.target,
+                features=args.features,
+                weights=weights,
+                sep=args.sep,
+                encoding=args.encoding,
+                dropna=args.dropna,
+                progress=not args.quiet and stderr_is_terminal(),
+            )
+            if args.dropna:
+                print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
         else:
             data = load_dataset(args.dataset, target=args.target, features=args.features, weights=weights)
     except WeightsError as e:

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxlr._csv import DataError, read_csv, read_csv_header
+from jaxlr._csv import DataError, csv_source, parse, read_header
 
 
 class Dataset(NamedTuple):
@@ -17,9 +17,10 @@ class Dataset(NamedTuple):
       y: float64 NumPy array of shape ``(n,)``, the target.
       feature_names: the ``d`` feature names, in the order of ``x``'s columns.
       target_name: the target's name.
-      source: where the data came from (a path or ``"dataset NAME"``).
+      source: where the data came from (a path, ``"stdin"`` or ``"dataset NAME"``).
       weights: float64 ``(n,)`` sample weights read from a column, or ``None``.
       weights_name: the name of that column, or ``None``.
+      dropped: how many rows of the file ``dropna`` dropped for a missing cell.
     """
 
     x: np.ndarray
@@ -29,6 +30,7 @@ class Dataset(NamedTuple):
     source: str
     weights: np.ndarray | None = None
     weights_name: str | None = None
+    dropped: int = 0
 
 
 class WeightsError(DataError):
@@ -133,11 +135,16 @@ def load_csv(
     features: Sequence[str] | None = None,
     rows: range | None = None,
     weights: str | None = None,
+    sep: str | None = None,
+    encoding: str = "utf-8",
+    dropna: bool = False,
+    progress: bool = False,
 ) -> Dataset:
     """Loads a regression problem from a CSV file with a header row.
 
     Args:
-      path: the CSV file. Every cell of the chosen columns must be a finite
+      path: the CSV file (``-`` for standard input; a ``.gz`` name is read
+        through gzip). Every cell of the chosen columns must be a finite
         number; the other columns are not parsed.
       target: the name of the column to predict.
       features: the feature columns, by name, in the order wanted; ``None`` for
@@ -146,6 +153,13 @@ def load_csv(
       weights: a column of sample weights (non-negative, not all zero), or
         ``None``. It is never a feature: with ``features=None`` the features are
         the columns other than the target and the weights.
+      sep: the separator; ``None`` detects it from the header line (the most
+        frequent of ``,`` ``;`` tab ``|``).
+      encoding: the file's text encoding, e.g. ``"latin-1"``.
+      dropna: drop rows with a missing cell (empty, ``NA``, ``NULL``) in the
+        chosen columns; ``Dataset.dropped`` counts them. Without it a missing
+        cell is an error.
+      progress: show a progress bar on stderr for a load taking over a second.
 
     Returns:
       A :class:`Dataset`.
@@ -165,17 +179,19 @@ def load_csv(
       >>> data.x.shape, data.y.tolist(), data.feature_names
       ((3, 1), [2.0, 4.0, 6.0], ('a',))
     """
-    features, target = _choose(read_csv_header(path), os.fspath(path), target, features, weights)
-    extra = () if weights is None else (weights,)
+    source = csv_source(path)
+    header = read_header(source, sep, encoding)
+    features, target = _choose(header.names, source.label, target, features, weights)
+    chosen = (*features, target, *(() if weights is None else (weights,)))
     try:
-        table = read_csv(path, columns=(*features, target, *extra), rows=rows)
+        values, dropped = parse(source, header, chosen, rows=rows, encoding=encoding, dropna=dropna, progress=progress)
     except DataError as e:
         if weights is not None and f"column {weights!r}" in str(e):  # a cell of the weights that is not a number
             raise WeightsError(weights, str(e)) from None
         raise
     d = len(features)
-    w = None if weights is None else _check_weights(weights, table.values[:, d + 1])
-    return Dataset(table.values[:, :d], table.values[:, d], features, target, table.path, w, weights)
+    w = None if weights is None else _check_weights(weights, values[:, d + 1])
+    return Dataset(values[:, :d], values[:, d], features, target, source.label, w, weights, dropped)
 
 
 def load_dataset(

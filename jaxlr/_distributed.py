@@ -22,9 +22,11 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 import optax
+import pyarrow as pa
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
+from jaxlr._csv import CsvHeader, CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_learning_rate, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._types import FitResult, Params
@@ -212,13 +214,7 @@ class CsvRows(NamedTuple):
     x: np.ndarray
     y: np.ndarray
     features: tuple[str, ...]
-
-
-def _split_header(line: bytes, path: str) -> list[str]:
-    names = [name.strip().strip('"').strip() for name in line.decode("utf-8-sig").rstrip("\r\n").split(",")]
-    if not any(names):
-        raise ValueError(f"read_csv_rows: {path} has no header line (expected column names, e.g. x1,x2,y)")
-    return names
+    dropped: int = 0  # rows of this share that ``dropna`` dropped for a missing cell
 
 
 def read_csv_rows(
@@ -228,6 +224,9 @@ def read_csv_rows(
     *,
     process_index: int = 0,
     process_count: int = 1,
+    sep: str | None = None,
+    encoding: str = "utf-8",
+    dropna: bool = False,
 ) -> CsvRows:
     """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
 
@@ -235,19 +234,29 @@ def read_csv_rows(
     equal ranges, and a process reads the lines that *begin* in its range. So
     every data line is read by exactly one process, in file order, and no
     process reads (or even counts) the others' lines. Shares differ by at most
-    a line or so; :func:`fit_distributed` pads them.
+    a line or so; :func:`fit_distributed` pads them. The share's bytes are
+    parsed by the same pyarrow reader as :func:`jaxlr.load_csv`.
 
     Per-process files: if ``path`` contains ``{process_index}``, each process
-    reads the whole of its own file, ``path.format(process_index=...)``.
+    reads the whole of its own file, ``path.format(process_index=...)`` (which
+    may then be gzip-compressed, ``.gz``).
 
     Args:
       path: the CSV file: a header line of column names, then one line of
-        comma-separated numbers per sample (no quoting). Blank lines are skipped.
+        numbers per sample (no newlines inside quotes). Blank lines are skipped.
       target: the column to predict (``y``).
       features: the input columns, in order; ``None`` means every column but
         ``target``.
       process_index: this process's share, ``0 <= process_index < process_count``.
       process_count: how many shares.
+      sep: the separator; ``None`` detects it from the header line, as
+        :func:`jaxlr.load_csv` does.
+      encoding: the file's text encoding.
+      dropna: drop this share's rows with a missing cell (counted in ``dropped``).
+
+    Raises:
+      DataError: as :func:`jaxlr.load_csv`; a row or line number in the message
+        counts from the start of this process's share, which it names.
 
     Examples:
       >>> import pathlib, tempfile, jaxlr
@@ -263,61 +272,72 @@ def read_csv_rows(
     per_process_file = "{process_index}" in path
     if per_process_file:
         path = path.format(process_index=process_index)
+    source = csv_source(path)
     try:
-        file = open(path, "rb")  # noqa: SIM115 (closed below)
-    except OSError as e:
-        raise ValueError(f"{fn}: cannot read {path}: {e.strerror}") from None
-    with file:
-        columns = _split_header(file.readline(), path)
+        header = read_header(source, sep, encoding)
+    except DataError as e:
+        if "is empty" in str(e):
+            raise DataError(f"{fn}: {path} has no header line (expected column names, e.g. x1,x2,y)") from None
+        raise
+    target, features = _pick_columns(fn, path, list(header.names), target, features)
+    chosen = (*features, target)
+    if not per_process_file:
+        source, header = _share(source, header, process_index, process_count)
+        if source is None:
+            return CsvRows(np.zeros((0, len(features))), np.zeros(0), features)
+    values, dropped = parse(source, header, chosen, encoding=encoding, dropna=dropna, allow_empty=True)
+    return CsvRows(values[:, :-1], values[:, -1], features, dropped)
+
+
+def _share(
+    source: CsvSource, header: CsvHeader, process_index: int, process_count: int
+) -> tuple[CsvSource | None, CsvHeader]:
+    """The bytes of the lines that begin in this process's range, as a source to parse (``None``: none)."""
+    if source.path is None or source.path.endswith((".gz", ".bz2", ".zst", ".lz4")):
+        raise DataError(
+            f"read_csv_rows: {source.label} cannot be split into byte ranges (compressed, or standard input); "
+            "give one file per process, path-{process_index}.csv"
+        )
+    with open(source.path, "rb") as file:
+        for _ in range(header.skip):
+            file.readline()
         body_start = file.tell()
         body_end = file.seek(0, os.SEEK_END)
-        if per_process_file:
-            begin, end = body_start, body_end
-        else:
-            size = body_end - body_start
-            begin = body_start + size * process_index // process_count
-            end = body_start + size * (process_index + 1) // process_count
-        if begin > body_start:
-            file.seek(begin - 1)
-            file.readline()  # the rest of the line that began before our range (or just its newline)
-        else:
-            file.seek(begin)
-        lines = []
-        while file.tell() < end:
-            line = file.readline()
-            if not line:
-                break
-            lines.append(line)
-        first_byte = begin
-    target, features = _pick_columns(fn, path, columns, target, features)
-    lines = [line for line in lines if line.strip()]
-    if not lines:
-        return CsvRows(np.zeros((0, len(features))), np.zeros(0), features)
-    try:
-        table = np.loadtxt([line.decode() for line in lines], delimiter=",", ndmin=2, dtype=np.float64)
-    except ValueError as e:
-        raise ValueError(f"{fn}: {path}, the lines from byte {first_byte}: not a table of numbers ({e})") from None
-    if table.shape[1] != len(columns):
-        raise ValueError(f"{fn}: {path} has {len(columns)} columns in its header but {table.shape[1]} in its rows")
-    index = {name: i for i, name in enumerate(columns)}
-    return CsvRows(table[:, [index[f] for f in features]], table[:, index[target]], features)
+        size = body_end - body_start
+
+        def line_start(offset: int) -> int:
+            """Where the first line beginning at or after ``offset`` begins."""
+            if offset <= body_start or offset >= body_end:
+                return min(max(offset, body_start), body_end)
+            file.seek(offset - 1)
+            file.readline()  # the rest of the line that began before (or just its newline)
+            return file.tell()
+
+        begin = line_start(body_start + size * process_index // process_count)
+        end = line_start(body_start + size * (process_index + 1) // process_count)
+        file.seek(begin)
+        data = file.read(end - begin)
+    if not data.strip():
+        return None, header
+    share = CsvSource(f"{source.label} (the share from byte {begin})", None, pa.py_buffer(data))
+    return share, header._replace(skip=0)
 
 
 def _pick_columns(
     fn: str, path: str, columns: list[str], target: str, features: Sequence[str] | None
-) -> tuple[str, tuple[str, ...]]:
+) -> tuple[str, tuple[str, ...]]:  # the same checks as jaxlr.load_csv, in read_csv_rows's words
     if len(set(columns)) != len(columns):
-        raise ValueError(f"{fn}: {path} has repeated column names in its header: {columns}")
+        raise DataError(f"{fn}: {path} has repeated column names in its header: {columns}")
     if target not in columns:
-        raise ValueError(f"{fn}: target column {target!r} is not in {path}; its columns are {columns}")
+        raise DataError(f"{fn}: target column {target!r} is not in {path}; its columns are {columns}")
     if features is None:
         features = [c for c in columns if c != target]
     features = tuple(features)
     missing = [f for f in features if f not in columns]
     if missing:
-        raise ValueError(f"{fn}: feature column(s) {missing} not in {path}; its columns are {columns}")
+        raise DataError(f"{fn}: feature column(s) {missing} not in {path}; its columns are {columns}")
     if target in features:
-        raise ValueError(f"{fn}: the target {target!r} is also listed as a feature")
+        raise DataError(f"{fn}: the target {target!r} is also listed as a feature")
     if not features:
-        raise ValueError(f"{fn}: no feature columns: {path} has only {columns}")
+        raise DataError(f"{fn}: no feature columns: {path} has only {columns}")
     return target, features

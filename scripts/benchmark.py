@@ -39,6 +39,7 @@ ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
 # Sizes per scale. "tiny" is for the test suite only: every field, no meaning.
 SCALES: dict[str, dict[str, Any]] = {
     "tiny": dict(
+        csv_rows=2_000,
         batch_k=4,
         conditioning_n=200,
         conditioning_spread=0.05,
@@ -63,6 +64,7 @@ SCALES: dict[str, dict[str, Any]] = {
         script_repeats=1,
     ),
     "small": dict(
+        csv_rows=200_000,
         batch_k=1000,
         conditioning_n=2000,
         conditioning_spread=0.01,
@@ -87,6 +89,7 @@ SCALES: dict[str, dict[str, Any]] = {
         script_repeats=5,
     ),
     "medium": dict(
+        csv_rows=600_000,
         batch_k=1000,
         conditioning_n=2000,
         conditioning_spread=0.01,
@@ -111,6 +114,7 @@ SCALES: dict[str, dict[str, Any]] = {
         script_repeats=5,
     ),
     "large": dict(
+        csv_rows=1_820_000,
         batch_k=1000,
         conditioning_n=2000,
         conditioning_spread=0.01,
@@ -568,6 +572,105 @@ def bench_conditioning(cfg: dict) -> dict:
     }
 
 
+# --- CSV loading (issue 13) -----------------------------------------------------------------
+
+CSV_COLUMNS = 11  # 10 features and y, as in the issue's 200 MB file
+
+_CSV_CHILD = """
+import resource, sys
+sys.path.insert(0, sys.argv[3])
+
+def peak_kib():
+    # VmHWM: this process's own high-water mark (ru_maxrss would count the parent's at fork time).
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+import numpy as np
+if sys.argv[1] == "jaxlr":
+    import jaxlr
+    load = lambda path: jaxlr.load_csv(path, target="y")
+else:
+    import pandas
+    load = lambda path: pandas.read_csv(path)
+before = peak_kib()
+data = load(sys.argv[2])
+print(before, peak_kib())  # KiB on Linux
+"""
+
+
+def _write_numeric_csv(path: Path, n: int) -> int:
+    """n rows of CSV_COLUMNS numbers with 6 decimals (about 110 bytes a row); returns the numeric bytes."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    rng = np.random.default_rng(13)
+    names = [f"x{j}" for j in range(CSV_COLUMNS - 1)] + ["y"]
+    chunk = 200_000
+    with pa_csv.CSVWriter(str(path), pa.schema([(name, pa.float64()) for name in names])) as writer:
+        for start in range(0, n, chunk):
+            block = np.round(rng.normal(size=(min(chunk, n - start), CSV_COLUMNS)), 6)
+            writer.write_table(pa.table({name: block[:, j] for j, name in enumerate(names)}))
+    return n * CSV_COLUMNS * 8
+
+
+def _peak_growth_bytes(reader: str, path: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _CSV_CHILD, reader, str(path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    before, after = (int(v) for v in out.stdout.split())
+    return (after - before) * 1024.0
+
+
+def bench_csv_load(cfg: dict) -> dict:
+    """``jaxlr.load_csv`` (pyarrow) vs ``pandas.read_csv`` vs jaxlr's old stdlib reader, on one numeric file.
+
+    Times are medians in this process; peak RSS growth is measured in a fresh
+    process per reader. Targets: ``jaxlr_over_pandas`` <= 2,
+    ``speedup_vs_old`` >= 5, ``peak_rss_over_numeric_bytes`` <= 2.5.
+    """
+    import pandas
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import old_csv_reader  # type: ignore[import-not-found]
+
+    n, repeats = cfg["csv_rows"], min(cfg["repeats"], 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "numeric.csv"
+        numeric_bytes = _write_numeric_csv(path, n)
+        jaxlr_s = median_seconds(lambda: jaxlr.load_csv(path, target="y").x, repeats=repeats)
+        pandas_s = median_seconds(lambda: pandas.read_csv(path).shape, repeats=repeats)
+        old_s = median_seconds(lambda: old_csv_reader.read_csv(path).values, repeats=1 if n > 500_000 else repeats)
+        jaxlr_rss = _peak_growth_bytes("jaxlr", path)
+        pandas_rss = _peak_growth_bytes("pandas", path)
+        file_mb = path.stat().st_size / 1e6
+    result = {
+        "rows": n,
+        "columns": CSV_COLUMNS,
+        "file_mb": file_mb,
+        "jaxlr_s": jaxlr_s,
+        "pandas_s": pandas_s,
+        "old_s": old_s,
+        "jaxlr_over_pandas": jaxlr_s / pandas_s,
+        "speedup_vs_old": old_s / jaxlr_s,
+        "jaxlr_peak_rss_mb": jaxlr_rss / 1e6,
+        "pandas_peak_rss_mb": pandas_rss / 1e6,
+        "peak_rss_over_numeric_bytes": jaxlr_rss / numeric_bytes,
+    }
+    result["meets_targets"] = (
+        result["jaxlr_over_pandas"] <= 2
+        and result["speedup_vs_old"] >= 5
+        and result["peak_rss_over_numeric_bytes"] <= 2.5
+    )
+    return result
+
+
 # --- compile time ---------------------------------------------------------------------------
 
 
@@ -664,6 +767,7 @@ BENCHMARKS = {
     "batch_fit": bench_batch_fit,
     "compile_s": bench_compile_s,
     "script_cold_s": bench_script_cold_s,
+    "csv_load": bench_csv_load,
     "conditioning": bench_conditioning,  # last: it turns on float64
 }
 
@@ -743,6 +847,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if bad:
         print(f"warning: non-finite figures: {', '.join(bad)}", file=sys.stderr)
+    if "csv_load" in results and not results["csv_load"]["meets_targets"]:
+        print("warning: csv_load misses a target (jaxlr_over_pandas <= 2, speedup_vs_old >= 5, "
+              "peak_rss_over_numeric_bytes <= 2.5)", file=sys.stderr)  # fmt: skip
     return 0
 
 

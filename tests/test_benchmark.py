@@ -13,6 +13,7 @@ FIELDS = {
     "sweep": ["sequential_over_sweep"],
     "gram": ["plain_over_gram"],
     "script_cold_s": ["autograd_port", "autograd_original", "manual_port", "manual_original"],
+    "csv_load": ["jaxlr_s", "pandas_s", "jaxlr_over_pandas", "speedup_vs_old", "peak_rss_over_numeric_bytes"],
 }
 
 

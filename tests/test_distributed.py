@@ -80,16 +80,16 @@ def test_features_pick_and_order_columns_and_per_process_files(tmp_path):
         ("a,y\n1,2\n", "y", ["q"], r"feature column\(s\) \['q'\] not in"),
         ("a,y\n1,2\n", "y", ["y"], "also listed as a feature"),
         ("y\n1\n", "y", None, "no feature columns"),
-        ("a,a,y\n1,2,3\n", "y", None, "repeated column names"),
-        ("a,y\n1,oops\n", "y", None, "not a table of numbers"),
-        ("a,y\n1,2,3\n", "y", None, "2 columns in its header but 3"),
+        ("a,a,y\n1,2,3\n", "y", None, "names column 'a' twice"),
+        ("a,y\n1,oops\n", "y", None, r"row 1 \(line 1\), column 'y': 'oops' is not a number"),
+        ("a,y\n1,2,3\n", "y", None, "has 3 cells, but the header has 2 columns"),
         ("", "y", None, "no header line"),
     ],
 )
 def test_bad_csv_files_raise_one_clear_error(tmp_path, content, target, features, match):
     path = tmp_path / "data.csv"
     path.write_text(content)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(jaxlr.DataError, match=match):
         jaxlr.read_csv_rows(path, target, features)
 
 
