@@ -25,12 +25,14 @@ from jaxlr._curvature import condition_number
 from jaxlr._fit import fit
 from jaxlr._io import write_json
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
+from jaxlr._model_file import model_from_fit, save_model
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import unstandardize
 from jaxlr._stats import regression_stats
 from jaxlr._types import Params
 
 PROG = "jaxlr fit"
+HISTORY = ("full", "loss", "none")
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
 
 
@@ -70,6 +72,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="ridge penalty: minimise MSE + L2·|w|² (the bias is not penalised; scikit-learn's Ridge alpha = L2·n)",
     )
+    parser.add_argument(
+        "--history",
+        choices=HISTORY,
+        default="loss",
+        help="what --json records of each step: the loss and the parameters (full), the loss (loss), "
+        "or nothing (none); the JSON's size grows with --steps unless none (%(default)s)",
+    )
+    parser.add_argument(
+        "--save-model",
+        metavar="MODEL.json",
+        help="write the fitted model (names, weights, bias, standardization, dtype) for jaxlr predict",
+    )
     _cli_fit_distributed.add_arguments(parser)
 
 
@@ -92,6 +106,14 @@ def _summary_table(
     lines.append(f"{'final loss (MSE)':<{width}}  {gd_loss:>16.8g}  {ls_loss:>16.8g}  {gd_loss - ls_loss:>10.3g}")
     lines.append(f"learning rate {lr_text}")
     return "\n".join(lines)
+
+
+def _params_history(args: argparse.Namespace, history) -> dict:
+    """``--history full``: the trained parameters after each step (standardized, if trained so)."""
+    if args.history != "full":
+        return {}
+    b = None if history.params.b is None else np.asarray(history.params.b, np.float64).tolist()
+    return {"params_history": {"w": np.asarray(history.params.w, np.float64).tolist(), "b": b}}
 
 
 def _mse(data, weights: np.ndarray, bias: float | None) -> float:
@@ -138,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             n_iters=args.steps,
             optimizer=args.optimizer,
-            history="loss",
+            history="full" if args.history == "full" else ("loss" if args.history == "loss" or args.plot else "none"),
             progress=show_progress,
             tol=args.tol,
             l2=args.l2,
@@ -235,9 +257,16 @@ def run(args: argparse.Namespace) -> int:
                         "final_loss": exact_loss,
                     },
                     "statistics": statistics_json(names, stats),
+                    **_params_history(args, result.history),
                 },
             )
             print(f"wrote {args.json}")
+        if args.save_model is not None:
+            trained = model_from_fit(
+                data.feature_names, data.target_name, result.params, problem.standardization, args.dtype
+            )
+            save_model(args.save_model, trained)
+            print(f"wrote {args.save_model}")
         if args.plot is not None:
             from jaxlr._plot import plot_fit
 
@@ -251,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
                 path=args.plot,
             )
             print(f"wrote {args.plot}")
+    except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
+        raise
     except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
         return fail(PROG, f"cannot write the output: {e}")
     return 0 if converged else 3
