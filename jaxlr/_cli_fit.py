@@ -21,7 +21,7 @@ from jaxlr._cli_stats import statistics_json, statistics_table
 from jaxlr._cli_util import non_negative_float, positive_float
 from jaxlr._convergence import judge, least_squares_reference
 from jaxlr._csv import DataError
-from jaxlr._curvature import condition_number
+from jaxlr._curvature import condition_from_eigenvalues, hessian_eigenvalues
 from jaxlr._fit import fit
 from jaxlr._io import write_json
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
@@ -116,6 +116,24 @@ def _params_history(args: argparse.Namespace, history) -> dict:
     return {"params_history": {"w": np.asarray(history.params.w, np.float64).tolist(), "b": b}}
 
 
+# Above about this many floating-point operations (a second or more), say what runs before it does.
+_LONG_CHECK_FLOPS = 2e9
+
+
+def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
+    """A line on stderr (unless ``--quiet``) before the post-fit checks when they will take a while."""
+    n, d = shape
+    k = d + 1
+    if args.quiet or n * d * min(n, d) + k**3 < _LONG_CHECK_FLOPS:
+        return
+    print(
+        f"{PROG}: checking against least squares (an SVD of {n}×{d}), the condition number "
+        f"(eigenvalues of {k}×{k}) and the statistics…",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _mse(data, weights: np.ndarray, bias: float | None) -> float:
     return float(np.mean((data.x @ weights + (0.0 if bias is None else bias) - data.y) ** 2))
 
@@ -178,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         fitted = Params(np.asarray(result.params.w, np.float64), b)
     weights = np.asarray(fitted.w, np.float64)
     bias = None if fitted.b is None else np.asarray(fitted.b, np.float64).item()
+    _announce_long_checks(args, data.x.shape)
     # The reference: float64 least squares on centred, scaled columns, whatever the training dtype.
     exact = least_squares_reference(
         data.x, data.y, data.feature_names, intercept=intercept, l2=_l2_original(args, problem)
@@ -194,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tol is not None:
         met = "met" if bool(result.converged) else "not met"
         print(f"--tol {args.tol:g}: {met} after {int(result.n_steps)} of at most {args.steps} steps")
-    kappa = float(condition_number(x, bias=intercept))
+    # One eigendecomposition for both κ and L (the convergence rule needs both): slow for wide designs.
+    eigenvalues = hessian_eigenvalues(x, bias=intercept)
+    kappa = float(condition_from_eigenvalues(eigenvalues))
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     scaling = problem.standardization
     verdict = judge(
@@ -205,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
         shift=np.zeros(d) if scaling is None else scaling.mean,
         scale=np.ones(d) if scaling is None else scaling.scale,
         kappa=kappa,
+        lipschitz=2.0 * float(eigenvalues[-1]),  # the MSE's Hessian is 2AᵀA/n
         learning_rate=learning_rate,
         optimizer=args.optimizer,
         steps=args.steps,
