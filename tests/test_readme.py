@@ -60,3 +60,25 @@ def test_readme_python(in_a_copy, capsys):
         exec(compile(block, "README.md", "exec"), {})
     assert "diverged; bound 2/L" in capsys.readouterr().out
     assert (in_a_copy / "sweep.png").exists() and (in_a_copy / "fit.png").exists()
+
+
+def _crosscheck_commands():
+    text = (ROOT / "README.md").read_text()
+    for line in text.splitlines():
+        if "-m jaxlr.crosscheck" not in line:
+            continue
+        words = shlex.split(line.partition("#")[0])
+        if words[1:3] == ["-m", "jaxlr.crosscheck"] and len(words) > 3:
+            yield words[3:]
+
+
+def test_readme_crosscheck_commands(in_a_copy, capsys):
+    pytest.importorskip("torch")
+    from jaxlr._cli_crosscheck import main as crosscheck
+
+    commands = list(_crosscheck_commands())
+    assert commands, "the README's cross-check section has no command with options"
+    for argv in commands:
+        assert "float64" not in argv and "both" not in argv  # x64 would leak into the other tests
+        assert crosscheck(argv) == 0, capsys.readouterr().out
+        assert "FAILED" not in capsys.readouterr().out
