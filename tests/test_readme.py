@@ -49,8 +49,11 @@ def test_the_readme_has_examples():
 def test_readme_command(in_a_copy, capsys, argv, expected_code):
     if "diabetes" in argv:
         pytest.importorskip("sklearn")
+    if argv[0] == "predict":  # its model comes from the README's fit --save-model of that file
+        (fit,) = [a for a, _ in COMMANDS if "--save-model" in a and a[a.index("--save-model") + 1] == argv[1]]
+        assert main(fit) == 0, capsys.readouterr()
     assert main(argv) == expected_code, capsys.readouterr()
-    for option in ("--json", "--plot"):
+    for option in ("--json", "--plot", "--save-model", "--out"):
         if option in argv and expected_code == 0:
             assert (in_a_copy / argv[argv.index(option) + 1]).stat().st_size > 0
 
