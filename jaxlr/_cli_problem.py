@@ -66,6 +66,10 @@ def fail(prog: str, message: str) -> int:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuses, before any training, outputs that could not be written."""
+    given = [option for option in ("json", "plot", "save_model") if getattr(args, option, None) == "-"]
+    if len(given) > 1:
+        names = " and ".join("--" + option.replace("_", "-") for option in given)
+        raise DataError(f"only one output can go to standard output (-); got {names}")
     for option in ("json", "plot", "save_model"):
         path = getattr(args, option, None)
         if path is None:

@@ -47,18 +47,27 @@ def _mode(path: str) -> os.stat_result | None:
         return None
 
 
+def _standard_stream(info: os.stat_result) -> int | None:
+    """1 or 2 if ``info`` is this process's stdout or stderr (``/dev/stdout``, or the file it is redirected to)."""
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            own = os.fstat(fd)
+            if (own.st_dev, own.st_ino) == (info.st_dev, info.st_ino):
+                return fd
+    return None
+
+
 def output_problem(path: str | os.PathLike) -> str | None:
     """Why ``path`` could not be written as an output, or ``None`` if it can (checked before any work)."""
     path = os.fspath(path)
     if path == STDOUT:
         return None
-    target = os.path.realpath(path)
-    info = _mode(target)
+    info = _mode(path)  # through any symlinks
     if info is not None and stat.S_ISDIR(info.st_mode):
         return f"{path} is a directory"
     if info is not None and not stat.S_ISREG(info.st_mode):  # a FIFO, a device: written in place
-        return None if os.access(target, os.W_OK) else f"{path} is not writable"
-    directory = os.path.dirname(target)
+        return None if os.access(path, os.W_OK) else f"{path} is not writable"
+    directory = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(directory):
         return f"directory {directory} does not exist"
     if not os.access(directory, os.W_OK):
@@ -93,9 +102,9 @@ def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[I
 
 
 @contextlib.contextmanager
-def _standard_output(binary: bool) -> Iterator[IO[Any]]:
-    sys.stdout.flush()  # what was printed before comes first
-    with os.fdopen(os.dup(1), "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+def _standard_stream_file(fd: int, binary: bool) -> Iterator[IO[Any]]:
+    (sys.stdout if fd == 1 else sys.stderr).flush()  # what was printed before comes first
+    with os.fdopen(os.dup(fd), "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
         yield f
 
 
@@ -122,12 +131,15 @@ def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> contextlib
     """
     path = os.fspath(path)
     if path == STDOUT:
-        return _standard_output(binary)
-    target = os.path.realpath(path)  # a symlink's target: the link itself stays
-    info = _mode(target)
+        return _standard_stream_file(1, binary)
+    info = _mode(path)  # through any symlinks, /dev/stdout's too
+    stream = None if info is None else _standard_stream(info)
+    if stream is not None:  # e.g. /dev/stdout redirected to a file: append where the stream is, never replace it
+        return _standard_stream_file(stream, binary)
     if info is None or stat.S_ISREG(info.st_mode):
+        target = os.path.realpath(path)  # a symlink's target: the link itself stays
         return _replace_atomically(target, binary, None if info is None else stat.S_IMODE(info.st_mode))
-    return open(target, "wb" if binary else "w", encoding=None if binary else "utf-8")  # noqa: SIM115
+    return open(path, "wb" if binary else "w", encoding=None if binary else "utf-8")  # noqa: SIM115
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

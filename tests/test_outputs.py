@@ -192,3 +192,22 @@ def test_a_process_stopped_mid_write_leaves_the_old_file_whole(tmp_path, via_sym
     time.sleep(0.1)
     assert target.read_text() == "old content"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({target.name, path.name})
+
+
+def test_an_output_that_is_the_file_stdout_goes_to_is_appended_not_replaced(tmp_path):
+    # what `--json /dev/stdout > out.txt` does, without touching /dev: the same file as stdout
+    out = tmp_path / "out.txt"
+    command = [sys.executable, "-m", "jaxlr", "fit", "--dataset", "lesson", "--steps", "50", "--quiet"]
+    with open(out, "w") as stdout:
+        done = subprocess.run([*command, "--json", str(out)], cwd=ROOT, env=ENV, stdout=stdout, timeout=120)
+    assert done.returncode == 0
+    report, _, rest = out.read_text().partition("\n{\n")
+    assert report.startswith("dataset lesson: 4 rows") and "converged" in report  # the report was not replaced
+    assert json.loads("{\n" + rest.rpartition("}\n")[0] + "}")["weights"]["x"] == pytest.approx(2.0, rel=1e-4)
+
+
+def test_only_one_output_may_be_stdout(capsys):
+    assert main(["fit", "--dataset", "lesson", "--json", "-", "--save-model", "-"]) == 2
+    assert capsys.readouterr().err == (
+        "jaxlr fit: error: only one output can go to standard output (-); got --json and --save-model\n"
+    )
