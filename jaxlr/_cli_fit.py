@@ -30,6 +30,7 @@ from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import unstandardize
 from jaxlr._stats import regression_stats
 from jaxlr._types import Params
+from jaxlr._validate import check_history_size
 
 PROG = "jaxlr fit"
 HISTORY = ("full", "loss", "none")
@@ -169,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
         )
     params = Params(jax.numpy.zeros(d, x.dtype), jax.numpy.zeros((), x.dtype) if intercept else None)
     show_progress = not args.quiet and stderr_is_terminal()
+    history = "full" if args.history == "full" else ("loss" if args.history == "loss" or args.plot else "none")
+    try:
+        check_history_size(PROG, args.steps, history, d + intercept, x.dtype.itemsize)
+    except ValueError as e:
+        reason = str(e).removeprefix(f"{PROG}: ").replace("history='loss' or history='none'", "--history none")
+        return fail(PROG, f"--history {args.history}: {reason}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DivergenceWarning)
         result = fit(
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             n_iters=args.steps,
             optimizer=args.optimizer,
-            history="full" if args.history == "full" else ("loss" if args.history == "loss" or args.plot else "none"),
+            history=history,
             progress=show_progress,
             tol=args.tol,
             l2=args.l2,

@@ -195,3 +195,10 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"jaxlr {importlib.metadata.version('jaxlr')}\n"
+
+
+def test_a_history_too_large_for_memory_is_refused_in_one_line(capsys):
+    argv = ["fit", str(EXAMPLE), "--target", "price_k", "--steps", "200000000", "--history", "full"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("jaxlr fit: error: --history full: ") and "use --history none" in err[0]
