@@ -25,6 +25,8 @@ The whole public API is on this page.
   :func:`initialize_distributed`, :func:`read_csv_rows` and :func:`fit_distributed`
   across hosts.
 * Diagnostics: :func:`condition_number` (how many steps gradient descent needs).
+* Model files: :func:`save_model` and :func:`load_model` write and read a fitted
+  :class:`Model` (what ``jaxlr fit --save-model`` writes and ``jaxlr predict`` uses).
 
 The module ``jaxlr.crosscheck`` (imported on its own, ``python -m jaxlr.crosscheck``)
 compares all of this, step by step, with the lesson's PyTorch and NumPy programs.
@@ -51,6 +53,9 @@ from jaxlr._model import lesson_gradient_n_times_too_large as lesson_gradient_n_
 from jaxlr._model import manual_gradient as manual_gradient
 from jaxlr._model import mse_loss as mse_loss
 from jaxlr._model import predict as predict
+from jaxlr._model_file import Model as Model
+from jaxlr._model_file import load_model as load_model
+from jaxlr._model_file import save_model as save_model
 from jaxlr._plot import plot_fit as plot_fit
 from jaxlr._plot import plot_loss as plot_loss
 from jaxlr._plot import plot_sweep as plot_sweep
@@ -76,6 +81,7 @@ __all__ = [
     "DivergenceWarning",
     "FitResult",
     "History",
+    "Model",
     "Params",
     "RegressionStats",
     "Standardization",
@@ -91,6 +97,7 @@ __all__ = [
     "lipschitz_constant",
     "load_csv",
     "load_dataset",
+    "load_model",
     "manual_gradient",
     "mse_loss",
     "plot_fit",
@@ -99,6 +106,7 @@ __all__ = [
     "predict",
     "read_csv_rows",
     "regression_stats",
+    "save_model",
     "standardize",
     "sweep",
     "unstandardize",

@@ -4,7 +4,6 @@ The comparison itself lives in :mod:`jaxlr.crosscheck`.
 """
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 
@@ -12,6 +11,7 @@ import jax
 
 import jaxlr
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr._io import output_problem
 from jaxlr.crosscheck import (
     DTYPES,
     EXIT_NO_TORCH,
@@ -27,11 +27,9 @@ from jaxlr.crosscheck import (
 
 
 def _json_path(text: str) -> str:
-    directory = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(directory):
-        raise argparse.ArgumentTypeError(f"cannot write {text!r}: folder {directory} does not exist")
-    if os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder; give a file name")
+    problem = output_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
     return text
 
 

@@ -21,16 +21,19 @@ from jaxlr._cli_stats import statistics_json, statistics_table
 from jaxlr._cli_util import non_negative_float, positive_float
 from jaxlr._convergence import judge, least_squares_reference
 from jaxlr._csv import DataError
-from jaxlr._curvature import condition_number
+from jaxlr._curvature import condition_from_eigenvalues, hessian_eigenvalues
 from jaxlr._fit import fit
 from jaxlr._io import write_json
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
+from jaxlr._model_file import model_from_fit, save_model
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import unstandardize
 from jaxlr._stats import regression_stats
 from jaxlr._types import Params
+from jaxlr._validate import check_history_size
 
 PROG = "jaxlr fit"
+HISTORY = ("full", "loss", "none")
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
 
 
@@ -76,6 +79,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a column of non-negative sample weights (not a feature): minimise Σ wᵢ rᵢ² / Σ wᵢ, "
         "statsmodels' WLS(weights=) and scikit-learn's sample_weight",
     )
+    parser.add_argument(
+        "--history",
+        choices=HISTORY,
+        default="loss",
+        help="what --json records of each step: the loss and the parameters (full), the loss (loss), "
+        "or nothing (none); the JSON's size grows with --steps unless none (%(default)s)",
+    )
+    parser.add_argument(
+        "--save-model",
+        metavar="MODEL.json",
+        help="write the fitted model (names, weights, bias, standardization, dtype) for jaxlr predict",
+    )
     _cli_fit_distributed.add_arguments(parser)
 
 
@@ -98,6 +113,32 @@ def _summary_table(
     lines.append(f"{'final loss (MSE)':<{width}}  {gd_loss:>16.8g}  {ls_loss:>16.8g}  {gd_loss - ls_loss:>10.3g}")
     lines.append(f"learning rate {lr_text}")
     return "\n".join(lines)
+
+
+def _params_history(args: argparse.Namespace, history) -> dict:
+    """``--history full``: the trained parameters after each step (standardized, if trained so)."""
+    if args.history != "full":
+        return {}
+    b = None if history.params.b is None else np.asarray(history.params.b, np.float64).tolist()
+    return {"params_history": {"w": np.asarray(history.params.w, np.float64).tolist(), "b": b}}
+
+
+# Above about this many floating-point operations (a second or more), say what runs before it does.
+_LONG_CHECK_FLOPS = 2e9
+
+
+def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
+    """A line on stderr (unless ``--quiet``) before the post-fit checks when they will take a while."""
+    n, d = shape
+    k = d + 1
+    if args.quiet or n * d * min(n, d) + k**3 < _LONG_CHECK_FLOPS:
+        return
+    print(
+        f"{PROG}: checking against least squares (an SVD of {n}×{d}), the condition number "
+        f"(eigenvalues of {k}×{k}) and the statistics…",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _mse(data, weights: np.ndarray, bias: float | None) -> float:
@@ -142,6 +183,12 @@ def run(args: argparse.Namespace) -> int:
         )
     params = Params(jax.numpy.zeros(d, x.dtype), jax.numpy.zeros((), x.dtype) if intercept else None)
     show_progress = not args.quiet and stderr_is_terminal()
+    history = "full" if args.history == "full" else ("loss" if args.history == "loss" or args.plot else "none")
+    try:
+        check_history_size(PROG, args.steps, history, d + intercept, x.dtype.itemsize)
+    except ValueError as e:
+        reason = str(e).removeprefix(f"{PROG}: ").replace("history='loss' or history='none'", "--history none")
+        return fail(PROG, f"--history {args.history}: {reason}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DivergenceWarning)
         result = fit(
@@ -151,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             n_iters=args.steps,
             optimizer=args.optimizer,
-            history="loss",
+            history=history,
             progress=show_progress,
             tol=args.tol,
             sample_weight=sample_weight,
@@ -170,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         fitted = Params(np.asarray(result.params.w, np.float64), b)
     weights = np.asarray(fitted.w, np.float64)
     bias = None if fitted.b is None else np.asarray(fitted.b, np.float64).item()
+    _announce_long_checks(args, data.x.shape)
     # The reference: float64 least squares on centred, scaled columns, whatever the training dtype.
     exact = least_squares_reference(
         data.x,
@@ -191,7 +239,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tol is not None:
         met = "met" if bool(result.converged) else "not met"
         print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
-    kappa = float(condition_number(x, bias=intercept, sample_weight=sample_weight))
+    # One eigendecomposition for both κ and L (the convergence rule needs both): slow for wide designs.
+    eigenvalues = hessian_eigenvalues(x, bias=intercept, sample_weight=sample_weight)
+    kappa = float(condition_from_eigenvalues(eigenvalues))
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     scaling = problem.standardization
     verdict = judge(
@@ -202,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         shift=np.zeros(d) if scaling is None else scaling.mean,
         scale=np.ones(d) if scaling is None else scaling.scale,
         kappa=kappa,
+        lipschitz=2.0 * float(eigenvalues[-1]),  # the MSE's Hessian is 2AᵀA/n
         learning_rate=learning_rate,
         optimizer=args.optimizer,
         steps=args.steps,
@@ -262,9 +313,16 @@ def run(args: argparse.Namespace) -> int:
                         "final_loss": exact_loss,
                     },
                     "statistics": statistics_json(names, stats),
+                    **_params_history(args, result.history),
                 },
             )
             print(f"wrote {args.json}")
+        if args.save_model is not None:
+            trained = model_from_fit(
+                data.feature_names, data.target_name, result.params, problem.standardization, args.dtype
+            )
+            save_model(args.save_model, trained)
+            print(f"wrote {args.save_model}")
         if args.plot is not None:
             from jaxlr._plot import plot_fit
 
@@ -278,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
                 path=args.plot,
             )
             print(f"wrote {args.plot}")
+    except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
+        raise
     except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
         return fail(PROG, f"cannot write the output: {e}")
     return 0 if converged else 3

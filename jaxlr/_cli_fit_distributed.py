@@ -88,6 +88,8 @@ def refusal(args: argparse.Namespace) -> str | None:
         return "--distributed needs a CSV file (DATA.csv)"
     if args.target is None:
         return f"--target is required with a file: which column of {args.data} should be predicted?"
+    if args.save_model is not None or args.history == "full":
+        return "--save-model and --history full cannot be used with --distributed (yet): use --json"
     if args.plot is not None:
         return "--plot cannot be used with --distributed: the plot would need every row in one process; use --json"
     given = [getattr(args, name) is not None for name in CONNECTION_OPTIONS]
@@ -276,6 +278,8 @@ def _fit(args: argparse.Namespace) -> int:
                     "distributed": {"processes": count, "devices": jax.device_count(), "rows": n},
                 },
             )
+        except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
+            raise
         except OSError as e:
             return fail(PROG, f"cannot write the output: {e}")
         print(f"wrote {args.json}")

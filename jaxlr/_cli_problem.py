@@ -14,6 +14,7 @@ from jax.typing import ArrayLike
 from jaxlr._csv import DataError
 from jaxlr._datasets import DATASETS, Dataset, WeightsError, load_csv, load_dataset
 from jaxlr._fit import OPTIMIZERS
+from jaxlr._io import output_problem
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import Standardization, standardize
 
@@ -80,17 +81,17 @@ def fail(prog: str, message: str) -> int:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuses, before any training, outputs that could not be written."""
-    for option in ("json", "plot"):
-        path = getattr(args, option)
+    given = [option for option in ("json", "plot", "save_model") if getattr(args, option, None) == "-"]
+    if len(given) > 1:
+        names = " and ".join("--" + option.replace("_", "-") for option in given)
+        raise DataError(f"only one output can go to standard output (-); got {names}")
+    for option in ("json", "plot", "save_model"):
+        path = getattr(args, option, None)
         if path is None:
             continue
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise DataError(f"--{option} {path}: directory {directory} does not exist")
-        if os.path.isdir(path):
-            raise DataError(f"--{option} {path} is a directory")
-        if not os.access(directory, os.W_OK):
-            raise DataError(f"--{option} {path}: directory {directory} is not writable")
+        problem = output_problem(path)
+        if problem is not None:
+            raise DataError(f"--{option.replace('_', '-')} {path}: {problem}")
     if args.plot is not None:
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -174,7 +175,7 @@ def fit_record(
     return {
         "weights": dict(zip(names, np.asarray(weights, np.float64).tolist(), strict=True)),
         "bias": bias,
-        "loss_history": np.asarray(loss_history, np.float64).tolist(),
+        "loss_history": None if args.history == "none" else np.asarray(loss_history, np.float64).tolist(),
         "final_loss": final_loss,
         "learning_rate": None if learning_rate is None else float(learning_rate),
         "steps": args.steps,

@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
             plot_sweep(result.learning_rates, result.final_loss, result.diverged, stable_bound=bound, path=args.plot)
             print(f"wrote {args.plot}")
+    except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
+        raise
     except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
         return fail(PROG, f"cannot write the output: {e}")
     if best is None:

@@ -351,6 +351,7 @@ def judge(
     shift: np.ndarray,
     scale: np.ndarray,
     kappa: float,
+    lipschitz: float | None = None,
     learning_rate: float,
     optimizer: str,
     steps: int,
@@ -365,6 +366,8 @@ def judge(
       shift, scale: how ``design`` was made from the original features (zeros and ones when
         it was not standardized).
       kappa: the condition number of that design's Hessian.
+      lipschitz: its largest eigenvalue ``L``, if the caller has it (else computed here
+        by :func:`largest_curvature`: a second eigendecomposition, slow for wide designs).
       learning_rate: the learning rate used.
       optimizer: its name (``"sgd"``, ``"momentum"``, ``"adam"``, ...).
       steps: the number of steps taken.
@@ -372,7 +375,8 @@ def judge(
     """
     dtype = np.asarray(design).dtype
     error = coefficient_error(reference, weights, bias)
-    lipschitz = largest_curvature(design, intercept=reference.bias is not None, sample_weight=sample_weight)
+    if lipschitz is None:
+        lipschitz = largest_curvature(design, intercept=reference.bias is not None, sample_weight=sample_weight)
     floor = precision_floor(reference, dtype=dtype, shift=shift, scale=scale, kappa=kappa, lipschitz=lipschitz)
     tol = tolerance_for(floor, dtype)
     if reference.not_unique is not None:

@@ -245,7 +245,11 @@ def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLik
       >>> print(f"{jaxlr.condition_number(x + 1e4):.1e}")  # same data, offset by 1e4
       2.9e+16
     """
-    eigenvalues = hessian_eigenvalues(x, bias=bias, sample_weight=sample_weight)
+    return condition_from_eigenvalues(hessian_eigenvalues(x, bias=bias, sample_weight=sample_weight))
+
+
+def condition_from_eigenvalues(eigenvalues: jax.Array) -> jax.Array:
+    """:func:`condition_number` from :func:`hessian_eigenvalues`' result (ascending), for a caller needing both."""
     smallest, largest = eigenvalues[0], eigenvalues[-1]
     # singular values below eps * largest are rounding noise: the design is singular (eps of float64)
     singular = smallest <= largest * (eigenvalues.shape[0] * 2.220446049250313e-16) ** 2

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import jaxlr  # noqa: E402
 from jaxlr._fit import _fit_jit  # noqa: E402  (fit's compiled core alone, for compiled_us)
+from jaxlr._io import atomic_write  # noqa: E402
 
 ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
 
@@ -837,7 +838,8 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = bench_memory(scale)
     print_table(results)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
+        with atomic_write(args.json) as f:  # - for stdout; a FIFO or symlink is written through, not replaced
+            f.write(json.dumps(results, indent=2, allow_nan=True) + "\n")
     bad = [
         f"{b}.{f}"
         for b, v in results.items()

@@ -50,8 +50,11 @@ def test_the_readme_has_examples():
 def test_readme_command(in_a_copy, capsys, argv, expected_code):
     if "diabetes" in argv:
         pytest.importorskip("sklearn")
+    if argv[0] == "predict":  # its model comes from the README's fit --save-model of that file
+        (fit,) = [a for a, _ in COMMANDS if "--save-model" in a and a[a.index("--save-model") + 1] == argv[1]]
+        assert main(fit) == 0, capsys.readouterr()
     assert main(argv) == expected_code, capsys.readouterr()
-    for option in ("--json", "--plot"):
+    for option in ("--json", "--plot", "--save-model", "--out"):
         if option in argv and expected_code == 0:
             assert (in_a_copy / argv[argv.index(option) + 1]).stat().st_size > 0
 
@@ -137,3 +140,25 @@ def test_every_python_block_is_run_somewhere():
 @pytest.mark.parametrize("block", OTHER_PYTHON, ids=[b.splitlines()[0][:40] for b in OTHER_PYTHON])
 def test_readme_python_block_runs(in_a_copy, capsys, block):
     exec(compile(block, "README.md", "exec"), {})
+
+
+def _crosscheck_commands():
+    text = (ROOT / "README.md").read_text()
+    for line in text.splitlines():
+        if "-m jaxlr.crosscheck" not in line:
+            continue
+        words = shlex.split(line.partition("#")[0])
+        if words[1:3] == ["-m", "jaxlr.crosscheck"] and len(words) > 3:
+            yield words[3:]
+
+
+def test_readme_crosscheck_commands(in_a_copy, capsys):
+    pytest.importorskip("torch")
+    from jaxlr._cli_crosscheck import main as crosscheck
+
+    commands = list(_crosscheck_commands())
+    assert commands, "the README's cross-check section has no command with options"
+    for argv in commands:
+        assert "float64" not in argv and "both" not in argv  # x64 would leak into the other tests
+        assert crosscheck(argv) == 0, capsys.readouterr().out
+        assert "FAILED" not in capsys.readouterr().out

@@ -1,0 +1,89 @@
+"""``jaxlr predict MODEL.json DATA.csv``: a saved model's predictions for the rows of a CSV file.
+
+The CSV must hold every feature the model was fitted on, by name (in any order;
+other columns are ignored). The predictions are written as CSV, one column headed
+by the model's target name, to ``--out`` or to standard output. If the CSV also
+holds the target column, the MSE and R² of the predictions are printed (on stderr
+when the predictions go to standard output). Exit codes: 0, or 2 for bad input (a
+missing column, a model file that is corrupt or of another format version), with
+a one-line error.
+"""
+
+import argparse
+import os
+
+import numpy as np
+
+from jaxlr._cli_problem import fail
+from jaxlr._csv import DataError, csv_source, parse, read_header
+from jaxlr._io import STDOUT, atomic_write, output_problem
+from jaxlr._model_file import Model, load_model
+
+PROG = "jaxlr predict"
+HELP = "predict with a model file that jaxlr fit --save-model wrote"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL.json", help="a model file written by jaxlr fit --save-model")
+    parser.add_argument("data", metavar="DATA.csv", help="a CSV file with a header row naming the model's features")
+    parser.add_argument(
+        "--out", metavar="PRED.csv", default=STDOUT, help="where to write the predictions (default: -, stdout)"
+    )
+    parser.add_argument(
+        "--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)"
+    )
+    parser.add_argument("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+
+
+def _features(model: Model, model_path: str, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's feature columns of the CSV, in the model's order, and its target column if it has one."""
+    source = csv_source(args.data)  # read once: DATA may be standard input
+    header = read_header(source, args.sep, args.encoding)
+    missing = [name for name in model.features if name not in header.names]
+    if missing:
+        raise DataError(
+            f"{source.label} has no column {missing[0]!r}, a feature of the model {model_path} (its features: "
+            f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"
+        )
+    target = () if model.target is None or model.target not in header.names else (model.target,)
+    values, _ = parse(source, header, (*model.features, *target), encoding=args.encoding)
+    d = len(model.features)
+    return values[:, :d], values[:, d] if target else None
+
+
+def _write_predictions(path: str, header: str, predictions: np.ndarray) -> None:
+    # str() of a NumPy scalar is its shortest round-tripping repr, in the model's dtype.
+    text = "\n".join([header, *map(str, predictions)]) + "\n"
+    with atomic_write(path) as f:
+        f.write(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        problem = output_problem(args.out)
+        if problem is not None:
+            raise DataError(f"--out {args.out}: {problem}")
+        model = load_model(args.model)
+        if model.dtype == "float64":
+            import jax
+
+            jax.config.update("jax_enable_x64", True)  # the model computes in float64
+        x, y = _features(model, args.model, args)
+    except DataError as e:
+        return fail(PROG, str(e))
+    predictions = np.asarray(model.predict(x))
+    try:
+        _write_predictions(args.out, model.target or "prediction", predictions)
+    except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
+        raise
+    except OSError as e:
+        return fail(PROG, f"cannot write the output: {e}")
+    if args.out != STDOUT:
+        print(f"wrote {len(predictions)} predictions to {os.fspath(args.out)}")
+    if y is not None:
+        residual = predictions.astype(np.float64) - y
+        mse = float(np.mean(residual**2))
+        total = float(np.sum((y - y.mean()) ** 2))
+        r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else float("nan")
+        print(f"against {model.target!r} in {args.data}: MSE {mse:.8g}, R² {r2:.6g} ({len(y)} rows)")
+    return 0
