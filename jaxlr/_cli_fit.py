@@ -48,12 +48,9 @@ def learning_rate_arg(text: str) -> float | str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_problem_arguments(parser, default_steps=1000)
-    parser.add_argument(
-        "--lr",
-        type=learning_rate_arg,
-        default="auto",
-        help="learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)",
+    lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
+    add_problem_arguments(
+        parser, default_steps=1000, lr={"type": learning_rate_arg, "default": "auto", "help": lr_help}
     )
     parser.add_argument(
         "--intercept",

@@ -37,8 +37,11 @@ def _feature_list(text: str) -> list[str]:
     return names
 
 
-def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int) -> None:
+def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int, lr: dict[str, Any]) -> None:
+    """The options every fitting command shares; ``lr`` holds the command's own ``--lr`` settings."""
     from jaxlr._cli_util import positive_int
+
+    parser.add_argument("--lr", **lr)
 
     parser.add_argument(
         "data",

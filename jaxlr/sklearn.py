@@ -27,6 +27,7 @@ except ImportError as e:  # pragma: no cover - the extra is missing
     raise ImportError("jaxlr.sklearn needs scikit-learn 1.6 or later: pip install 'jaxlr[sklearn]'") from e
 
 import jaxlr
+from jaxlr._least_squares import check_sample_weight
 
 __all__ = ["GradientDescentRegressor"]
 
@@ -248,12 +249,5 @@ def _check_sample_weight(name: str, sample_weight: Any, n: int) -> np.ndarray:
         weight = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name}: sample_weight must be an array of {n} numbers ({e})") from None
-    if weight.shape != (n,):
-        raise ValueError(f"{name}: sample_weight must have shape ({n},), one per sample; got shape {weight.shape}")
-    if not np.all(np.isfinite(weight)):
-        raise ValueError(f"{name}: sample_weight contains NaN or inf; weights must be finite numbers")
-    if np.any(weight < 0):
-        raise ValueError(f"{name}: sample_weight must be non-negative, got a minimum of {weight.min():g}")
-    if not np.any(weight > 0):
-        raise ValueError(f"{name}: sample_weight is all zeros; at least one sample needs a non-zero weight")
+    check_sample_weight(name, weight, n, None)  # jaxlr's one check of weights (shape, NaN/inf, sign, sum)
     return weight
