@@ -629,6 +629,9 @@ def _peak_growth_bytes(reader: str, path: Path) -> float:
     return (after - before) * 1024.0
 
 
+CSV_TARGET_ROWS = 1_820_000  # the issue's file: 1.82 M rows x 11 columns, ~200 MB
+
+
 def bench_csv_load(cfg: dict) -> dict:
     """``jaxlr.load_csv`` (pyarrow) vs ``pandas.read_csv`` vs jaxlr's old stdlib reader, on one numeric file.
 
@@ -664,11 +667,14 @@ def bench_csv_load(cfg: dict) -> dict:
         "pandas_peak_rss_mb": pandas_rss / 1e6,
         "peak_rss_over_numeric_bytes": jaxlr_rss / numeric_bytes,
     }
-    result["meets_targets"] = (
+    # The issue's targets are for its 200 MB file (--scale large). On smaller files pyarrow's fixed
+    # ~50 MB (thread pool, allocator) dominates the RSS ratio, so they are not judged there.
+    meets = (
         result["jaxlr_over_pandas"] <= 2
         and result["speedup_vs_old"] >= 5
         and result["peak_rss_over_numeric_bytes"] <= 2.5
     )
+    result["meets_targets"] = meets if n >= CSV_TARGET_ROWS else None
     return result
 
 
@@ -849,7 +855,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if bad:
         print(f"warning: non-finite figures: {', '.join(bad)}", file=sys.stderr)
-    if "csv_load" in results and not results["csv_load"]["meets_targets"]:
+    if "csv_load" in results and results["csv_load"]["meets_targets"] is False:
         print("warning: csv_load misses a target (jaxlr_over_pandas <= 2, speedup_vs_old >= 5, "
               "peak_rss_over_numeric_bytes <= 2.5)", file=sys.stderr)  # fmt: skip
     return 0
