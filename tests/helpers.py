@@ -68,3 +68,15 @@ def assert_same_printout(actual: str, expected: str, *, ulps: int = 4) -> None:
 def run_python(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Runs ``python ARGS`` in the repository root, capturing text output."""
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``jaxlr ARGV`` in this process: (exit code, stdout, stderr); argparse's errors included."""
+    from jaxlr._cli import main  # the console script's entry point: no public handle for it
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err

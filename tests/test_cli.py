@@ -5,9 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import run_python
-
-from jaxlr._cli import main
+from helpers import run_cli, run_python
 
 # y = 2a - 3b + 1 + small noise; a around 10, b around 0.
 ROWS = [(1.0, 0.5), (2.0, -1.0), (3.0, 0.25), (4.0, 1.5), (5.0, -0.5), (6.0, 0.0), (7.0, 2.0), (8.0, -2.0)]
@@ -23,12 +21,7 @@ def csv_file(tmp_path):
 
 
 def _run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def _one_line_error(capsys, *argv):

@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import jaxlr
-from jaxlr._cli import main
 
 TABLE = np.array([[1.0, 0.5, 3.0], [2.0, -1.0, 8.0], [3.0, 0.25, 6.25], [4.5, 1e-3, -2.0]])
 
@@ -18,12 +18,7 @@ def _text(sep: str, table=TABLE, names=("a", "b", "y")) -> str:
 
 
 def _run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
