@@ -11,10 +11,9 @@ import os
 import subprocess
 import sys
 
-_CHILD = """
-import resource, sys
-import numpy as np
-import jaxlr
+# The child processes' peak-memory probe (also used by scripts/benchmark.py's csv_load entry).
+PEAK_KIB = """
+import resource
 
 def peak_kib():
     # VmHWM: this process's own high-water mark. ru_maxrss also counts the parent's
@@ -24,6 +23,15 @@ def peak_kib():
             return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+_CHILD = (
+    PEAK_KIB
+    + """
+import sys
+import numpy as np
+import jaxlr
+
 n_iters, history, d = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, d)).astype(np.float32)
@@ -35,6 +43,7 @@ assert not result.diverged
 after = peak_kib()
 print(before, after)  # KiB on Linux
 """
+)
 
 STEPS = {"tiny": [1_000, 10_000], "small": [10_000, 100_000, 1_000_000], "medium": [10_000, 1_000_000, 10_000_000]}
 STEPS["large"] = STEPS["medium"]

@@ -577,18 +577,14 @@ def bench_conditioning(cfg: dict) -> dict:
 
 CSV_COLUMNS = 11  # 10 features and y, as in the issue's 200 MB file
 
-_CSV_CHILD = """
-import resource, sys
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_memory import PEAK_KIB  # noqa: E402  (the child processes' peak-memory probe)
+
+_CSV_CHILD = (
+    PEAK_KIB
+    + """
+import sys
 sys.path.insert(0, sys.argv[3])
-
-def peak_kib():
-    # VmHWM: this process's own high-water mark (ru_maxrss would count the parent's at fork time).
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
 import numpy as np
 if sys.argv[1] == "jaxlr":
     import jaxlr
@@ -600,6 +596,7 @@ before = peak_kib()
 data = load(sys.argv[2])
 print(before, peak_kib())  # KiB on Linux
 """
+)
 
 
 def _write_numeric_csv(path: Path, n: int) -> int:
