@@ -97,21 +97,6 @@ def read_csv(path: str | os.PathLike, *, columns: Sequence[str] | None = None, r
 
     Returns:
       A :class:`CsvTable` with the chosen columns.
-
-    Raises:
-      DataError: a file that cannot be read, is empty, has a header and no rows,
-        duplicate or empty column names, a column asked for that the header
-        lacks, a row with the wrong number of cells, or a cell that is not a
-        finite number (naming its row, line and column).
-
-    Examples:
-      >>> import pathlib, tempfile
-      >>> from jaxlr._csv import read_csv
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
-      >>> _ = path.write_text("name,x,y\\nada,1,2\\nbob,2,4.5\\n")
-      >>> table = read_csv(path, columns=["x", "y"])
-      >>> table.columns, table.values.tolist()
-      (('x', 'y'), [[1.0, 2.0], [2.0, 4.5]])
     """
     path = os.fspath(path)
     with _open(path) as f:
