@@ -27,7 +27,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
 from jaxlr._csv import CsvHeader, CsvSource, DataError, csv_source, parse, read_header
-from jaxlr._fit import _fit_jit, check_learning_rate, check_options, finish
+from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._types import FitResult, Params
 from jaxlr._validate import as_params, check_params, compute_dtype
@@ -128,8 +128,7 @@ def fit_distributed(
       w = 2.000
     """
     fn = "fit_distributed"
-    options = check_options(fn, n_iters, optimizer, gradient, history, "plain", None, None)
-    rate, rule = check_learning_rate(fn, learning_rate, options["optimizer"])
+    options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
     try:
         x_local, y_local = _local_rows(fn, x_local, y_local)
@@ -174,11 +173,9 @@ def fit_distributed(
     check_params(fn, params)
     dtype = compute_dtype(x, y, params.w, params.b)
     params = jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf, dtype), replicated(mesh)), params)
-    options.pop("tol")
-    options.pop("l2")
     with auto_axes_context():
-        result = _fit_jit(params, x, y, rate, None, None, weights, rule=rule, progress_every=0, **options)
-        return finish(fn, result, rule, x, params, options | {"l2": None}, weights)
+        result = _fit_jit(params, x, y, rate, None, None, weights, options)
+        return finish(fn, result, options, x, params, None, weights)
 
 
 def _raise_everywhere(fn: str, error: Exception | None) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxlr._fit import check_options, eager_report, fit_core
+from jaxlr._fit import check_options, check_penalties, eager_report, fit_core
 from jaxlr._model import _loss
 from jaxlr._types import Params, SweepResult
 from jaxlr._validate import as_input, as_params, check_data, is_traced
@@ -27,11 +27,11 @@ def _runs(params, x, y, learning_rates, seeds, init_scale, tol, l2, weights, *, 
                 for i, leaf in enumerate(leaves)
             ]
             p = jax.tree.unflatten(treedef, [leaf + z for leaf, z in zip(leaves, noise, strict=True)])
-        result = fit_core(p, x, y, learning_rate, tol, l2, weights, **dict(options))
+        result = fit_core(p, x, y, learning_rate, tol, l2, weights, options)
         _, x, y = check_data("sweep", p, x, y)
         final_loss = _loss(result.params, x, y, weights, None if l2 is None else jnp.asarray(l2, x.dtype))
         # The last update can overflow the loss with finite params, which no step saw: that run diverged too.
-        last = dict(options)["n_iters"] - 1
+        last = options.n_iters - 1
         diverged_at = jnp.where((result.diverged_at < 0) & ~jnp.isfinite(final_loss), last, result.diverged_at)
         return result._replace(diverged_at=diverged_at), final_loss
 
@@ -111,8 +111,9 @@ def sweep(
       0.1
     """
     fn = "sweep"
-    options = check_options(fn, n_iters, optimizer, gradient, history, method, tol, l2)
-    if not isinstance(options["optimizer"], str):
+    options, _ = check_options(fn, n_iters, optimizer, gradient, history, method, None)
+    tol, l2 = check_penalties(fn, tol, l2)
+    if not isinstance(options.optimizer, str):
         raise ValueError("sweep: optimizer must be a named optimizer, whose learning rate each run sets")
     rates = _check_learning_rates(learning_rates)
     params = as_params(fn, params)
@@ -151,8 +152,7 @@ def sweep(
         )
     k = next(iter(sizes.values()), 1)
     rates = jnp.broadcast_to(rates, (k,)) if is_traced(rates) else np.broadcast_to(rates, (k,))
-    tol, l2 = options.pop("tol"), options.pop("l2")
-    options = tuple(sorted((options | {"rule": None, "progress_every": 0, "caller": fn}).items()))
+    options = options._replace(rule=None)
     axes = (
         0 if params_batched else None,
         0 if x_batched else None,
@@ -174,7 +174,7 @@ def sweep(
         seeded=seeds is not None,
         options=options,
     )
-    eager_report(fn, result, None)
+    eager_report(fn, result, options)
     return SweepResult(
         jnp.asarray(rates), result.params, result.history, final_loss, result.diverged_at, result.inputs_finite
     )

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import jaxlr  # noqa: E402
-from jaxlr._fit import _fit_jit  # noqa: E402  (fit's compiled core alone, for compiled_us)
+from jaxlr._fit import Options, _fit_jit  # noqa: E402  (fit's compiled core alone, for compiled_us)
 from jaxlr._io import atomic_write  # noqa: E402
 
 ORIGINALS = ROOT / "benchmarks" / "lesson_originals"
@@ -185,13 +185,14 @@ def bench_seed_fit(cfg: dict) -> dict:
         return jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps).params.w
 
     # The floor: one jitted call with the same arguments that computes nothing
-    # but returns arrays of the shapes that fit's compiled program returns (the
-    # final params, the history and a (5,) status vector). Each output costs
-    # about 1 µs on a CPU. keep_unused: jit would otherwise drop the unused
-    # arguments and skip converting them (Python floats, ~1 µs each), which fit
-    # cannot. The bare floor returns one scalar.
+    # but returns arrays of the shapes that fit's compiled program returns (every
+    # leaf of the FitResult: the final params, the history, diverged_at,
+    # inputs_finite, learning_rate and n_steps). Each output costs about 1 µs on a
+    # CPU. keep_unused: jit would otherwise drop the unused arguments and skip
+    # converting them (Python floats, ~1 µs each), which fit cannot. The bare
+    # floor returns one scalar.
     result = jaxlr.fit(params, x, y, learning_rate=0.01, n_iters=steps)
-    shapes = [(a.shape, a.dtype) for a in jax.tree.leaves((result.params, result.history))] + [((5,), jnp.int32)]
+    shapes = [(a.shape, a.dtype) for a in jax.tree.leaves(result)]
     noop = jax.jit(
         lambda params, x, y, learning_rate: [jnp.zeros(shape, dtype) for shape, dtype in shapes], keep_unused=True
     )
@@ -209,23 +210,10 @@ def bench_seed_fit(cfg: dict) -> dict:
         return out
 
     # fit's compiled program alone, called as fit calls it: fit less its Python.
+    options = Options(steps)
+
     def compiled():
-        return _fit_jit(
-            params,
-            x,
-            y,
-            0.01,
-            None,
-            None,
-            None,
-            n_iters=steps,
-            optimizer="sgd",
-            gradient="autograd",
-            history="full",
-            method="auto",
-            rule=None,
-            progress_every=0,
-        )
+        return _fit_jit(params, x, y, 0.01, None, None, None, options)
 
     def bare_floor():
         return bare_noop(params, x, y, 0.01)
