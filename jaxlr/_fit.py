@@ -437,6 +437,8 @@ _NO_BAR = contextlib.nullcontext()
 
 
 class _Plain(NamedTuple):
+    """The context of data that stays where it is: no mesh to enter, nothing to move."""
+
     rows: Rows
 
     def __enter__(self) -> Rows:
@@ -447,8 +449,10 @@ class _Plain(NamedTuple):
 
 
 def _rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Any:
-    if devices is None and mesh is None and jax.sharding.get_abstract_mesh().empty:
-        if not (isinstance(getattr(x, "sharding", None), NamedSharding) or isinstance(getattr(y, "sharding", None), NamedSharding)):
+    """:func:`on_rows_of`, skipped for plain data (no devices, no mesh, no named sharding)."""
+    plain = devices is None and mesh is None and jax.sharding.get_abstract_mesh().empty
+    if plain and not isinstance(getattr(x, "sharding", None), NamedSharding):
+        if not isinstance(getattr(y, "sharding", None), NamedSharding):
             return _Plain(Rows(x, y, weights, None))
     return on_rows_of(fn, x, y, weights, devices, mesh)
 
