@@ -9,36 +9,56 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxlr._fit import check_options, check_penalties, eager_report, fit_core
+from jaxlr._fit import Options, check_options, check_penalties, eager_report, fit_core
 from jaxlr._model import _loss
 from jaxlr._types import Params, SweepResult
 from jaxlr._validate import as_input, as_params, check_data, is_traced
 
+# batch_size="auto" on a CPU: runs whose x holds at most this many numbers go in vmapped groups of
+# SMALL_GROUP. XLA:CPU runs a program whose cost is tiny in the calling thread and hands a larger one
+# to a worker thread, a fixed cost (~30 µs) that a tiny sweep of 32 runs would otherwise pay.
+SMALL_RUN = 1024
+SMALL_GROUP = 8
 
-def _runs(params, x, y, learning_rates, seeds, init_scale, tol, l2, weights, *, axes, seeded, options):
-    """Every run, vmapped: the core, then the loss at the final params (traceable)."""
 
-    def one_run(p, x, y, learning_rate, seed):
-        if seeded:
+def _runs(params, x, y, learning_rates, seeds, init_scale, tol, l2, weights, *, axes, batch_size, options: Options):
+    """Every run: the core, vmapped in groups of ``batch_size``, then each run's loss at its final params."""
+    args = (params, x, y, learning_rates, seeds)
+
+    def pick(mapped_args, shared):  # the arguments of one run, from the mapped ones and the shared ones
+        it = iter(mapped_args)
+        return [next(it) if axis == 0 else a for a, axis in zip(shared, axes, strict=True)]
+
+    def one_run(mapped_args):
+        p, x, y, learning_rate, seed = pick(mapped_args, args)
+        if seed is not None:
             leaves, treedef = jax.tree.flatten(p)
             key = jax.random.key(seed)
             noise = [
-                init_scale * jax.random.normal(jax.random.fold_in(key, i), jnp.shape(leaf), jnp.result_type(leaf))
-                for i, leaf in enumerate(leaves)
+                init_scale * jax.random.normal(jax.random.fold_in(key, i), jnp.shape(a), a.dtype)
+                for i, a in enumerate(leaves)
             ]
-            p = jax.tree.unflatten(treedef, [leaf + z for leaf, z in zip(leaves, noise, strict=True)])
-        result = fit_core(p, x, y, learning_rate, tol, l2, weights, options)
-        _, x, y = check_data("sweep", p, x, y)
-        final_loss = _loss(result.params, x, y, weights, None if l2 is None else jnp.asarray(l2, x.dtype))
-        # The last update can overflow the loss with finite params, which no step saw: that run diverged too.
-        last = options.n_iters - 1
-        diverged_at = jnp.where((result.diverged_at < 0) & ~jnp.isfinite(final_loss), last, result.diverged_at)
-        return result._replace(diverged_at=diverged_at), final_loss
+            p = jax.tree.unflatten(treedef, [a + z for a, z in zip(leaves, noise, strict=True)])
+        return fit_core(p, x, y, learning_rate, tol, l2, weights, options)
 
-    return jax.vmap(one_run, in_axes=axes)(params, x, y, learning_rates, seeds)
+    mapped = [a for a, axis in zip(args, axes, strict=True) if axis == 0]
+    if batch_size >= learning_rates.shape[0]:
+        result = jax.vmap(one_run)(mapped)
+    else:
+        result = jax.lax.map(one_run, mapped, batch_size=batch_size)
+
+    def final_loss(mapped_args, final):
+        p, x, y, _, _ = pick(mapped_args, args)
+        _, x, y = check_data(options.caller, p, x, y)
+        return _loss(final, x, y, weights, None if l2 is None else jnp.asarray(l2, x.dtype))
+
+    loss = jax.vmap(final_loss)(mapped, result.params)
+    # The last update can overflow the loss with finite params, which no step saw: that run diverged too.
+    late = (result.diverged_at < 0) & ~jnp.isfinite(loss)
+    return learning_rates, result._replace(diverged_at=jnp.where(late, options.n_iters - 1, result.diverged_at)), loss
 
 
-_runs_jit = jax.jit(_runs, static_argnames=("axes", "seeded", "options"))
+_runs_jit = jax.jit(_runs, static_argnames=("axes", "batch_size", "options"))
 
 
 def _check_learning_rates(learning_rates: Any) -> Any:
@@ -60,6 +80,19 @@ def _check_learning_rates(learning_rates: Any) -> Any:
     return rates
 
 
+def _batch_size(batch_size: Any, k: int, x: Any, x_batched: bool) -> int:
+    if batch_size is None:
+        return k
+    if batch_size == "auto":
+        concrete = isinstance(x, jax.Array) and not is_traced(x)
+        on_cpu = all(d.platform == "cpu" for d in (x.devices() if concrete else jax.devices()[:1]))
+        run_size = np.size(x) // k if x_batched else np.size(x)  # the numbers of x in one run
+        return SMALL_GROUP if on_cpu and run_size <= SMALL_RUN else k
+    if type(batch_size) is not int or batch_size < 1:
+        raise ValueError(f"sweep: batch_size must be None, 'auto' or a positive int, got {batch_size!r}")
+    return batch_size
+
+
 def sweep(
     params: Params,
     x: ArrayLike,
@@ -76,20 +109,21 @@ def sweep(
     tol: float | None = None,
     sample_weight: ArrayLike | None = None,
     l2: float | None = None,
+    batch_size: int | str | None = "auto",
 ) -> SweepResult:
     """Runs :func:`fit` for many learning rates, initial params, seeds or data sets in one compiled call.
 
-    ``jax.vmap`` of the fit's core over the runs: ``k`` fits cost one compile and
-    one dispatch, and run side by side on the device. Inputs with a leading run
-    axis must agree on ``k``; the others are shared by every run. ``sweep`` is
-    itself a JAX function (``jax.jit`` applies).
+    ``jax.vmap`` of the fit's core over the runs: ``k`` fits cost one compile and one
+    dispatch, and run side by side on the device. Inputs with a leading run axis must
+    agree on ``k``; the others are shared by every run. ``sweep`` is itself a JAX
+    function (``jax.jit`` applies).
 
     Args:
-      params: initial :class:`Params`, shared by every run, or with a leading
-        axis of length ``k`` (``w`` of shape ``(k,)`` for ``x`` of shape ``(n,)``,
-        ``(k, d)`` for ``(n, d)``; ``b`` of shape ``(k,)``), one per run.
-      x: inputs, ``(n,)`` or ``(n, d)`` shared by every run, or ``(k, n)`` (scalar
-        ``w``) / ``(k, n, d)``, one data set per run.
+      params: initial :class:`Params`, shared, or with a leading axis of length ``k``
+        (``w`` of shape ``(k,)`` for ``x`` of shape ``(n,)``, ``(k, d)`` for ``(n, d)``;
+        ``b`` of shape ``(k,)``), one per run.
+      x: inputs, ``(n,)`` or ``(n, d)`` shared, or ``(k, n)`` (scalar ``w``) /
+        ``(k, n, d)``, one data set per run.
       y: targets, ``(n,)``, or ``(k, n)``: one target vector per run.
       learning_rates: ``(k,)`` positive learning rates, or one for every run.
       n_iters, optimizer, gradient, method, tol, sample_weight, l2: as in :func:`fit`.
@@ -97,6 +131,11 @@ def sweep(
       seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus
         ``init_scale`` times standard normal noise drawn with ``seeds[i]``.
       init_scale: the noise's standard deviation for ``seeds``.
+      batch_size: run the fits in vmapped groups of this many, one group after
+        another (``jax.lax.map``'s ``batch_size``); ``None``: all ``k`` at once.
+        ``"auto"``: groups of 8 for tiny runs on a CPU, where a small program runs
+        in the calling thread and a larger one pays a hand-off to a worker thread;
+        all at once otherwise. The results are the same either way.
 
     Returns:
       A :class:`SweepResult`; ``best_learning_rate`` and ``best_index`` read it on the host.
@@ -112,9 +151,9 @@ def sweep(
     """
     fn = "sweep"
     options, _ = check_options(fn, n_iters, optimizer, gradient, history, method, None)
-    tol, l2 = check_penalties(fn, tol, l2)
     if not isinstance(options.optimizer, str):
         raise ValueError("sweep: optimizer must be a named optimizer, whose learning rate each run sets")
+    tol, l2 = check_penalties(fn, tol, l2)
     rates = _check_learning_rates(learning_rates)
     params = as_params(fn, params)
     if not isinstance(params, Params):
@@ -124,7 +163,6 @@ def sweep(
     w_rank = jnp.ndim(params.w)
     x_batched = jnp.ndim(x) == 3 or (jnp.ndim(x) == 2 and w_rank == 0)
     params_batched = w_rank == jnp.ndim(x) - x_batched
-    y_batched = jnp.ndim(y) == 2
     sizes = {"learning_rates": rates.shape[0]} if rates.shape[0] > 1 else {}
     if params_batched:
         b_shape = None if params.b is None else jnp.shape(params.b)
@@ -136,7 +174,7 @@ def sweep(
         sizes["params"] = jnp.shape(params.w)[0]
     if x_batched:
         sizes["x"] = jnp.shape(x)[0]
-    if y_batched:
+    if jnp.ndim(y) == 2:
         sizes["y"] = jnp.shape(y)[0]
     seed_array = None
     if seeds is not None:
@@ -152,15 +190,14 @@ def sweep(
         )
     k = next(iter(sizes.values()), 1)
     rates = jnp.broadcast_to(rates, (k,)) if is_traced(rates) else np.broadcast_to(rates, (k,))
-    options = options._replace(rule=None)
     axes = (
         0 if params_batched else None,
         0 if x_batched else None,
-        0 if y_batched else None,
+        0 if "y" in sizes else None,
         0,
         0 if seeds is not None else None,
     )
-    result, final_loss = _runs_jit(
+    rates, result, final_loss = _runs_jit(
         params,
         x,
         y,
@@ -171,10 +208,9 @@ def sweep(
         l2,
         weights,
         axes=axes,
-        seeded=seeds is not None,
-        options=options,
+        batch_size=_batch_size(batch_size, k, x, x_batched),
+        options=options._replace(rule=None, caller=fn),
     )
-    eager_report(fn, result, options)
-    return SweepResult(
-        jnp.asarray(rates), result.params, result.history, final_loss, result.diverged_at, result.inputs_finite
-    )
+    if not is_traced(result.diverged_at) and np.asarray(result.diverged_at).max() >= 0:
+        eager_report(fn, result, options)
+    return SweepResult(rates, result.params, result.history, final_loss, result.diverged_at, result.inputs_finite)

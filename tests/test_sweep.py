@@ -158,3 +158,24 @@ def test_a_last_update_that_overflows_the_loss_is_divergence():
     assert np.isfinite(result.params.w[0]) and not np.isfinite(result.final_loss[0])
     assert result.diverged.tolist() == [True, False] and result.diverged_at.tolist() == [0, -1]
     assert result.best_learning_rate == 1e-40
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 3, 8, "auto"])
+def test_batch_size_groups_the_runs_without_changing_them(batch_size):
+    """Groups of runs (lax.map over vmapped groups, a remainder too) give the runs of one vmap."""
+    rates = np.logspace(-3, 0.5, 10)  # 10 runs: groups of 3 leave a remainder of 1; the last ones diverge
+    kwargs = dict(learning_rates=rates, n_iters=30, seeds=np.arange(10), init_scale=0.1, history="full")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxlr.DivergenceWarning)
+        whole = jaxlr.sweep(P0, X, Y, batch_size=None, **kwargs)
+        grouped = jaxlr.sweep(P0, X, Y, batch_size=batch_size, **kwargs)
+    assert whole.diverged.any() and not whole.diverged.all()
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(grouped), strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(grouped.diverged_at, whole.diverged_at)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.0, "big"])
+def test_a_bad_batch_size_is_named(batch_size):
+    with pytest.raises(ValueError, match=r"sweep: batch_size must be None, 'auto' or a positive int, got"):
+        jaxlr.sweep(P0, X, Y, learning_rates=RATES, n_iters=5, batch_size=batch_size)
