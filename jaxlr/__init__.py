@@ -1,35 +1,12 @@
 """jaxlr: the PyTorch lesson "Gradient Descent Using Autograd", ported to functional JAX.
 
-The whole public API is on this page.
-
-* Model: :class:`Params` and :func:`predict` (the lesson's ``forward``).
-* Loss: :func:`mse_loss`.
-* Gradients, one signature ``(params, x, y) -> Params``: :func:`autograd_gradient`
-  (``jax.grad``), :func:`manual_gradient` (by hand) and
-  :func:`lesson_gradient_n_times_too_large` (the lesson's original, N times too large).
-* Training: :func:`fit`, returning a :class:`FitResult` with a :class:`History`.
-* Data: :func:`lesson_data`; :func:`load_csv` and :func:`load_dataset` return a
-  :class:`Dataset` (or raise :class:`DataError`); :func:`standardize` and
-  :func:`unstandardize` for fitting on standardized features.
-* Learning rates: :func:`lipschitz_constant` (L; ``learning_rate="auto"`` is
-  ``1/L``), :func:`warn_if_unstable`, :class:`DivergenceWarning`; :func:`sweep`
-  fits many learning rates in one compiled call (:class:`SweepResult`).
-* Checking: :func:`least_squares`, the closed-form solution (with sample weights and a
-  ridge penalty too).
-* Statistics: :func:`regression_stats` (a :class:`RegressionStats`): R², standard errors,
-  t, p-values and confidence intervals, as statsmodels reports them.
-* scikit-learn: ``jaxlr.sklearn.GradientDescentRegressor`` (imported on its own; needs
-  the ``sklearn`` extra).
-* Plots (needs matplotlib): :func:`plot_loss`, :func:`plot_fit`, :func:`plot_sweep`.
-* Scaling out: ``fit(..., devices=...)`` or row-sharded ``x``, ``y`` on one host;
-  :func:`initialize_distributed`, :func:`read_csv_rows` and :func:`fit_distributed`
-  across hosts.
-* Diagnostics: :func:`condition_number` (how many steps gradient descent needs).
-* Model files: :func:`save_model` and :func:`load_model` write and read a fitted
-  :class:`Model` (what ``jaxlr fit --save-model`` writes and ``jaxlr predict`` uses).
-
-The module ``jaxlr.crosscheck`` (imported on its own, ``python -m jaxlr.crosscheck``)
-compares all of this, step by step, with the lesson's PyTorch and NumPy programs.
+The whole public API is on this page: the model (:class:`Params`, :func:`predict`), the loss
+(:func:`mse_loss`) and its three gradients; training (:func:`fit`, :func:`sweep`, :func:`fit_distributed`)
+and its results; data (:func:`lesson_data`, :func:`load_csv`, :func:`load_dataset`, :func:`standardize`);
+learning rates and curvature (:func:`lipschitz_constant`, :func:`condition_number`,
+:func:`warn_if_unstable`); checks and statistics (:func:`least_squares`, :func:`regression_stats`); plots;
+model files (:func:`save_model`, :func:`load_model`). ``jaxlr.sklearn`` and ``jaxlr.crosscheck`` (the
+comparison with the lesson's PyTorch and NumPy programs) are imported on their own.
 """
 
 import importlib.metadata
@@ -74,41 +51,3 @@ try:
     __version__ = importlib.metadata.version("jaxlr")
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
-
-__all__ = [
-    "DataError",
-    "Dataset",
-    "DivergenceWarning",
-    "FitResult",
-    "History",
-    "Model",
-    "Params",
-    "RegressionStats",
-    "Standardization",
-    "SweepResult",
-    "autograd_gradient",
-    "condition_number",
-    "fit",
-    "fit_distributed",
-    "initialize_distributed",
-    "least_squares",
-    "lesson_data",
-    "lesson_gradient_n_times_too_large",
-    "lipschitz_constant",
-    "load_csv",
-    "load_dataset",
-    "load_model",
-    "manual_gradient",
-    "mse_loss",
-    "plot_fit",
-    "plot_loss",
-    "plot_sweep",
-    "predict",
-    "read_csv_rows",
-    "regression_stats",
-    "save_model",
-    "standardize",
-    "sweep",
-    "unstandardize",
-    "warn_if_unstable",
-]

@@ -1,21 +1,9 @@
 """The model, its loss and its gradients: ``f = w * x`` (the lesson) and ``f = x @ w + b`` (its sequel).
 
-Three ways to get dloss/dparams, one signature ``gradient(params, x, y) -> Params``:
-
-* :func:`autograd_gradient`: ``jax.grad`` of the loss, what PyTorch's
-  ``loss.backward()`` computes.
-* :func:`manual_gradient`: the same gradient written out by hand.
-* :func:`lesson_gradient_n_times_too_large`: the lesson's original hand-written
-  gradient, kept so the NumPy program can be reproduced to the digit.
-
-The public functions check their inputs (from metadata, so they also trace under
-``jax.jit``) and, called eagerly, refuse NaN/inf inputs and overflowed results.
-The underscored functions are the same mathematics for compiled code, with
-optional per-sample weights and an L2 penalty on ``w`` (never on ``b``)::
-
-    loss = Σ sᵢ rᵢ² / Σ sᵢ + l2 · |w|²,   r = f(x) − y
-
-(``sᵢ = 1`` without weights: the MSE). :func:`fit` uses them.
+The public functions check their inputs (from metadata, so they also trace under ``jax.jit``) and,
+called eagerly, refuse NaN/inf inputs and overflowed results. The underscored ones are the same
+mathematics for compiled code, with optional sample weights ``s`` and an L2 penalty on ``w`` (never
+on ``b``): ``loss = Σ sᵢ rᵢ² / Σ sᵢ + l2 · |w|²``, ``r = f(x) − y``. :func:`fit` uses them.
 """
 
 from typing import Any
@@ -34,14 +22,11 @@ PRECISION = jax.lax.Precision.HIGHEST
 
 @jax.custom_jvp
 def matvec(x: jax.Array, w: jax.Array) -> jax.Array:
-    """``x @ w`` at full precision, whose derivatives are written as reductions.
+    """``x @ w`` at full precision, whose derivatives are reductions.
 
-    The tangent ``Σ_j x_ij dw_j`` transposes (for ``jax.grad``) to
-    ``Σ_i x_ij g_i``, an elementwise product summed over rows. XLA's CPU
-    ``dot`` for ``g @ x`` is several times slower than that reduction on some
-    CPUs (measured 12.4 vs 3.6 ms at 200000 × 128 on an Intel Xeon; 8.1 vs 5.9
-    ms on the AMD EPYC here), and the reduction is a full-precision float32 sum
-    on every backend.
+    The tangent ``Σ_j x_ij dw_j`` transposes (for ``jax.grad``) to ``Σ_i x_ij g_i``, an elementwise
+    product summed over rows: XLA:CPU's ``dot`` for ``g @ x`` is several times slower than that on
+    some CPUs (12.4 against 3.6 ms at 200000 × 128 on an Intel Xeon).
     """
     return jnp.matmul(x, w, precision=PRECISION)
 
@@ -54,7 +39,6 @@ def _matvec_jvp(primals: tuple, tangents: tuple) -> tuple[jax.Array, jax.Array]:
 
 
 def _predict(params: Params, x: jax.Array) -> jax.Array:
-    """``predict`` without input checks, for use inside compiled code."""
     w, b = params
     y_pred = w * x if jnp.ndim(w) == 0 else matvec(x, w)
     return jnp.asarray(y_pred if b is None else y_pred + b)
@@ -65,7 +49,6 @@ def _penalty(params: Params, l2: Any) -> Any:
 
 
 def _loss(params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None = None, l2: Any = None) -> jax.Array:
-    """The (weighted) MSE plus the L2 penalty."""
     r = _predict(params, x) - y
     mse = jnp.mean(r**2) if weights is None else jnp.sum(weights * r**2) / jnp.sum(weights)
     return mse + _penalty(params, l2)
@@ -86,10 +69,7 @@ def _gradient_sums(
 def loss_and_gradient(
     gradient: str, params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None = None, l2: Any = None
 ) -> tuple[jax.Array, Params]:
-    """``(loss, gradient)`` by ``gradient``: ``"autograd"`` (``jax.grad``), ``"manual"`` or ``"lesson"``.
-
-    The lesson's gradient is the manual one times the number of samples (their total weight).
-    """
+    """``(loss, gradient)`` by ``"autograd"`` (``jax.grad``), ``"manual"`` or ``"lesson"`` (N times the manual one)."""
     if gradient == "autograd":
         return jax.value_and_grad(_loss)(params, x, y, weights, l2)
     sse, grads, total = _gradient_sums(params, x, y, weights)
@@ -105,15 +85,11 @@ GRADIENTS = ("autograd", "manual", "lesson")
 
 
 def predict(params: Params, x: ArrayLike) -> jax.Array:
-    """The model's output, the lesson's ``forward(x)``.
-
-    ``w * x`` for a scalar ``w``, ``x @ w`` for a vector ``w``, plus ``b`` when
-    ``params.b`` is not ``None``. Matrix products run at full float32 precision.
+    """The model's output, the lesson's ``forward(x)``: ``w * x`` or ``x @ w`` (at full precision), plus ``b``.
 
     Args:
       params: the model's :class:`Params`.
-      x: inputs: a scalar or ``(n,)`` for a scalar ``w``; ``(d,)`` or ``(n, d)``
-        for ``w`` of shape ``(d,)``.
+      x: a scalar or ``(n,)`` for a scalar ``w``; ``(d,)`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
 
     Returns:
       The predictions, of shape ``x.shape`` (scalar ``w``) or ``x.shape[:-1]``.
@@ -134,16 +110,8 @@ def predict(params: Params, x: ArrayLike) -> jax.Array:
 def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
     """Mean squared error of the model on ``(x, y)``: ``mean((predict(params, x) - y)**2)``.
 
-    A pure function of the parameters, so ``jax.grad(mse_loss)`` is the gradient
-    that PyTorch's ``loss.backward()`` leaves in ``w.grad``.
-
-    Args:
-      params: the model's :class:`Params`.
-      x: inputs, ``(n,)`` or ``(n, d)``.
-      y: targets, ``(n,)``.
-
-    Returns:
-      A scalar.
+    A pure function of ``params`` (``x``: ``(n,)`` or ``(n, d)``; ``y``: ``(n,)``), so
+    ``jax.grad(mse_loss)`` is what PyTorch's ``loss.backward()`` leaves in ``w.grad``.
 
     Examples:
       >>> import jaxlr
@@ -157,10 +125,8 @@ def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
 def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     """The MSE gradient by automatic differentiation: ``jax.grad(mse_loss)``.
 
-    Where PyTorch records the forward pass (``requires_grad=True``) and fills
-    ``w.grad`` on ``loss.backward()``, JAX transforms the loss function itself into
-    its gradient function; nothing is stored on the parameters, so there is no
-    ``grad.zero_()`` to forget.
+    Where PyTorch records the forward pass and fills ``w.grad`` on ``loss.backward()``, JAX
+    transforms the loss function into its gradient function: nothing is stored, nothing to zero.
 
     Examples:
       >>> import jaxlr
@@ -175,9 +141,8 @@ def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
 def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     """The MSE gradient written out by hand: ``dJ/dw = 2/N · Xᵀ(Xw + b − y)``, ``dJ/db = 2·mean(r)``.
 
-    This is the lesson's ``dJ/dw = 1/N * 2x(w*x - y)`` done right: the upstream
-    tutorial's later fix ``np.mean(2*x*(y_pred - y))``. It equals
-    :func:`autograd_gradient` up to float rounding.
+    The lesson's ``dJ/dw = 1/N * 2x(w*x - y)`` done right (the tutorial's later
+    ``np.mean(2*x*(y_pred - y))``); it equals :func:`autograd_gradient` up to rounding.
 
     Examples:
       >>> import jaxlr
@@ -193,16 +158,11 @@ def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
 def lesson_gradient_n_times_too_large(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     """The lesson's original hand-written gradient, which is N times the true one.
 
-    The NumPy program computes ``np.dot(2*x, y_pred - y).mean()``. ``np.dot``
-    already sums to a scalar, so ``.mean()`` divides by nothing, and the result is
-    ``N`` (the number of samples) times the MSE gradient. That is why the NumPy
-    program converges in 20 steps at learning rate 0.01 while the autograd one
-    needs 100: its effective learning rate is ``N * 0.01``.
-
-    It exists so that ``scripts/gradient_descent_manual.py`` reproduces the
-    lesson's printed trace. Do not use it to fit anything: use
-    :func:`manual_gradient` or :func:`autograd_gradient`. With a bias and
-    ``x`` of shape ``(n, d)`` it is extended the same way: ``2·Xᵀr`` and ``2·sum(r)``.
+    ``np.dot(2*x, y_pred - y).mean()``: ``np.dot`` already sums to a scalar, so ``.mean()``
+    divides by nothing, and the NumPy program's effective learning rate is ``N * 0.01`` (20 steps
+    where autograd needs 100). Kept so that ``scripts/gradient_descent_manual.py`` reproduces the
+    lesson's trace; fit with :func:`manual_gradient` or :func:`autograd_gradient`. With a bias and
+    ``(n, d)`` data it is ``2·Xᵀr`` and ``2·sum(r)``.
 
     Examples:
       >>> import jaxlr

@@ -1,9 +1,6 @@
-"""The pytrees jaxlr passes around: :class:`Params`, :class:`History`, :class:`FitResult`, :class:`SweepResult`.
-
-Every field is an array, a pytree of arrays, or ``None`` (an empty pytree), so a
-result can come out of ``jax.jit``, ``jax.vmap`` and ``jax.grad`` like any value.
-This module is the bottom of jaxlr's import graph: it imports nothing of jaxlr.
-"""
+"""The pytrees jaxlr passes around. Every field is an array, a pytree of arrays or ``None`` (an empty
+pytree), so results come out of ``jax.jit``, ``jax.vmap`` and ``jax.grad`` like any value. This module
+is the bottom of jaxlr's import graph."""
 
 from typing import NamedTuple
 
@@ -13,13 +10,8 @@ from jax.typing import ArrayLike
 
 
 class Params(NamedTuple):
-    """Parameters of the linear model, a PyTree.
-
-    Attributes:
-      w: the weight. A scalar for the lesson's model ``f = w * x`` on ``x`` of
-        shape ``(n,)``; a vector of shape ``(d,)`` for ``f = x @ w`` on ``x`` of
-        shape ``(n, d)``.
-      b: the bias, a scalar, or ``None`` for no bias (the lesson's model).
+    """The linear model's parameters: ``w``, a scalar (the lesson's ``f = w * x`` on ``x`` of shape
+    ``(n,)``) or ``(d,)`` (``f = x @ w`` on ``(n, d)``), and the bias ``b``, a scalar or ``None``.
 
     Examples:
       >>> import jaxlr
@@ -32,36 +24,26 @@ class Params(NamedTuple):
 
 
 class History(NamedTuple):
-    """Per-step records of a fit, in the lesson's print semantics.
-
-    Attributes:
-      params: :class:`Params` stacked along a leading axis of length ``n_iters``:
-        the parameters after step ``i``'s update (``None`` unless ``history="full"``).
-      loss: shape ``(n_iters,)``, the loss computed at step ``i`` before its update
-        (``None`` when ``history="none"``).
-
-    With ``tol``, the steps after the stop repeat the final parameters and loss.
-    """
+    """Per-step records, as the lesson prints them: ``params`` after step ``i``'s update (stacked along
+    a leading axis of ``n_iters``; ``None`` unless ``history="full"``) and ``loss`` computed at step ``i``
+    before it (``None`` for ``history="none"``). With ``tol``, the steps after the stop repeat the last."""
 
     params: Params | None
     loss: jax.Array | None
 
 
 class FitResult(NamedTuple):
-    """What :func:`jaxlr.fit` returns: a pytree of arrays, also under ``jit`` and ``vmap``.
+    """What :func:`jaxlr.fit` returns, also under ``jit`` and ``vmap``.
 
     Attributes:
       params: the final :class:`Params`.
       history: the per-step :class:`History`.
-      diverged_at: int32, the 0-based step at which the loss or the parameters
-        became non-finite or the loss blew up past ``1e10`` times its starting
-        scale; ``-1`` if that never happened. A diverged result is not an answer.
-      inputs_finite: bool, shape ``(4,)``: whether ``x``, ``y``, ``params.w`` and
-        ``params.b`` held only finite numbers. Called eagerly, :func:`jaxlr.fit`
-        raises instead of returning ``False`` here; under a transformation the
-        flags are returned.
-      learning_rate: the learning rate used (``1/L`` for ``"auto"``), an array;
-        ``None`` when the optimizer is a transformation or the rate a schedule.
+      diverged_at: int32, the 0-based step at which the loss or the parameters became non-finite or the
+        loss blew up past ``1e10`` times its starting scale, ``0`` for non-finite inputs; ``-1`` if none.
+      inputs_finite: bool ``(5,)``: whether ``x``, ``y``, ``params.w``, ``params.b`` and
+        ``sample_weight`` are finite (the weights also non-negative, with a positive sum). Called
+        eagerly, :func:`jaxlr.fit` raises instead; under a transformation the flags are returned.
+      learning_rate: the rate used (``1/L`` for ``"auto"``); ``None`` for a transformation or a schedule.
       n_steps: int32, the steps taken: ``n_iters``, or fewer when ``tol`` stopped the fit.
       converged: bool, whether ``tol``'s criterion was met; ``None`` without ``tol``.
     """
@@ -81,18 +63,9 @@ class FitResult(NamedTuple):
 
 
 class SweepResult(NamedTuple):
-    """What :func:`jaxlr.sweep` returns: every run's result, stacked along a leading axis of length ``k``.
-
-    Attributes:
-      learning_rates: ``(k,)``, each run's learning rate.
-      params: the final :class:`Params` of every run (leading axis ``k``).
-      history: every run's :class:`History` (``loss`` of shape ``(k, n_iters)``).
-      final_loss: ``(k,)``, the loss at each run's final params (``nan``/``inf``
-        for a diverged run).
-      diverged_at: ``(k,)`` int32, the 0-based step where each run diverged, ``-1`` if it did not
-        (also the last step when only the loss at the final params is not finite).
-      inputs_finite: ``(k, 4)`` bool, as in :class:`FitResult`.
-    """
+    """What :func:`jaxlr.sweep` returns: every run's ``learning_rates``, final ``params``, ``history``,
+    ``final_loss`` (``nan``/``inf`` for a diverged run), ``diverged_at`` (also the last step when only
+    the final loss is not finite) and ``inputs_finite``, stacked along a leading axis of length ``k``."""
 
     learning_rates: jax.Array
     params: Params

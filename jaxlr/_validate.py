@@ -1,30 +1,14 @@
 """Input checks at the public boundary, and the one dtype rule.
 
-Two kinds of check, kept apart:
+:func:`as_input` runs eagerly, before ``jax.jit``: it turns what a caller may pass (lists, NumPy
+arrays, object arrays of numbers, Python numbers) into what ``jax.jit`` takes, and refuses the rest
+(``None``, strings, ragged lists, sparse matrices). Every other check reads metadata only
+(:func:`jax.typeof`), so it runs while ``jax.jit`` traces, and finiteness is a flag computed on the device.
 
-* :func:`as_input` runs eagerly, before ``jax.jit``: it turns what a caller may
-  pass (lists, NumPy arrays of numbers, object arrays of numbers, Python
-  numbers) into something ``jax.jit`` accepts, and refuses what it cannot
-  (``None``, strings, ragged lists, sparse matrices) with a jaxlr message.
-* Everything else reads metadata only (:func:`jax.typeof`: shapes, dtypes,
-  weak types), so it runs while ``jax.jit`` traces, once per combination of
-  shapes, dtypes and options, and a repeated call skips it. Finiteness is found
-  on the device, inside the compiled fit, and returned as a flag.
-
-The dtype rule:
-
-* floating inputs (float16, bfloat16, float32, float64) are computed in the
-  widest of their dtypes, but never below float32;
-* integer inputs are treated as numbers and computed in float32 (or wider, when
-  another input is wider);
-* Python numbers are weakly typed, as in JAX: ``Params(w=0.0)`` does not widen
-  float32 data;
-* float64 needs ``jax.config.update("jax_enable_x64", True)``; without it JAX
-  computes in float32, as it does for every float64 input;
-* bool is a ``TypeError``; complex a ``ValueError``, as NumPy and scikit-learn
-  have it.
-
-Nothing here is cached, so a change of ``jax_enable_x64`` takes effect at once.
+The dtype rule: inputs are computed in the widest of their strongly typed dtypes, never below float32;
+integers count as numbers; Python numbers are weakly typed, as in JAX (``Params(w=0.0)`` does not widen
+float32 data); float64 needs ``jax_enable_x64``. bool is a ``TypeError``, complex a ``ValueError``.
+Nothing is cached, so a change of ``jax_enable_x64`` takes effect at once.
 """
 
 import math
@@ -39,25 +23,19 @@ from jax.core import Tracer
 
 from jaxlr._types import Params
 
-# The step counter is an int32 inside the compiled loop.
-MAX_ITERS = 2**31 - 1
-# A history larger than this is refused before the fit allocates it.
-MAX_HISTORY_BYTES = 2 * 2**30
+MAX_ITERS = 2**31 - 1  # the step counter is an int32 inside the compiled loop
+MAX_HISTORY_BYTES = 2 * 2**30  # a larger history is refused before the fit allocates it
 
 
 def describe(value: Any) -> str:
-    shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         return f"an array of shape {tuple(shape)} and dtype {dtype}"
     return f"{type(value).__name__} {value!r}"[:200]
 
 
 def as_input(fn: str, name: str, value: Any) -> Any:
-    """``value`` as something ``jax.jit`` takes: jax arrays, tracers, NumPy arrays and Python numbers pass.
-
-    Raises ``ValueError``/``TypeError`` naming ``name`` for what cannot be an array of real numbers.
-    """
+    """``value`` as something ``jax.jit`` takes, or a ``ValueError``/``TypeError`` naming ``name``."""
     if isinstance(value, (jax.Array, int, float)) and not isinstance(value, bool):
         return value
     if value is None:
@@ -82,6 +60,14 @@ def as_input(fn: str, name: str, value: Any) -> Any:
     elif value.dtype.kind not in "biufc" and not jnp.issubdtype(value.dtype, jnp.floating):  # NumPy's bfloat16: "V"
         raise TypeError(f"{fn}: {name} has dtype {value.dtype}; expected real numbers (float or int)")
     return value
+
+
+def as_params(fn: str, params: Any) -> Any:
+    """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_params`)."""
+    if not isinstance(params, Params):
+        return params
+    w, b = as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b)
+    return params if w is params.w and b is params.b else Params(w, b)
 
 
 def check_dtype(fn: str, name: str, value: Any) -> None:
@@ -123,8 +109,7 @@ def check_params(fn: str, params: Any) -> None:
             raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {_shape(params.b)}")
 
 
-def check_x_fits_w(fn: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, x_ranks: tuple[int, ...]) -> None:
-    """``x_ranks``: the ranks of ``x`` allowed for this ``w``."""
+def _check_x_fits_w(fn: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], x_ranks: tuple[int, ...]) -> None:
     if not w_shape:
         if len(x_shape) not in x_ranks:
             raise ValueError(
@@ -142,8 +127,9 @@ def check_x_fits_w(fn: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], 
         )
 
 
-def cast_params(params: Params, dtype: Any) -> Params:
-    return Params(jnp.asarray(params.w, dtype), None if params.b is None else jnp.asarray(params.b, dtype))
+def _cast(dtype: Any, params: Params, *arrays: Any) -> tuple[Any, ...]:
+    b = None if params.b is None else jnp.asarray(params.b, dtype)
+    return Params(jnp.asarray(params.w, dtype), b), *(jnp.asarray(a, dtype) for a in arrays)
 
 
 def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
@@ -151,17 +137,14 @@ def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Arra
     check_params(fn, params)
     check_dtype(fn, "x", x)
     w_shape = _shape(params.w)
-    check_x_fits_w(fn, _shape(x), w_shape, x_ranks=(0, 1) if not w_shape else (1, 2))
-    dtype = compute_dtype(x, params.w, params.b)
-    return cast_params(params, dtype), jnp.asarray(x, dtype)
+    _check_x_fits_w(fn, _shape(x), w_shape, (0, 1) if not w_shape else (1, 2))
+    return _cast(compute_dtype(x, params.w, params.b), params, x)  # pyright: ignore[reportReturnType]
 
 
 def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
     """Checks a training set and the params that should fit it, from metadata only. Traceable.
 
-    Returns ``(params, x, y)`` cast to one floating dtype (see the module's rule);
-    a ``y`` of shape ``(n, 1)`` is flattened to ``(n,)``. Raises
-    ``TypeError``/``ValueError`` naming the argument, what was expected and what was given.
+    Returns ``(params, x, y)`` cast to one float dtype; a ``y`` of shape ``(n, 1)`` is flattened to ``(n,)``.
     """
     check_params(fn, params)
     check_dtype(fn, "x", x)
@@ -182,17 +165,8 @@ def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array,
         raise ValueError(f"{fn}: the data is empty: x has shape {x_shape}; need at least one sample")
     if len(x_shape) == 2 and x_shape[1] == 0:
         raise ValueError(f"{fn}: x has shape {x_shape}: no features; need at least one column")
-    check_x_fits_w(fn, x_shape, _shape(params.w), x_ranks=(1,) if not _shape(params.w) else (2,))
-    dtype = compute_dtype(x, y, params.w, params.b)
-    return cast_params(params, dtype), jnp.asarray(x, dtype), jnp.asarray(y, dtype)
-
-
-def as_params(fn: str, params: Any) -> Any:
-    """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_params`)."""
-    if not isinstance(params, Params):
-        return params
-    w, b = as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b)
-    return params if w is params.w and b is params.b else Params(w, b)
+    _check_x_fits_w(fn, x_shape, _shape(params.w), (1,) if not _shape(params.w) else (2,))
+    return _cast(compute_dtype(x, y, params.w, params.b), params, x, y)  # pyright: ignore[reportReturnType]
 
 
 def checked_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
@@ -203,7 +177,7 @@ def checked_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Arra
 
 
 def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.Array | None:
-    """``(n,)`` non-negative weights, cast to ``dtype`` (their values are checked on the device). Traceable."""
+    """``(n,)`` weights cast to ``dtype`` (their values are checked on the device). Traceable."""
     if sample_weight is None:
         return None
     check_dtype(fn, "sample_weight", sample_weight)
@@ -218,14 +192,9 @@ def check_features(fn: str, x: Any) -> jax.Array:
     shape = _shape(x)
     if len(shape) not in (1, 2):
         raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {shape} (rank {len(shape)})")
-    if shape[0] == 0 or math.prod(shape) == 0:
+    if math.prod(shape) == 0:
         raise ValueError(f"{fn}: x has shape {shape}: need at least one sample and one feature")
-    x = jnp.asarray(x, compute_dtype(x))
-    return x.reshape(shape[0], -1)
-
-
-def is_concrete_number(value: Any) -> bool:
-    return isinstance(value, (numbers.Real, np.ndarray, np.generic)) and not isinstance(value, (bool, np.bool_))
+    return jnp.asarray(x, compute_dtype(x)).reshape(shape[0], -1)
 
 
 def check_positive(fn: str, name: str, value: Any, *, allow_zero: bool = False) -> Any:
@@ -264,8 +233,7 @@ def check_n_iters(fn: str, n_iters: Any, name: str = "n_iters") -> int:
 
 def check_history_size(fn: str, n_iters: int, history: str, n_params: int, itemsize: int) -> None:
     """Refuses a history that would not fit in memory, before anything is allocated."""
-    per_step = n_params + 1 if history == "full" else 1 if history == "loss" else 0
-    size = n_iters * per_step * itemsize
+    size = n_iters * {"full": n_params + 1, "loss": 1}.get(history, 0) * itemsize
     if size > MAX_HISTORY_BYTES:
         raise ValueError(
             f"{fn}: history={history!r} for n_iters={n_iters} would take {size / 2**30:.1f} GiB "
@@ -280,10 +248,10 @@ def check_choice(fn: str, name: str, value: Any, choices: Any) -> Any:
 
 
 def all_finite(*arrays: Any) -> jax.Array:
-    """One flag per argument (``None`` counts as finite): every element finite. Traceable, one reduction each.
+    """One flag per argument (``None`` counts as finite), traceable: ``isfinite(sum(a * 0))``.
 
-    ``isfinite(sum(a * 0))``: ``a * 0`` is 0 for a finite element and NaN for NaN
-    or inf, and a sum carries NaN through every reduction order, across devices too.
+    ``a * 0`` is 0 for a finite element and NaN for NaN or inf, and a sum carries NaN through every
+    reduction order, across devices too.
     """
     return jnp.stack([jnp.isfinite(jnp.sum(jnp.asarray(a) * 0)) if a is not None else jnp.array(True) for a in arrays])
 
@@ -302,7 +270,7 @@ def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
 
 
 def _host_flags(*arrays: Any) -> np.ndarray | None:
-    """:func:`all_finite` read on the host, or ``None`` under a transformation (the values are not known yet)."""
+    """:func:`all_finite` read on the host, or ``None`` under a transformation (the values are not known)."""
     if is_traced(arrays):
         return None
     try:
