@@ -112,6 +112,11 @@ def test_divergence_and_nan_inputs_are_flagged_under_jit():
     assert not bool(fit(x, y, 0.01).diverged) and int(fit(x, y, 0.01).diverged_at) == -1
     nan = fit(x.at[1].set(jnp.nan), y, 0.01)
     assert np.asarray(nan.inputs_finite).tolist() == [False, True, True, True, True]
+    assert int(nan.diverged_at) == 0  # every failure flags step 0, so one read of diverged_at finds it
+    negative = jax.jit(lambda s: jaxlr.fit(jaxlr.Params(w=0.0), x, y, sample_weight=s, n_iters=10))(
+        jnp.array([1.0, -0.5, 1.0, 1.0])
+    )
+    assert not bool(negative.inputs_finite[4]) and int(negative.diverged_at) == 0  # finite loss, still flagged
     with pytest.raises(ValueError, match=r"fit: x contains NaN or inf"):  # eagerly, the same input raises
         jaxlr.fit(jaxlr.Params(w=0.0), x.at[1].set(jnp.nan), y)
 
