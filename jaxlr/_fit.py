@@ -477,18 +477,15 @@ def fit(
 ) -> FitResult:
     """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
 
-    The lesson's training loop, all steps in one compiled program; a second call
-    with the same shapes, dtypes and options reuses it. ``fit`` is a JAX function:
-    ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply (``grad`` without ``tol``,
-    whose loop has a data-dependent length).
+    The lesson's training loop, all steps in one compiled program that a second call with the
+    same shapes, dtypes and options reuses. ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply
+    (``grad`` without ``tol``, whose loop has a data-dependent length).
 
-    The defaults are the lesson's (``learning_rate=0.01``, ``n_iters=100``), on
-    purpose: ``fit(Params(w=0.0), x, y)`` on the lesson's data is the PyTorch
-    lesson's loop, step for step. They are not defaults for other data: on the raw
-    diabetes features 0.01 diverges at step 2. Standardize the features and pass
-    ``learning_rate="auto"`` (1/L) with ``n_iters`` of several times the condition
-    number (10 000 for diabetes, κ ≈ 470), or ``tol=`` with a generous ``n_iters``.
-    ``jaxlr fit`` and ``jaxlr.sklearn.GradientDescentRegressor`` default to ``"auto"``.
+    The defaults are the lesson's (``learning_rate=0.01``, ``n_iters=100``), so that
+    ``fit(Params(w=0.0), x, y)`` is the PyTorch lesson's loop, step for step. On other data
+    (on the raw diabetes features 0.01 diverges at step 2), standardize the features and pass
+    ``learning_rate="auto"`` (1/L) with ``n_iters`` of several times the condition number
+    (10 000 for diabetes, κ ≈ 470), or ``tol=`` with a generous ``n_iters``.
 
     Args:
       params: initial :class:`Params`; ``Params(w=0.0)`` is the lesson's model.
