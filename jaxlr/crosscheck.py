@@ -1,13 +1,10 @@
 """Cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
 
-This is the project's proof of correctness. Each :class:`Case` runs one reference program and jaxlr
-on the same data, from the same initial parameters, with the same learning rate, steps and dtype,
-and compares the parameters after every step's update, the loss at every step (before its update),
-the gradient at the start and the final prediction. The references are written as the lesson
-writes them: :func:`torch_autograd_program` (``requires_grad``, ``backward()``, the ``no_grad``
-update, ``grad.zero_()``), :func:`numpy_program` (the original gradient
-``np.dot(2*x, y_pred - y).mean()``, N times too large, or the corrected ``np.mean(2*x*(y_pred - y))``)
-and :func:`torch_linear_program` (``nn.Linear`` + ``torch.optim.SGD`` + ``nn.MSELoss``, with a bias).
+This is the project's proof of correctness. Each :class:`Case` runs one reference program (the
+lesson's own, written as the lesson writes it: :data:`REFERENCES`) and jaxlr on the same data, from
+the same initial parameters, with the same learning rate, steps and dtype, and compares the
+parameters after every step's update, the loss at every step (before its update), the gradient at
+the start and the final prediction.
 
 **Errors are measured against each value's scale**, the sum of the absolute values of its terms,
 which bounds the rounding error of any summation order: a value that cancels to nearly zero (the
@@ -78,6 +75,8 @@ TORCH_INSTALL_HINT = (
     "(on this project's machines:  pip install torch==2.13.0, the CPU build; a bare 'torch' "
     "pulls a multi-GB CUDA build)"
 )
+
+_Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
 
 # The jaxlr gradient each name selects, for the gradient at the start.
 _GRADIENT_FUNCTIONS = {
@@ -208,9 +207,6 @@ def _settings(fn: str, problem: Problem, learning_rate: Any, n_iters: Any, dtype
 def _flat_params(w: Any, b: Any, *lead: int) -> np.ndarray:
     """``[w..., b]`` along the last axis: ``(P,)``, or ``(*lead, P)`` for a history."""
     return np.concatenate([np.reshape(w, (*lead, -1)), *([] if b is None else [np.reshape(b, (*lead, 1))])], axis=-1)
-
-
-# --------------------------------------------------------------------------- the references
 
 
 def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: int, dtype: str = "float32") -> Trace:
@@ -354,9 +350,6 @@ REFERENCES: dict[str, Callable[..., Trace]] = {
 """The reference programs by name: ``reference(problem, *, learning_rate, n_iters, dtype) -> Trace``."""
 
 
-# --------------------------------------------------------------------------- the jaxlr side
-
-
 def jaxlr_program(
     problem: Problem,
     *,
@@ -364,7 +357,7 @@ def jaxlr_program(
     learning_rate: float,
     n_iters: int,
     dtype: str = "float32",
-    fit: Callable[..., jaxlr.FitResult] = jaxlr.fit,
+    fit: _Fit = jaxlr.fit,
 ) -> Trace:
     """jaxlr on a :class:`Problem`: one ``fit`` call, the gradient at the start, the final prediction.
 
@@ -392,9 +385,6 @@ def jaxlr_program(
         _flat_params(*start).astype(float_type),
         np.atleast_1d(np.asarray(prediction, float_type)),
     )
-
-
-# --------------------------------------------------------------------------- the comparison
 
 
 def _design(x: np.ndarray, bias: bool) -> np.ndarray:
@@ -502,7 +492,7 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     return Row(*head, abs_err, rel_err, ulps, bound, verdict == "ok", verdict, errors)
 
 
-def run_case(case: Case, dtype: str = "float32", *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit) -> Row:
+def run_case(case: Case, dtype: str = "float32", *, fit: _Fit = jaxlr.fit) -> Row:
     """Runs ``case`` on both sides in ``dtype`` and compares them.
 
     Args:
@@ -519,9 +509,6 @@ def run_case(case: Case, dtype: str = "float32", *, fit: Callable[..., jaxlr.Fit
     settings = {"learning_rate": case.learning_rate, "n_iters": case.n_iters, "dtype": dtype}
     reference = REFERENCES[case.reference](case.problem, **settings)
     return compare(case, dtype, jaxlr_program(case.problem, gradient=case.gradient, fit=fit, **settings), reference)
-
-
-# --------------------------------------------------------------------------- the cases
 
 
 def lesson_problem() -> Problem:
@@ -570,14 +557,9 @@ def random_cases(
     ]
 
 
-def run_all(
-    cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit
-) -> list[Row]:
+def run_all(cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: _Fit = jaxlr.fit) -> list[Row]:
     """Every case in every dtype."""
     return [run_case(case, dtype, fit=fit) for case in cases for dtype in dtypes]
-
-
-# --------------------------------------------------------------------------- the command
 
 
 def format_table(rows: Sequence[Row]) -> str:
