@@ -2,7 +2,6 @@
 
 import argparse
 import sys
-from collections.abc import Callable
 
 import jax
 
@@ -35,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", type=_json_path, help="also write the rows as JSON to PATH")
 
 
-def run(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult] = jaxlr.fit) -> int:
+def run(args: argparse.Namespace, *, fit: crosscheck._Fit = jaxlr.fit) -> int:
     """Runs the cross-check for parsed ``args``; returns the exit code. With ``--json -`` the table goes to stderr."""
     try:
         crosscheck._import_torch()
@@ -59,10 +58,7 @@ def run(args: argparse.Namespace, *, fit: Callable[..., jaxlr.FitResult] = jaxlr
 
 
 def main(
-    argv: list[str] | None = None,
-    *,
-    fit: Callable[..., jaxlr.FitResult] = jaxlr.fit,
-    prog: str = "python -m jaxlr.crosscheck",
+    argv: list[str] | None = None, *, fit: crosscheck._Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
 ) -> int:
     """``python -m jaxlr.crosscheck``: parses ``argv`` and runs the cross-check; returns the exit code."""
     parser = ArgumentParser(prog=prog, description=HELP)

@@ -16,13 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import jaxlr
 from jaxlr._cli_cache import enable_compilation_cache
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
-from jaxlr._data import lesson_data
-from jaxlr._fit import fit
-from jaxlr._lr import DivergenceWarning
-from jaxlr._model import _predict, predict
-from jaxlr._types import Params
+from jaxlr._model import _predict
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
@@ -59,13 +56,13 @@ def run_lesson(program: LessonProgram) -> LessonRun:
       epoch 1: w = 1.200, loss = 30.00000000
     """
     _, gradient, learning_rate, n_iters, print_every = program
-    x, y = lesson_data()
-    params = Params(w=np.float32(0.0))
+    x, y = jaxlr.lesson_data()
+    params = jaxlr.Params(w=np.float32(0.0))
     with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
-        warnings.simplefilter("always", DivergenceWarning)
-        result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
-    w_history, loss_history = jax.device_get((cast(Params, result.history.params).w, result.history.loss))
-    lines = [f"Prediction before training: f(5) = {float(predict(params, 5.0)):.3f}"]
+        warnings.simplefilter("always", jaxlr.DivergenceWarning)
+        result = jaxlr.fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
+    w_history, loss_history = jax.device_get((cast(jaxlr.Params, result.history.params).w, result.history.loss))
+    lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
     for epoch in range(0, n_iters, print_every):
         lines.append(f"epoch {epoch + 1}: w = {w_history[epoch]:.3f}, loss = {loss_history[epoch]:.8f}")
     f5 = float(_predict(result.params, jnp.asarray(5.0, jnp.float32)))  # unchecked: a diverged run prints nan

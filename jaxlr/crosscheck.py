@@ -379,11 +379,9 @@ def jaxlr_program(
     start = _GRADIENT_FUNCTIONS[gradient](params, x, y)
     prediction = _predict(result.params, x_test)  # unchecked: a diverged run's NaN is part of what is compared
     history, loss, start, prediction = jax.device_get((result.history.params, result.history.loss, start, prediction))
+    params_trace = _flat_params(history.w, history.b, np.shape(history.w)[0])
     return Trace(
-        _flat_params(history.w, history.b, np.shape(history.w)[0]).astype(float_type),
-        np.asarray(loss, float_type),
-        _flat_params(*start).astype(float_type),
-        np.atleast_1d(np.asarray(prediction, float_type)),
+        *(np.atleast_1d(np.asarray(a, float_type)) for a in (params_trace, loss, _flat_params(*start), prediction))
     )
 
 
@@ -479,11 +477,9 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
         limit = stable_learning_rate_limit(case.problem.x, bias=case.problem.b is not None, gradient=case.gradient)
         verdict = f"FAIL: {' and '.join(diverged)} diverged (lr {case.learning_rate:g}; stable below {limit:.4g})"
     else:
+        measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
         failures = [
-            f"{name} at step {e.worst_step}: "
-            + (f"rel {e.max_rel_err:.3g}" if np_dtype == np.float64 else f"{e.max_ulps:.3g} ulps")
-            for name, e in errors.items()
-            if not e.within_bound
+            f"{name} at step {e.worst_step}: " + measure.format(e) for name, e in errors.items() if not e.within_bound
         ]
         verdict = "FAIL: " + "; ".join(failures) if failures else "ok"
     abs_err, rel_err, ulps = (
