@@ -193,7 +193,9 @@ def _float_type(fn: str, dtype: Any, *, jax_side: bool = False) -> Any:
     return np.dtype(dtype).type
 
 
-def _settings(fn: str, problem: Problem, learning_rate: Any, n_iters: Any, dtype: Any, *, linear: bool = False):
+def _settings(
+    fn: str, problem: Problem, learning_rate: Any, n_iters: Any, dtype: Any, *, linear: bool = False
+) -> tuple[float, int, Any]:
     """A reference's checked learning rate, steps and scalar type, for the lesson's model or nn.Linear's."""
     float_type = _float_type(fn, dtype)
     learning_rate, n_iters = float(check_positive(fn, "learning_rate", learning_rate)), check_n_iters(fn, n_iters)
@@ -256,10 +258,9 @@ def numpy_program(
 
     Args:
       problem: a :class:`Problem` with a scalar ``w`` and no bias.
-      learning_rate, n_iters: as in the lesson (0.01, 20).
-      dtype: ``"float32"`` (the lesson's) or ``"float64"``.
-      gradient: ``"original"``, the lesson's ``np.dot(2*x, y_pred - y).mean()``, N times the true
-        gradient (``np.dot`` already returns a scalar); ``"corrected"``: ``np.mean(2*x*(y_pred - y))``.
+      learning_rate, n_iters, dtype: the lesson's are 0.01, 20 and ``"float32"``.
+      gradient: ``"original"``, the lesson's ``np.dot(2*x, y_pred - y).mean()``, N times the true one
+        (``np.dot`` already returns a scalar), or ``"corrected"``: ``np.mean(2*x*(y_pred - y))``.
 
     Examples:
       >>> from jaxlr import crosscheck
@@ -363,8 +364,7 @@ def jaxlr_program(
 
     Args:
       problem: the :class:`Problem`.
-      gradient: ``"autograd"``, ``"manual"`` or ``"lesson"``, passed to ``fit``.
-      learning_rate, n_iters: passed to ``fit``.
+      gradient, learning_rate, n_iters: passed to ``fit`` (``gradient``: ``"autograd"``, ``"manual"`` or ``"lesson"``).
       dtype: ``"float32"`` or ``"float64"`` (needs JAX's 64-bit mode).
       fit: the function under test, with :func:`jaxlr.fit`'s signature (a test passes a broken one).
     """
