@@ -1,13 +1,84 @@
-"""``jaxlr lesson`` and ``scripts/gradient_descent_{manual,autograd}.py``: the lesson ports on the command line."""
+"""``jaxlr lesson`` and ``scripts/gradient_descent_{manual,autograd}.py``: the two lesson programs, ported.
+
+Each prints ``f(5)`` before training, one line every ``print_every`` epochs (``w`` after that
+epoch's update, the loss computed before it) and ``f(5)`` after training. The whole loop is one
+:func:`jaxlr.fit` call; the printing reads its history.
+"""
 
 import argparse
+import itertools
+import math
 import sys
+import warnings
+from typing import NamedTuple, cast
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxlr
 from jaxlr._cli_cache import enable_compilation_cache
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
-from jaxlr._lesson import PROGRAMS, LessonProgram, describe_backend, run_lesson
+from jaxlr._model import _predict
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
+
+
+class LessonProgram(NamedTuple):
+    title: str
+    gradient: str  # fit's gradient=
+    learning_rate: float
+    n_iters: int
+    print_every: int
+
+
+PROGRAMS = {  # the NumPy program (hand-written gradient) and the PyTorch autograd one, with their defaults
+    "manual": LessonProgram("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
+    "autograd": LessonProgram("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
+}
+
+
+class LessonRun(NamedTuple):
+    lines: list[str]  # what the lesson program prints
+    w: float  # final w
+    f5: float  # final prediction f(5)
+    warning: str | None  # why the result is not an answer, or None
+
+
+def run_lesson(program: LessonProgram) -> LessonRun:
+    """Trains the lesson's model on the lesson's data as ``program`` says and returns the lines it prints.
+
+    Examples:
+      >>> from jaxlr._cli_lesson import PROGRAMS, run_lesson
+      >>> run = run_lesson(PROGRAMS["manual"])
+      >>> print("\\n".join(run.lines[:2]))
+      Prediction before training: f(5) = 0.000
+      epoch 1: w = 1.200, loss = 30.00000000
+    """
+    _, gradient, learning_rate, n_iters, print_every = program
+    x, y = jaxlr.lesson_data()
+    params = jaxlr.Params(w=np.float32(0.0))
+    with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
+        warnings.simplefilter("always", jaxlr.DivergenceWarning)
+        result = jaxlr.fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
+    w_history, loss_history = jax.device_get((cast(jaxlr.Params, result.history.params).w, result.history.loss))
+    lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
+    for epoch in range(0, n_iters, print_every):
+        lines.append(f"epoch {epoch + 1}: w = {w_history[epoch]:.3f}, loss = {loss_history[epoch]:.8f}")
+    f5 = float(_predict(result.params, jnp.asarray(5.0, jnp.float32)))  # unchecked: a diverged run prints nan
+    lines.append(f"Prediction after training: f(5) = {f5:.3f}")
+    warning = None
+    if result.diverged or not math.isfinite(f5):
+        warning = f"warning: training diverged at epoch {result.diverged_at + 1}: "
+        warning += f"learning_rate={learning_rate:g} is too large for this data"
+        if caught:  # fit's DivergenceWarning knows the stable bound
+            warning += f" ({str(caught[0].message).partition('blew up): ')[2]})"
+    return LessonRun(lines, float(np.asarray(result.params.w)), f5, warning)
+
+
+def _print_backend() -> None:
+    d = jax.devices()[0]
+    print(f"jax {jax.__version__}, backend {jax.default_backend()}, device {d.device_kind} ({d})", file=sys.stderr)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,27 +86,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``jaxlr lesson``: both programs side by side, then their results."""
     del args  # unused
-    print(describe_backend(), file=sys.stderr)
-    runs = {
-        name: run_lesson(
-            gradient=p.gradient, learning_rate=p.learning_rate, n_iters=p.n_iters, print_every=p.print_every
-        )
-        for name, p in PROGRAMS.items()
-    }
-    left, right = (runs[name].lines for name in ("manual", "autograd"))
+    _print_backend()
+    runs = {name: run_lesson(p) for name, p in PROGRAMS.items()}
     titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p in PROGRAMS.values()]
+    left, right = runs["manual"].lines, runs["autograd"].lines
     width = max(len(line) for line in [*left, titles[0]]) + 4
     print(f"{titles[0]:<{width}}{titles[1]}")
     print(f"{'-' * (width - 4):<{width}}{'-' * len(titles[1])}")
-    for i in range(max(len(left), len(right))):
-        a = left[i] if i < len(left) else ""
-        b = right[i] if i < len(right) else ""
+    for a, b in itertools.zip_longest(left, right, fillvalue=""):
         print(f"{a:<{width}}{b}".rstrip())
     print()
     for name, p in PROGRAMS.items():
-        run = runs[name]
-        print(f"{p.title:<32} final w = {run.w:.6f}, f(5) = {run.f5:.6f}")
+        print(f"{p.title:<32} final w = {runs[name].w:.6f}, f(5) = {runs[name].f5:.6f}")
     print(
         "The manual port reproduces the lesson's hand-written gradient, which is N = 4 times the "
         "true one:\nthat is why it converges in 20 steps where autograd needs 100. "
@@ -44,37 +108,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_lesson_arguments(parser: argparse.ArgumentParser, program: LessonProgram) -> None:
-    parser.add_argument("--lr", type=positive_float, default=program.learning_rate, help="learning rate (%(default)s)")
-    parser.add_argument("--iters", type=positive_int, default=program.n_iters, help="iterations (%(default)s)")
-    parser.add_argument(
-        "--print-every", type=positive_int, default=program.print_every, help="print every Nth epoch (%(default)s)"
-    )
-
-
 def script_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
-    program = PROGRAMS[name]
+    p = PROGRAMS[name]
     parser = ArgumentParser(
-        prog=f"gradient_descent_{name}.py",
-        description=f"The lesson's {program.title} program, ported to JAX.",
+        prog=f"gradient_descent_{name}.py", description=f"The lesson's {p.title} program, ported to JAX."
     )
-    add_lesson_arguments(parser, program)
+    parser.add_argument("--lr", type=positive_float, default=p.learning_rate, help="learning rate (%(default)s)")
+    parser.add_argument("--iters", type=positive_int, default=p.n_iters, help="iterations (%(default)s)")
+    parser.add_argument(
+        "--print-every", type=positive_int, default=p.print_every, help="print every Nth epoch (%(default)s)"
+    )
     if name == "manual":
-        parser.add_argument(
-            "--gradient",
-            choices=("lesson", "correct"),
-            default="lesson",
-            help="'lesson': the original hand-written gradient, N times too large, as the lesson "
-            "prints it (default); 'correct': the true MSE gradient",
+        gradient_help = (
+            "'lesson' (default): the lesson's hand-written gradient, N times too large; 'correct': the true one"
         )
+        parser.add_argument("--gradient", choices=("lesson", "correct"), default="lesson", help=gradient_help)
     args = parser.parse_args(argv)
     enable_compilation_cache()
+    _print_backend()
     gradient = {"lesson": "lesson", "correct": "manual"}[args.gradient] if name == "manual" else "autograd"
-    print(describe_backend(), file=sys.stderr)
-    run = run_lesson(gradient=gradient, learning_rate=args.lr, n_iters=args.iters, print_every=args.print_every)
+    run = run_lesson(
+        p._replace(gradient=gradient, learning_rate=args.lr, n_iters=args.iters, print_every=args.print_every)
+    )
     print("\n".join(run.lines))
     if run.warning:
         print(run.warning, file=sys.stderr)
-        return 1
-    return 0
+    return 1 if run.warning else 0

@@ -1,6 +1,6 @@
 """The lesson's PyTorch autograd program, ported to JAX.
 
-Prints what the original prints; see ``--help``. The logic lives in ``jaxlr._lesson``.
+Prints what the original prints; see ``--help``. The logic lives in ``jaxlr._cli_lesson``.
 """
 
 from jaxlr._cli_lesson import script_main

@@ -175,6 +175,13 @@ def test_the_command_prints_a_table_and_writes_json(tmp_path, capsys):
     assert rows[-1]["case"] == "random n=6 d=2"
 
 
+def test_json_to_stdout_sends_the_table_to_stderr(capfd):
+    argv = ["--dtype", "float32", "--iters", "3", "--n", "5", "--d", "1", "--json", "-"]
+    assert _cli_crosscheck.main(argv) == 0
+    out, err = capfd.readouterr()
+    assert len(json.loads(out)) == 7 and "7 of 7 cases passed" in err  # stdout is the JSON alone
+
+
 def test_float64_needs_x64():
     jax.config.update("jax_enable_x64", False)
     try:
