@@ -201,7 +201,9 @@ def _rounding_bound(
     return carry * eps * spread / reference.coefficient_scale
 
 
-def precision_floor(reference: Reference, dtype: np.dtype | str, trained: tuple | None = None) -> float:
+def precision_floor(
+    reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
+) -> float:
     """The larger of the rounding bounds of gradient descent in ``dtype`` and of the float64 reference.
 
     ``trained``: ``(shift, scale, kappa, lipschitz)`` of the design gradient descent ran on;

@@ -1,14 +1,10 @@
-"""The loss's curvature: L and μ (the Hessian's extreme eigenvalues), heavy-ball's constants, κ.
+"""The loss's curvature, traceable: L and μ (the Hessian's extreme eigenvalues), heavy-ball's constants, κ.
 
-The loss ``Σ sᵢ (aᵢᵀθ − yᵢ)² / Σ sᵢ + l2·|w|²`` is quadratic in ``θ`` (``w``, and ``b`` when
-``aᵢ = [xᵢ, 1]``), with Hessian ``H = 2 (AᵀSA / Σ sᵢ + l2·P)``, ``P`` the identity on ``w``. Gradient
-descent is stable for ``learning_rate < 2/L`` (``"auto"`` is ``1/L``); heavy ball with Polyak's
-``lr = 4/(√L+√μ)²`` and ``β = ((√κ−1)/(√κ+1))²`` needs about ``√κ`` times fewer steps. The
-intercept column matters: for features around 1e4, the centred design's L is 1e8 times smaller.
-
-All of it traces under ``jax.jit``. L comes from power iteration (two passes over ``x`` each, never
-forming ``AᵀA``) on the design scaled by its largest entry, so nothing overflows where the data's
-squares are representable; μ from the ``(d+1)²`` gram matrix, or for wide designs by power iteration.
+The loss ``Σ sᵢ (aᵢᵀθ − yᵢ)² / Σ sᵢ + l2·|w|²`` has Hessian ``H = 2 (AᵀSA / Σ sᵢ + l2·P)``, ``A = [X 1]``
+with a bias, ``P`` the identity on ``w``. Gradient descent is stable below ``2/L`` (``"auto"`` is ``1/L``);
+Polyak's heavy ball, ``lr = 4/(√L+√μ)²``, ``β = ((√κ−1)/(√κ+1))²``, needs about ``√κ`` times fewer steps.
+L comes from power iteration on the design scaled by its largest entry (nothing overflows where the
+data's squares are representable), μ from the ``(d+1)²`` gram matrix, or power iteration when wide.
 """
 
 from typing import Any
@@ -101,10 +97,7 @@ def lipschitz_constant(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
 ) -> jax.Array:
-    """L, the largest eigenvalue of the MSE loss's Hessian in the trained parameters. Traceable.
-
-    ``L = 2·λmax([X 1]ᵀ[X 1] / n)`` with a bias, ``2·λmax(XᵀX / n)`` without. Gradient descent
-    with ``learning_rate`` above ``2/L`` diverges; ``1/L`` is what ``learning_rate="auto"`` uses.
+    """L = ``2·λmax([X 1]ᵀ[X 1] / n)`` (``X`` without a bias), the MSE's curvature: above ``2/L`` a fit diverges.
 
     Args:
       x: features, ``(n,)`` or ``(n, d)``.
@@ -149,11 +142,9 @@ def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> n
 def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
     """Eigenvalues of ``AᵀSA / Σs`` (half the MSE's Hessian), ascending, in float64 where possible. Traceable.
 
-    ``AᵀA / n = B Bᵀ``, ``B = [[R, m], [0, 1]]`` (``[R, m]`` without a bias), ``m`` the (weighted)
-    column means and ``R Rᵀ`` the centred covariance: the squared singular values of ``B``, which an
-    SVD finds to full relative accuracy even where large offsets make ``κ`` exceed ``1/eps`` (forming
-    ``XᵀX`` would lose the small ones). Two passes over ``x`` on its device, then the ``d × d`` SVD in
-    float64 on the host (``jax.pure_callback``).
+    ``AᵀA / n = B Bᵀ``, ``B = [[R, m], [0, 1]]``, ``m`` the column means and ``R Rᵀ`` the centred
+    covariance: an SVD of ``B`` (on the host, in float64) keeps the small eigenvalues that forming
+    ``XᵀX`` would lose to rounding when large offsets make ``κ`` exceed ``1/eps``.
     """
     x = check_features("condition_number", as_input("condition_number", "x", x))
     check_finite("condition_number", x=x)
@@ -178,9 +169,8 @@ def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLik
       sample_weight: ``None``, or ``(n,)`` non-negative weights: the weighted MSE ``Σ sᵢ rᵢ² / Σ sᵢ``'s Hessian.
 
     Returns:
-      ``λ_max / λ_min`` of ``AᵀA / n``, a scalar array. Gradient descent needs on the order of ``κ``
-      steps; above about ``1e6`` in float32 (``1e14`` in float64) it cannot converge at all.
-      Standardize the features to fix it.
+      ``λ_max / λ_min`` of ``AᵀA / n``, a scalar array. Gradient descent needs on the order of ``κ`` steps,
+      and cannot converge above about ``1e6`` in float32 (``1e14`` in float64): standardize the features.
 
     Examples:
       >>> import numpy as np, jaxlr

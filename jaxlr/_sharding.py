@@ -40,15 +40,13 @@ def restore_axes(tree: Any, mesh: Mesh | None) -> Any:
     """The fit's outputs relabelled onto ``mesh`` (the caller's ``Explicit`` mesh): :func:`auto_axes` undone."""
     if mesh is None:
         return tree
-    devices = np.asarray(mesh.devices)
+    auto = _auto_mesh(mesh)  # meshes are interned: equal meshes are the same object
 
     def restore(leaf: Any) -> Any:
         sharding = getattr(leaf, "sharding", None)
-        if not isinstance(sharding, NamedSharding) or sharding.mesh.axis_names != mesh.axis_names:
-            return leaf
-        if not np.array_equal(np.asarray(sharding.mesh.devices), devices):
-            return leaf
-        return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
+        if isinstance(sharding, NamedSharding) and sharding.mesh == auto:
+            return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
+        return leaf
 
     return jax.tree.map(restore, tree)
 
@@ -123,12 +121,11 @@ def shard_rows(x: Any, y: Any, weights: Any, mesh: Mesh) -> tuple[Any, Any, Any]
     set (or already span processes) come back untouched, for the fit's validation.
     """
     x_host, y_host = _host_rows(x), _host_rows(y)
-    if x_host is None or y_host is None or x_host.ndim not in (1, 2) or y_host.ndim != 1:
+    if x_host is None or y_host is None or x_host.ndim not in (1, 2) or y_host.shape != x_host.shape[:1]:
         return x, y, weights
-    n = x_host.shape[0]
-    if n == 0 or n != y_host.shape[0]:
+    n, padded = len(x_host), padded_length(len(x_host), mesh.size)
+    if n == 0:
         return x, y, weights
-    padded = padded_length(n, mesh.size)
     x_sharding, y_sharding = row_shardings(mesh)
     if padded != n:
         x_host = np.concatenate([x_host, np.zeros((padded - n, *x_host.shape[1:]), x_host.dtype)])
