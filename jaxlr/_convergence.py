@@ -204,10 +204,9 @@ def _rounding_bound(
 def precision_floor(
     reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
 ) -> float:
-    """The larger of the rounding bounds of gradient descent in ``dtype`` and of the float64 reference.
+    """The larger rounding bound: gradient descent's in ``dtype`` or the float64 reference's.
 
-    ``trained``: ``(shift, scale, kappa, lipschitz)`` of the design gradient descent ran on;
-    ``None``: the standardized one.
+    ``trained``: ``(shift, scale, kappa, lipschitz)`` of the design it ran on (``None``: the standardized one).
     """
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)
     fit = _rounding_bound(reference, float(np.finfo(np.dtype(dtype)).eps), *(trained or standardized), svd=False)
@@ -220,7 +219,7 @@ def contraction(
     """The factor by which the slowest error component (``λ_min = L/κ``) shrinks per step; ``None`` for Adam."""
     if not (math.isfinite(kappa) and kappa >= 1.0 and math.isfinite(lipschitz) and lipschitz > 0.0):
         return None
-    if not learning_rate > 0.0:
+    if not learning_rate > 0.0:  # not NaN either
         return None
     slowest, fastest = learning_rate * lipschitz / kappa, learning_rate * lipschitz
     if optimizer == "sgd":
@@ -256,13 +255,10 @@ def judge(
     Args:
       reference: from :func:`least_squares_reference`.
       weights, bias: the fitted model in original units (``bias`` None without an intercept).
-      design: the features gradient descent ran on, ``(x - shift) / scale``, in the training dtype.
-      shift, scale: how ``design`` was made from the original features (zeros and ones if it was not).
-      kappa: the condition number of that design's Hessian.
-      lipschitz: its largest eigenvalue ``L``, if known (else :func:`largest_curvature`, slow for wide designs).
-      learning_rate: the learning rate used.
-      optimizer: its name (``"sgd"``, ``"momentum"``, ``"adam"``, ...).
-      steps: the number of steps taken.
+      design, shift, scale: the features gradient descent ran on, ``(x - shift) / scale``, in its dtype.
+      kappa, lipschitz: that design's Hessian's condition number and largest eigenvalue ``L`` (``None``:
+        computed by :func:`largest_curvature`, slow for wide designs).
+      learning_rate, optimizer, steps: how it ran (the optimizer by name: ``"sgd"``, ``"adam"``, ...).
       sample_weight: the fit's sample weights (``None``: none), for the curvature of its loss.
     """
     dtype = np.asarray(design).dtype

@@ -76,8 +76,7 @@ def warn_if_unstable(
 ) -> float | None:
     """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
 
-    What ``jaxlr fit`` checks before training with a given learning rate, at the cost of one power
-    iteration (:func:`lipschitz_constant`); :func:`jaxlr.fit` only warns after a run diverged.
+    Costs one power iteration (:func:`lipschitz_constant`); :func:`jaxlr.fit` only warns once a run diverged.
 
     Args:
       x: features, ``(n,)`` or ``(n, d)``.

@@ -1,9 +1,7 @@
-"""A progress bar driven from inside the compiled training loop.
+"""A progress bar driven from inside the compiled training loop, a few host calls per fit.
 
-:func:`scan_with_progress` runs the loop as a scan of chunks of scans (one compiled program) and
-sends the step and loss to the host once per chunk (at most ``MAX_UPDATES`` times a fit), through
-one module-level ``jax.debug.callback``, so the program does not depend on which ``tqdm`` bar
-(:func:`progress_bar`) receives it.
+The one module-level ``jax.debug.callback`` feeds whichever ``tqdm`` bar is showing, so the
+compiled program does not depend on the bar.
 """
 
 import contextlib

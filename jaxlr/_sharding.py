@@ -152,11 +152,7 @@ class Rows(NamedTuple):
 
 @contextlib.contextmanager
 def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
-    """The rows split over ``devices``/``mesh`` (padded rows weighted 0), or left where they are.
-
-    Arrays on a mesh with ``Explicit`` axes are relabelled ``Auto`` for the fit (no
-    data moves), inside the matching context mesh. Traced values pass through.
-    """
+    """The rows split over ``devices``/``mesh``, or left where they are, relabelled ``Auto`` for the fit."""
     named = any(isinstance(getattr(value, "sharding", None), NamedSharding) for value in (x, y))
     if devices is None and mesh is None and not named:
         if jax.sharding.get_abstract_mesh().empty or is_traced(x, y):
@@ -164,8 +160,7 @@ def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -
             return
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
-    # the caller's mesh with Explicit axes (the jax.set_mesh context's last), to return the results to
-    home = None
+    home = None  # the caller's mesh with Explicit axes (the jax.set_mesh context's last), for the results
     for value in (mesh, x, y, jax.sharding.get_mesh()):
         found = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
         if isinstance(found, Mesh) and any(t == AxisType.Explicit for t in found.axis_types):
