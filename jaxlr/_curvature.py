@@ -1,25 +1,10 @@
-"""The loss's curvature: L and μ (the Hessian's extreme eigenvalues), heavy-ball's constants, κ.
+"""The loss's curvature, traceable: L and μ (the Hessian's extreme eigenvalues), heavy-ball's constants, κ.
 
-The loss ``Σ sᵢ (aᵢᵀθ − yᵢ)² / Σ sᵢ + l2·|w|²`` of the linear model is a quadratic
-in the trained parameters ``θ`` (``w``, plus ``b`` with a bias, when
-``aᵢ = [xᵢ, 1]``). Its Hessian is ``H = 2 (AᵀSA / Σ sᵢ + l2·P)``, ``P`` the
-identity on ``w`` and zero on ``b``.
-
-* L, the largest eigenvalue, bounds the step: gradient descent is stable for
-  ``learning_rate < 2/L`` (``"auto"`` uses ``1/L``); with momentum ``β`` the
-  bound is ``2(1+β)/L``. Adam normalizes its steps: L does not bound its rate.
-* Heavy-ball momentum with ``lr = 4/(√L+√μ)²`` and ``β = ((√κ−1)/(√κ+1))²``,
-  ``κ = L/μ``, converges in about ``√κ`` times fewer steps than gradient descent
-  at ``1/L`` (Polyak's optimal constants for a quadratic).
-
-The intercept column matters: for features around 1e4 the centred design's L is
-about 1e8 times smaller, and a learning rate from it would diverge.
-
-Everything here traces under ``jax.jit``. L comes from power iteration, two
-passes over ``x`` each, never forming ``AᵀA``, on the design scaled by its
-largest entry so that no intermediate overflows where the data's squares are
-representable. μ comes from the ``(d+1)²`` gram matrix when ``d`` is moderate,
-else from power iteration on ``L·I − H``.
+The loss ``Σ sᵢ (aᵢᵀθ − yᵢ)² / Σ sᵢ + l2·|w|²`` has Hessian ``H = 2 (AᵀSA / Σ sᵢ + l2·P)``, ``A = [X 1]``
+with a bias, ``P`` the identity on ``w``. Gradient descent is stable below ``2/L`` (``"auto"`` is ``1/L``);
+Polyak's heavy ball, ``lr = 4/(√L+√μ)²``, ``β = ((√κ−1)/(√κ+1))²``, needs about ``√κ`` times fewer steps.
+L comes from power iteration on the design scaled by its largest entry (nothing overflows where the
+data's squares are representable), μ from the ``(d+1)²`` gram matrix, or power iteration when wide.
 """
 
 from typing import Any
@@ -33,50 +18,34 @@ from jaxlr._least_squares import check_l2, check_sample_weight
 from jaxlr._model import PRECISION, matvec
 from jaxlr._validate import as_input, check_features, check_finite, check_n_iters
 
-# Power iterations for L. Each costs two passes over X; the Rayleigh quotient's
-# error shrinks like (λ₂/λ₁)^(2k), so 30 are plenty for a step size.
-N_POWER_ITERS = 30
-# μ from the gram matrix up to this many trained parameters, else by power iteration.
-MAX_GRAM_PARAMS = 1024
-# Power iterations for μ when the gram matrix is too large: μ sets heavy-ball's momentum.
-N_MU_ITERS = 200
+N_POWER_ITERS = 30  # the Rayleigh quotient's error shrinks like (λ₂/λ₁)^(2k): plenty for a step size
+MAX_GRAM_PARAMS = 1024  # μ from the gram matrix up to this many parameters, else by power iteration
+N_MU_ITERS = 200  # power iterations for μ (it sets heavy-ball's momentum)
 
 
-def _scaled_design(x: jax.Array, bias: bool) -> tuple[jax.Array, jax.Array]:
-    """``(x / s, s)``, ``s`` the largest magnitude in ``[X 1]`` (1 for all-zero data)."""
+def _half_hessian(x: jax.Array, bias: bool, weights: Any, l2: Any):
+    """``(v ↦ H v / (2 s²), k, s)`` on ``x / s``, ``s`` the largest magnitude in ``[X 1]`` (1 for zero data)."""
     design = x[:, None] if x.ndim == 1 else x
     s = jnp.max(jnp.abs(design))
-    if bias:
-        s = jnp.maximum(s, 1)
+    s = jnp.maximum(s, 1) if bias else s
     s = jnp.where(s > 0, s, 1).astype(design.dtype)
-    return design / s, s
-
-
-def _gram_operator(design: jax.Array, s: jax.Array, weights: Any, l2: Any, bias: bool):
-    """``v ↦ (AᵀSA/Σs + l2·P) v / s²`` on the scaled design: half the Hessian, over ``s²``."""
-    d = design.shape[1]
+    design, d, ones = design / s, design.shape[1], 1 / s
     total = design.shape[0] if weights is None else jnp.sum(weights)
-    ones = 1 / s
 
     def apply(v: jax.Array) -> jax.Array:
-        r = matvec(design, v[:d])
-        if bias:
-            r = r + v[d] * ones
+        r = matvec(design, v[:d]) + (v[d] * ones if bias else 0)
         rw = r if weights is None else weights * r
         out = jnp.sum(design * rw[:, None], axis=0) / total
         if l2 is not None:
             out = out + (l2 / s**2) * v[:d]
-        if bias:
-            out = jnp.concatenate([out, (jnp.sum(rw) * ones / total)[None]])
-        return out
+        return jnp.concatenate([out, (jnp.sum(rw) * ones / total)[None]]) if bias else out
 
-    return apply
+    return apply, d + bias, s
 
 
 def _power_iteration(apply, k: int, dtype: Any, n_iters: int) -> jax.Array:
     """The largest eigenvalue of the positive semi-definite ``apply`` (``k × k``), from below."""
-    # A fixed pseudo-random start: a structured one (all ones) can be orthogonal to the top
-    # eigenvector, e.g. for two opposite standardized features.
+    # a pseudo-random start: all ones can be orthogonal to the top eigenvector (two opposite features)
     v = jax.random.normal(jax.random.key(0), (k,), dtype=dtype)
     v = v / jnp.sqrt(jnp.sum(v * v))
 
@@ -90,37 +59,27 @@ def _power_iteration(apply, k: int, dtype: Any, n_iters: int) -> jax.Array:
 
 
 def lipschitz(
-    x: jax.Array,
-    *,
-    bias: bool,
-    weights: jax.Array | None = None,
-    l2: Any = None,
-    n_power_iters: int = N_POWER_ITERS,
+    x: jax.Array, *, bias: bool, weights: jax.Array | None = None, l2: Any = None, n_power_iters: int = N_POWER_ITERS
 ) -> jax.Array:
     """L for checked floating ``x``, traceable: ``inf`` when the data's squares overflow, 0 for zero data."""
-    design, s = _scaled_design(x, bias)
-    top = _power_iteration(
-        _gram_operator(design, s, weights, l2, bias), design.shape[1] + bias, design.dtype, n_power_iters
-    )
-    return 2 * top * s * s
+    apply, k, s = _half_hessian(x, bias, weights, l2)
+    return 2 * _power_iteration(apply, k, x.dtype, n_power_iters) * s * s
 
 
 def curvature_bounds(
     x: jax.Array, *, bias: bool, weights: jax.Array | None = None, l2: Any = None
 ) -> tuple[jax.Array, jax.Array]:
     """``(L, μ)``, the Hessian's largest and smallest eigenvalues, traceable."""
-    design, s = _scaled_design(x, bias)
-    k = design.shape[1] + bias
-    apply = _gram_operator(design, s, weights, l2, bias)
+    apply, k, s = _half_hessian(x, bias, weights, l2)
     if k <= MAX_GRAM_PARAMS:
-        gram = jax.vmap(apply, out_axes=1)(jnp.eye(k, dtype=design.dtype))
+        gram = jax.vmap(apply, out_axes=1)(jnp.eye(k, dtype=x.dtype))
         eigenvalues = jnp.linalg.eigvalsh((gram + gram.T) / 2)
         top, bottom = eigenvalues[-1], eigenvalues[0]
     else:
-        top = _power_iteration(apply, k, design.dtype, N_POWER_ITERS)
-        bottom = top - _power_iteration(lambda v: top * v - apply(v), k, design.dtype, N_MU_ITERS)
+        top = _power_iteration(apply, k, x.dtype, N_POWER_ITERS)
+        bottom = top - _power_iteration(lambda v: top * v - apply(v), k, x.dtype, N_MU_ITERS)
     # rounding can leave μ a little below 0 for a singular design: κ is then ~1/(k·eps)
-    bottom = jnp.maximum(bottom, top * k * jnp.finfo(design.dtype).eps)
+    bottom = jnp.maximum(bottom, top * k * jnp.finfo(x.dtype).eps)
     return 2 * top * s * s, 2 * bottom * s * s
 
 
@@ -138,18 +97,13 @@ def lipschitz_constant(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
 ) -> jax.Array:
-    """L, the largest eigenvalue of the MSE loss's Hessian in the trained parameters. Traceable.
-
-    ``L = 2·λmax([X 1]ᵀ[X 1] / n)`` with a bias, ``2·λmax(XᵀX / n)`` without.
-    Gradient descent with ``learning_rate`` above ``2/L`` diverges; ``1/L`` is
-    what ``learning_rate="auto"`` uses.
+    """L = ``2·λmax([X 1]ᵀ[X 1] / n)`` (``X`` without a bias), the MSE's curvature: above ``2/L`` a fit diverges.
 
     Args:
       x: features, ``(n,)`` or ``(n, d)``.
       bias: whether the model has a bias (``Params.b`` not ``None``).
       n_power_iters: power iterations; the estimate approaches L from below.
-      sample_weight: ``None``, or ``(n,)`` non-negative weights: L of the weighted
-        MSE ``Σ sᵢ rᵢ² / Σ sᵢ``, as :func:`fit` trains with ``sample_weight=``.
+      sample_weight: ``None``, or ``(n,)`` non-negative weights: L of the weighted MSE ``Σ sᵢ rᵢ² / Σ sᵢ``.
       l2: the ridge penalty of :func:`fit`'s ``l2=`` (adds ``2·l2`` on the weights).
 
     Returns:
@@ -179,45 +133,28 @@ def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> n
     mean, covariance = np.asarray(mean, np.float64), np.asarray(covariance, np.float64)
     values, vectors = np.linalg.eigh(covariance)
     values = np.where(values > noise * max(values[-1], 0.0), values, 0.0)
-    root = vectors * np.sqrt(values)  # root @ root.T == covariance
-    factor = np.concatenate([root, mean[:, None]], axis=1)
+    factor = np.concatenate([vectors * np.sqrt(values), mean[:, None]], axis=1)  # [R, m], R Rᵀ = covariance
     if bias:
-        last_row = np.zeros((1, factor.shape[1]))
-        last_row[0, -1] = 1.0
-        factor = np.concatenate([factor, last_row], axis=0)
-    singular_values = np.linalg.svd(factor, compute_uv=False)
-    return np.sort(singular_values[: factor.shape[0]] ** 2)
+        factor = np.concatenate([factor, np.eye(1, factor.shape[1], factor.shape[1] - 1)])  # [0, 1]
+    return np.sort(np.linalg.svd(factor, compute_uv=False)[: factor.shape[0]] ** 2)
 
 
 def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
-    """Eigenvalues of ``AᵀA / n`` (half the MSE's Hessian), ascending, in float64 where possible. Traceable.
+    """Eigenvalues of ``AᵀSA / Σs`` (half the MSE's Hessian), ascending, in float64 where possible. Traceable.
 
-    ``AᵀA / n = B Bᵀ`` with ``B = [[R, m], [0, 1]]`` (``[R, m]`` without a bias),
-    where ``m`` holds the column means and ``R Rᵀ`` is the centred covariance. The
-    eigenvalues are the squared singular values of ``B``, which an SVD finds to
-    full relative accuracy even when large offsets make ``κ`` exceed ``1/eps``;
-    forming ``XᵀX`` directly would lose the small ones to rounding. Two passes over
-    ``x`` on its device; the ``d × d`` SVD runs on the host in float64
-    (``jax.pure_callback``), so it keeps that accuracy with float32 data too.
-
-    With ``sample_weight`` ``s`` (``(n,)``, non-negative) the matrix is
-    ``AᵀSA / Σ s``, the weighted loss's: ``m`` and ``R Rᵀ`` are the weighted mean
-    and covariance.
+    ``AᵀA / n = B Bᵀ``, ``B = [[R, m], [0, 1]]``, ``m`` the column means and ``R Rᵀ`` the centred
+    covariance: an SVD of ``B`` (on the host, in float64) keeps the small eigenvalues that forming
+    ``XᵀX`` would lose to rounding when large offsets make ``κ`` exceed ``1/eps``.
     """
     x = check_features("condition_number", as_input("condition_number", "x", x))
     check_finite("condition_number", x=x)
     weight = check_sample_weight("condition_number", sample_weight, x.shape[0], x.dtype)
-    if weight is None:
-        mean = jnp.mean(x, axis=0)
-        centred = x - mean[None, :]
-        covariance = jnp.matmul(centred.T, centred, precision=PRECISION) / x.shape[0]
-    else:
-        total = jnp.sum(weight)
-        mean = jnp.matmul(weight, x, precision=PRECISION) / total
-        centred = x - mean[None, :]
-        covariance = jnp.matmul((weight[:, None] * centred).T, centred, precision=PRECISION) / total
-    k = x.shape[1] + bias
-    out = jax.ShapeDtypeStruct((k,), x.dtype)
+    total = x.shape[0] if weight is None else jnp.sum(weight)
+    mean = jnp.mean(x, axis=0) if weight is None else jnp.matmul(weight, x, precision=PRECISION) / total
+    centred = x - mean[None, :]
+    weighted = centred if weight is None else weight[:, None] * centred
+    covariance = jnp.matmul(weighted.T, centred, precision=PRECISION) / total
+    out = jax.ShapeDtypeStruct((x.shape[1] + bias,), x.dtype)
     return jax.pure_callback(
         lambda m, c: _host_eigenvalues(m, c, bias).astype(x.dtype), out, mean, covariance, vmap_method="sequential"
     )
@@ -229,13 +166,11 @@ def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLik
     Args:
       x: the features, ``(n,)`` or ``(n, d)``.
       bias: whether the model has a bias (then the design is ``[X, 1]``).
-      sample_weight: ``None``, or ``(n,)`` non-negative weights: the Hessian of the
-        weighted MSE ``Σ sᵢ rᵢ² / Σ sᵢ``.
+      sample_weight: ``None``, or ``(n,)`` non-negative weights: the weighted MSE ``Σ sᵢ rᵢ² / Σ sᵢ``'s Hessian.
 
     Returns:
-      ``λ_max / λ_min`` of ``AᵀA / n``, a scalar array. Gradient descent needs on
-      the order of ``κ`` steps; above about ``1e6`` in float32 (``1e14`` in float64)
-      it cannot converge at all. Standardize the features to fix it.
+      ``λ_max / λ_min`` of ``AᵀA / n``, a scalar array. Gradient descent needs on the order of ``κ`` steps,
+      and cannot converge above about ``1e6`` in float32 (``1e14`` in float64): standardize the features.
 
     Examples:
       >>> import numpy as np, jaxlr

@@ -1,10 +1,4 @@
-"""Learning rates and divergence: the stability bound 2/L, the messages, :class:`DivergenceWarning`.
-
-L, the loss's curvature, comes from :mod:`jaxlr._curvature` (power iteration on
-the data). Gradient descent is stable for ``learning_rate < 2/L``; with
-momentum ``β`` the bound is ``2(1+β)/L``; Adam normalizes its steps, so L does
-not bound its learning rate. These are eager helpers, for messages.
-"""
+"""Learning rates and divergence: the stability bound 2/L (``2(1+β)/L`` with momentum β), the messages."""
 
 import math
 import warnings
@@ -16,23 +10,15 @@ from jax.typing import ArrayLike
 from jaxlr._curvature import lipschitz_constant
 from jaxlr._validate import check_positive
 
-# The momentum of the "momentum" optimizer (see jaxlr._fit).
-MOMENTUM = 0.9
+MOMENTUM = 0.9  # the "momentum" optimizer's β (optax.sgd(lr, momentum=0.9))
 
 
 class DivergenceWarning(UserWarning):
-    """Training diverged, or a learning rate is above the stability bound 2/L.
-
-    The message names the step and the largest stable learning rate.
-    """
+    """Training diverged, or a learning rate is above the stability bound 2/L (the message says which)."""
 
 
 def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
-    """The largest learning rate at which ``optimizer`` does not diverge on a quadratic with curvature L.
-
-    ``2/L`` for ``"sgd"`` (and ``None``, the default), ``2(1+β)/L`` for
-    ``"momentum"``, ``None`` for Adam or a custom transformation (no such bound).
-    """
+    """``2/L`` for sgd (``None``), ``2(1+β)/L`` for ``"momentum"``, ``None`` for others (no such bound)."""
     if lipschitz <= 0:
         return math.inf
     if optimizer is None or optimizer == "sgd":
@@ -42,21 +28,10 @@ def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
     return None  # adam, heavy-ball (its own step and momentum) and transformations
 
 
-def _optimizer_name(optimizer: Any) -> str:
-    return "sgd" if optimizer is None else optimizer if isinstance(optimizer, str) else "this optimizer"
-
-
-def instability_message(learning_rate: float, lipschitz: float, optimizer: Any) -> str | None:
-    """Why ``learning_rate`` will diverge, or ``None`` if it is within the bound."""
-    bound = max_stable_learning_rate(lipschitz, optimizer)
-    if bound is None or learning_rate <= bound:
-        return None
-    factor = "2(1+β)/L" if optimizer == "momentum" else "2/L"
-    return (
-        f"learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
-        f"for {_optimizer_name(optimizer)} on this data (L = {lipschitz:.4g}): training will diverge. "
-        f"Use a learning rate below {bound:.4g}, e.g. 1/L = {1 / lipschitz:.4g} ('auto')"
-    )
+def _bound_text(lipschitz: float, optimizer: Any) -> tuple[float | None, str, str]:
+    """The stability bound, its formula and the optimizer's name, for messages."""
+    name = "sgd" if optimizer is None else optimizer if isinstance(optimizer, str) else "this optimizer"
+    return max_stable_learning_rate(lipschitz, optimizer), "2(1+β)/L" if optimizer == "momentum" else "2/L", name
 
 
 def divergence_message(
@@ -71,13 +46,12 @@ def divergence_message(
         )
     if learning_rate is None:
         return f"{head}; try a smaller learning rate in the optimizer"
-    bound = max_stable_learning_rate(lipschitz, optimizer)
+    bound, factor, name = _bound_text(lipschitz, optimizer)
     if bound is None:
         return (
-            f"{head} with learning rate {learning_rate:g}; {_optimizer_name(optimizer)} has no curvature bound, "
+            f"{head} with learning rate {learning_rate:g}; {name} has no curvature bound, "
             f"try a smaller learning rate (for sgd, 2/L = {2 / lipschitz:.4g} and 1/L = {1 / lipschitz:.4g})"
         )
-    factor = "2(1+β)/L" if optimizer == "momentum" else "2/L"
     if learning_rate > bound:
         return (
             f"{head}: learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
@@ -102,10 +76,7 @@ def warn_if_unstable(
 ) -> float | None:
     """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
 
-    What ``jaxlr fit`` checks before training with a given learning rate. It
-    costs one power iteration (see :func:`lipschitz_constant`), which
-    :func:`jaxlr.fit` does not do for an explicit learning rate; ``fit`` warns
-    after the fact, when a run diverged.
+    Costs one power iteration (:func:`lipschitz_constant`); :func:`jaxlr.fit` only warns once a run diverged.
 
     Args:
       x: features, ``(n,)`` or ``(n, d)``.
@@ -132,7 +103,12 @@ def warn_if_unstable(
     lipschitz = float(lipschitz_constant(x, bias=bias, sample_weight=sample_weight, l2=l2))
     if gradient == "lesson":
         lipschitz *= np.shape(x)[0] if sample_weight is None else float(np.sum(sample_weight))
-    message = instability_message(learning_rate, lipschitz, optimizer)
-    if message is not None:
+    bound, factor, name = _bound_text(lipschitz, optimizer)
+    if bound is not None and learning_rate > bound:
+        message = (
+            f"learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
+            f"for {name} on this data (L = {lipschitz:.4g}): training will diverge. "
+            f"Use a learning rate below {bound:.4g}, e.g. 1/L = {1 / lipschitz:.4g} ('auto')"
+        )
         warnings.warn(message, DivergenceWarning, stacklevel=2)
-    return max_stable_learning_rate(lipschitz, optimizer)
+    return bound

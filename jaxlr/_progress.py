@@ -1,18 +1,7 @@
-"""A progress bar driven from inside the compiled training loop.
+"""A progress bar driven from inside the compiled training loop, a few host calls per fit.
 
-:func:`scan_with_progress` runs the training loop in chunks of ``every`` steps
-(a scan of scans, still one compiled program) and emits one
-``jax.debug.callback`` with the step and the loss after each chunk, so the host
-hears from the device a bounded number of times (``MAX_UPDATES``) however long
-the fit: a few dozen host calls, not one per step, and the per-step loop body is
-the same as without a bar.
-
-The host side is :func:`progress_bar`, a context manager that makes a ``tqdm``
-bar the receiver of those callbacks while a fit runs. The callback function is
-one module-level function, so the compiled program does not depend on which bar
-is showing and is reused across fits. It is also the one place where the host
-hears from a running fit, and the chunk boundary is where a stop request could
-be polled (e.g. an ``io_callback`` returning a flag that skips the remaining chunks).
+The one module-level ``jax.debug.callback`` feeds whichever ``tqdm`` bar is showing, so the
+compiled program does not depend on the bar.
 """
 
 import contextlib
@@ -25,11 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# At most this many bar updates per fit.
-MAX_UPDATES = 20
-
-# Fits shorter than this many steps finish too fast for a bar to help.
-MIN_STEPS = 5000
+MAX_UPDATES = 20  # at most this many bar updates per fit
+MIN_STEPS = 5000  # shorter fits finish too fast for a bar to help
 
 _lock = threading.Lock()
 _bars: list = []  # tqdm bars of the fits running now; the innermost receives the callbacks
@@ -48,22 +34,16 @@ def report(step: jax.Array, loss: jax.Array) -> None:
 def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
     with _lock:
         bar = _bars[-1] if _bars else None
-    if bar is None:
-        return
-    done = int(step) + 1
-    if done > bar.n:
+    if bar is not None and int(step) + 1 > bar.n:
         bar.set_postfix_str(f"loss={float(np.max(loss)):.6g}", refresh=False)
-        bar.update(done - bar.n)
+        bar.update(int(step) + 1 - bar.n)
 
 
 def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, loss_of: Callable) -> tuple[Any, Any]:
-    """``lax.scan(step, init, arange(n_iters))``, telling the host the loss every ``every`` steps.
+    """``lax.scan(step, init, arange(n_iters))``, reporting ``loss_of(carry)`` every ``every`` steps.
 
-    The loop is split into chunks of ``every`` steps: an outer scan over chunks,
-    each an inner scan of the unchanged ``step``, then one ``jax.debug.callback``
-    with the step reached and ``loss_of(carry)``. A conditional callback inside
-    the per-step body would cost every step; this costs one host call per chunk.
-    Records come back with a leading axis of ``n_iters``, as from a single scan.
+    An outer scan over chunks of ``every`` steps, each an inner scan of the unchanged ``step`` and
+    one host call, then the remainder; the records come back as from a single scan.
     """
     steps = jnp.arange(n_iters, dtype=jnp.int32)
     n_chunks, tail = divmod(n_iters, every)

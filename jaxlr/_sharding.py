@@ -1,29 +1,11 @@
-"""Data parallelism: the samples (rows) split across devices, the parameters replicated.
+"""Data parallelism: the rows split across devices, the parameters replicated, no communication code.
 
-jaxlr adds no communication code of its own. When ``x`` and ``y`` are sharded
-along their first axis (``NamedSharding(mesh, P("data", None))``), ``jax.jit``
-propagates that sharding through the fit: every device computes the loss and
-gradient terms of its own rows, and the means over all rows become XLA
-all-reduces: XLA combines a step's loss and gradient sums into one all-reduce
-of ``d + 2`` numbers, and ``x`` is never gathered. The compiled program is the
-single-device program, partitioned; ``shard_map`` with ``psum`` would compile
-to the same collectives.
-
-Two things need care, and live here:
-
-* **Explicit mesh axes.** ``jax.make_mesh`` makes ``Explicit`` axes by default
-  (jax >= 0.9), under which a matrix product contracting over a sharded axis
-  (the gradient ``Xᵀr``) must be given an output sharding by hand. The fit's
-  inputs are re-labelled onto the same devices with ``Auto`` axes, which moves
-  no data, and XLA picks the collectives (inside ``jax.set_mesh``, the context
-  mesh is re-labelled alike for the fit).
-* **Row counts that do not divide evenly.** A sharded axis must split into
-  equal blocks, so rows are padded with zeros up to a multiple of the device
-  count, and the padded rows get sample weight 0: the fit's weighted sums
-  leave them out exactly, so the loss and gradients are those of the unpadded
-  data, up to float rounding.
-
-:func:`on_rows_of` does both for :func:`jaxlr.fit`, around the one core.
+With ``x`` and ``y`` sharded along their rows, ``jax.jit`` partitions the single-device fit: each
+device reduces its own rows and XLA all-reduces a step's ``d + 2`` sums; ``x`` is never gathered.
+Two things need care here. Meshes with ``Explicit`` axes (``jax.make_mesh``'s default) would need
+an output sharding for every product over the rows, so the fit's inputs are relabelled ``Auto`` on
+the same devices (no data moves) and its outputs relabelled back. And a sharded axis splits into
+equal blocks, so rows are padded with zeros to a multiple of the device count, with sample weight 0.
 """
 
 import contextlib
@@ -36,16 +18,15 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlr._validate import is_traced
 
-# The mesh axis name for samples on meshes that jaxlr builds itself.
-DATA_AXIS = "data"
+DATA_AXIS = "data"  # the mesh axis name for samples on meshes that jaxlr builds itself
+
+
+def _auto_mesh(mesh: Mesh) -> Mesh:
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
 
 
 def auto_axes(value: Any) -> Any:
-    """``value`` on the same devices, with its mesh's axes made ``Auto``; no data moves.
-
-    Anything that is not a ``jax.Array`` with a ``NamedSharding`` on a mesh with
-    ``Explicit`` axes is returned as it is.
-    """
+    """``value`` on the same devices with its mesh's axes made ``Auto`` (no data moves); others as they are."""
     sharding = getattr(value, "sharding", None)
     if not isinstance(value, jax.Array) or not isinstance(sharding, NamedSharding):
         return value
@@ -55,60 +36,31 @@ def auto_axes(value: Any) -> Any:
     return jax.device_put(value, NamedSharding(_auto_mesh(mesh), sharding.spec, memory_kind=sharding.memory_kind))
 
 
-def explicit_mesh(*values: Any) -> Mesh | None:
-    """The first mesh with ``Explicit`` axes among ``values`` (meshes, or arrays on a mesh), else ``None``.
-
-    The ``jax.set_mesh`` context's mesh counts last.
-    """
-    for value in (*values, jax.sharding.get_mesh()):
-        mesh = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
-        if isinstance(mesh, Mesh) and any(t == AxisType.Explicit for t in mesh.axis_types):
-            return mesh
-    return None
-
-
 def restore_axes(tree: Any, mesh: Mesh | None) -> Any:
-    """The fit's outputs relabelled onto ``mesh`` (the caller's ``Explicit`` mesh), so they mix with its arrays.
-
-    The inverse of :func:`auto_axes`; no data moves.
-    """
+    """The fit's outputs relabelled onto ``mesh`` (the caller's ``Explicit`` mesh): :func:`auto_axes` undone."""
     if mesh is None:
         return tree
-    devices = np.asarray(mesh.devices)
+    auto = _auto_mesh(mesh)  # meshes are interned: equal meshes are the same object
 
     def restore(leaf: Any) -> Any:
         sharding = getattr(leaf, "sharding", None)
-        if not isinstance(sharding, NamedSharding) or not np.array_equal(np.asarray(sharding.mesh.devices), devices):
-            return leaf
-        if sharding.mesh.axis_names != mesh.axis_names:
-            return leaf
-        return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
+        if isinstance(sharding, NamedSharding) and sharding.mesh == auto:
+            return jax.device_put(leaf, NamedSharding(mesh, sharding.spec, memory_kind=sharding.memory_kind))
+        return leaf
 
     return jax.tree.map(restore, tree)
 
 
 def auto_axes_context() -> contextlib.AbstractContextManager:
-    """Inside ``jax.set_mesh(mesh)`` with ``Explicit`` axes: the same mesh with ``Auto`` axes, for the fit.
-
-    The fit's inputs have been relabelled ``Auto`` (:func:`auto_axes`); JAX
-    requires the context mesh to agree with them.
-    """
+    """Inside ``jax.set_mesh`` with ``Explicit`` axes: that mesh made ``Auto``, to agree with the fit's inputs."""
     mesh = jax.sharding.get_abstract_mesh()
     if mesh.empty or all(t == AxisType.Auto for t in mesh.axis_types):
         return contextlib.nullcontext()
     return jax.sharding.use_abstract_mesh(mesh.update_axis_types({name: AxisType.Auto for name in mesh.axis_names}))
 
 
-def _auto_mesh(mesh: Mesh) -> Mesh:
-    return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
-
-
 def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
-    """The mesh to split rows over, from ``fit``'s ``devices=`` / ``mesh=`` options.
-
-    ``devices``: an int (the first that many of ``jax.devices()``) or a sequence
-    of devices; ``mesh``: a ``jax.sharding.Mesh``, whose axes all split the rows.
-    """
+    """The mesh to split rows over: ``devices`` an int (the first of ``jax.devices()``) or devices, or ``mesh``."""
     if devices is not None and mesh is not None:
         raise ValueError(f"{fn}: pass devices= or mesh=, not both")
     if mesh is not None:
@@ -116,9 +68,7 @@ def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
             raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
         return _auto_mesh(mesh)
     available = jax.devices()
-    if isinstance(devices, (bool, np.bool_)):
-        raise TypeError(f"{fn}: devices must be a positive int or a sequence of jax devices, got {devices!r}")
-    if isinstance(devices, (int, np.integer)):
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         if not 1 <= devices <= len(available):
             raise ValueError(
                 f"{fn}: devices={int(devices)} but {len(available)} {available[0].platform} device(s) are "
@@ -156,51 +106,39 @@ def padded_length(n: int, multiple: int) -> int:
 def _host_rows(value: Any) -> np.ndarray | None:
     """``value`` as a host array of numbers, or ``None`` if it is not one (validation reports it)."""
     if isinstance(value, jax.Array):
-        if not value.is_fully_addressable:
-            return None
-        return np.asarray(value)
+        return np.asarray(value) if value.is_fully_addressable else None
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):
         return None
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-    ):
-        return None
-    return array
+    return array if array.dtype.kind in "fiu" else None
 
 
-def shard_rows(x: Any, y: Any, mesh: Mesh) -> tuple[Any, Any, jax.Array | None]:
-    """Puts the rows of ``x`` and ``y`` across ``mesh``, padding them to a multiple of its size.
+def shard_rows(x: Any, y: Any, weights: Any, mesh: Mesh) -> tuple[Any, Any, Any]:
+    """The rows of ``x``, ``y`` and ``weights`` put across ``mesh``, padded with rows of weight 0.
 
-    The data goes from the host straight to the devices, each device receiving
-    its own rows: no device ever holds all of ``x``. Returns ``(x, y, valid)``,
-    ``valid`` marking the real rows (``None`` when no padding was needed).
-    Inputs that are not a rectangular training set of numbers (or that are
-    already sharded across processes) are returned untouched, for the fit's
-    validation to report or accept.
+    Each device receives only its own rows from the host. Inputs that are not a numeric training
+    set (or already span processes) come back untouched, for the fit's validation.
     """
     x_host, y_host = _host_rows(x), _host_rows(y)
-    if (
-        x_host is None
-        or y_host is None
-        or x_host.ndim not in (1, 2)
-        or y_host.ndim != 1
-        or x_host.shape[0] != y_host.shape[0]
-        or x_host.shape[0] == 0
-    ):
-        return x, y, None
-    n = x_host.shape[0]
-    padded = padded_length(n, mesh.size)
+    if x_host is None or y_host is None or x_host.ndim not in (1, 2) or y_host.shape != x_host.shape[:1]:
+        return x, y, weights
+    n, padded = len(x_host), padded_length(len(x_host), mesh.size)
+    if n == 0:
+        return x, y, weights
     x_sharding, y_sharding = row_shardings(mesh)
-    if x_host.ndim == 1:
-        x_sharding = y_sharding
-    valid = None
     if padded != n:
         x_host = np.concatenate([x_host, np.zeros((padded - n, *x_host.shape[1:]), x_host.dtype)])
         y_host = np.concatenate([y_host, np.zeros(padded - n, y_host.dtype)])
-        valid = jax.device_put((np.arange(padded) < n).astype(np.float32), y_sharding)  # sample weights
-    return jax.device_put(x_host, x_sharding), jax.device_put(y_host, y_sharding), valid
+        if weights is None:
+            weights = (np.arange(padded) < n).astype(np.float32)
+        else:
+            given = np.asarray(weights)
+            weights = np.zeros(padded, np.result_type(given.dtype, np.float32))
+            weights[:n] = given
+        weights = jax.device_put(weights, y_sharding)
+    x_sharding = y_sharding if x_host.ndim == 1 else x_sharding
+    return jax.device_put(x_host, x_sharding), jax.device_put(y_host, y_sharding), weights
 
 
 class Rows(NamedTuple):
@@ -212,34 +150,24 @@ class Rows(NamedTuple):
     home: Mesh | None
 
 
-def _named(value: Any) -> bool:
-    return isinstance(getattr(value, "sharding", None), NamedSharding)
-
-
 @contextlib.contextmanager
 def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
-    """The rows split over ``devices``/``mesh`` (padded rows weighted 0), or left where they are.
-
-    Arrays on a mesh with ``Explicit`` axes are relabelled ``Auto`` for the fit (no
-    data moves), inside the matching context mesh. Traced values pass through.
-    """
-    if devices is None and mesh is None and not (_named(x) or _named(y)):
+    """The rows split over ``devices``/``mesh``, or left where they are, relabelled ``Auto`` for the fit."""
+    named = any(isinstance(getattr(value, "sharding", None), NamedSharding) for value in (x, y))
+    if devices is None and mesh is None and not named:
         if jax.sharding.get_abstract_mesh().empty or is_traced(x, y):
             yield Rows(x, y, weights, None)
             return
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
-    home = explicit_mesh(mesh, x, y)
+    home = None  # the caller's mesh with Explicit axes (the jax.set_mesh context's last), for the results
+    for value in (mesh, x, y, jax.sharding.get_mesh()):
+        found = value if isinstance(value, Mesh) else getattr(getattr(value, "sharding", None), "mesh", None)
+        if isinstance(found, Mesh) and any(t == AxisType.Explicit for t in found.axis_types):
+            home = found
+            break
     if devices is not None or mesh is not None:
-        n = np.shape(x)[0] if np.ndim(x) else 0
-        x, y, valid = shard_rows(x, y, row_mesh(fn, devices, mesh))
-        if valid is not None:
-            if weights is not None:
-                padded = np.zeros(valid.shape, np.result_type(np.asarray(weights).dtype, np.float32))
-                padded[:n] = np.asarray(weights)
-                weights = jax.device_put(padded, valid.sharding)
-            else:
-                weights = valid
+        x, y, weights = shard_rows(x, y, weights, row_mesh(fn, devices, mesh))
     x, y, weights = auto_axes(x), auto_axes(y), auto_axes(weights)
     with auto_axes_context():
         yield Rows(x, y, weights, home)
