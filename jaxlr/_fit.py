@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.core import Tracer
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
 from jaxlr._curvature import curvature_bounds, heavy_ball_constants, lipschitz
@@ -30,7 +30,7 @@ from jaxlr._lr import MOMENTUM, DivergenceWarning, divergence_message
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
-from jaxlr._sharding import Rows, on_rows_of, restore_axes
+from jaxlr._sharding import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
 from jaxlr._validate import (
     MAX_ITERS,
@@ -436,27 +436,6 @@ def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params,
 _NO_BAR = contextlib.nullcontext()
 
 
-class _Plain(NamedTuple):
-    """The context of data that stays where it is: no mesh to enter, nothing to move."""
-
-    rows: Rows
-
-    def __enter__(self) -> Rows:
-        return self.rows
-
-    def __exit__(self, *_: Any) -> None:
-        pass
-
-
-def _rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Any:
-    """:func:`on_rows_of`, skipped for plain data (no devices, no mesh, no named sharding)."""
-    plain = devices is None and mesh is None and jax.sharding.get_abstract_mesh().empty
-    if plain and not isinstance(getattr(x, "sharding", None), NamedSharding):
-        if not isinstance(getattr(y, "sharding", None), NamedSharding):
-            return _Plain(Rows(x, y, weights, None))
-    return on_rows_of(fn, x, y, weights, devices, mesh)
-
-
 def fit(
     params: Params,
     x: ArrayLike,
@@ -552,7 +531,7 @@ def fit(
     params = as_params(fn, params)
     x, y = as_input(fn, "x", x), as_input(fn, "y", y)
     weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
-    with _rows(fn, x, y, weights, devices, mesh) as rows:
+    with on_rows_of(fn, x, y, weights, devices, mesh) as rows:
         with progress_bar(options.n_iters) if options.progress_every else _NO_BAR:
             result = _fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options)
         result = restore_axes(result, rows.home)

@@ -142,22 +142,36 @@ def shard_rows(x: Any, y: Any, weights: Any, mesh: Mesh) -> tuple[Any, Any, Any]
 
 
 class Rows(NamedTuple):
-    """The data as the fit's core gets it, and the caller's ``Explicit`` mesh to return the results to."""
+    """The data as the fit's core gets it, and the caller's ``Explicit`` mesh to return the results to.
+
+    Also the (empty) context of data that stays where it is.
+    """
 
     x: Any
     y: Any
     weights: Any
     home: Mesh | None
 
+    def __enter__(self) -> "Rows":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        pass
+
+
+def on_rows_of(
+    fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any
+) -> contextlib.AbstractContextManager[Rows]:
+    """The rows split over ``devices``/``mesh``, or left where they are, relabelled ``Auto`` for the fit."""
+    if devices is None and mesh is None and not isinstance(getattr(x, "sharding", None), NamedSharding):
+        if not isinstance(getattr(y, "sharding", None), NamedSharding):
+            if jax.sharding.get_abstract_mesh().empty or is_traced(x, y):
+                return Rows(x, y, weights, None)
+    return _split_rows(fn, x, y, weights, devices, mesh)
+
 
 @contextlib.contextmanager
-def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
-    """The rows split over ``devices``/``mesh``, or left where they are, relabelled ``Auto`` for the fit."""
-    named = any(isinstance(getattr(value, "sharding", None), NamedSharding) for value in (x, y))
-    if devices is None and mesh is None and not named:
-        if jax.sharding.get_abstract_mesh().empty or is_traced(x, y):
-            yield Rows(x, y, weights, None)
-            return
+def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
     home = None  # the caller's mesh with Explicit axes (the jax.set_mesh context's last), for the results
