@@ -1,11 +1,8 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
 
-Exit codes: 0 for a fit whose coefficients agree with float64 least squares (see
-:mod:`jaxlr._convergence` for the rule and its tolerance), 1 when training diverged
-(nothing is written), 2 for bad input (a one-line error), 3 when they do not agree
-(the outputs are written with ``"converged": false``, and the error says why).
-``--distributed`` (:mod:`jaxlr._cli_fit_distributed`) reports through the same code,
-less the least-squares check.
+Exit codes: 0 for a fit whose coefficients agree with float64 least squares (:mod:`jaxlr._convergence`),
+1 when training diverged (nothing is written), 2 for bad input (a one-line error), 3 when they do not
+agree (written with ``"converged": false``). ``--distributed`` reports here too, less the check.
 """
 
 import argparse
@@ -36,60 +33,27 @@ from jaxlr._validate import check_history_size
 
 PROG = "jaxlr fit"
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
-# Above about this many floating-point operations (a second or more), say what runs before it does.
-_LONG_CHECK_FLOPS = 2e9
+LOSS = "final loss (MSE)"
+_LONG_CHECK_FLOPS = 2e9  # above about this many (a second or more), say what runs before it does
 
 
 def learning_rate_arg(text: str) -> float | str:
-    if text == "auto":
-        return text
     try:
-        return positive_float(text)
+        return text if text == "auto" else positive_float(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
-    add_problem_arguments(
-        parser, default_steps=1000, lr={"type": learning_rate_arg, "default": "auto", "help": lr_help}
-    )
-    parser.add_argument(
-        "--intercept",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="fit a bias b in y = X @ w + b; --no-intercept fits a model through the origin, y = X @ w "
-        "(default: an intercept, except for --dataset lesson, whose model f = w * x has none)",
-    )
-    parser.add_argument(
-        "--tol",
-        type=positive_float,
-        help="stop when the gradient's norm falls to TOL times its first value; --steps is then the most taken",
-    )
-    parser.add_argument(
-        "--l2",
-        type=non_negative_float,
-        default=0.0,
-        help="ridge penalty: minimise MSE + L2·|w|² (the bias is not penalised; scikit-learn's Ridge alpha = L2·n)",
-    )
-    parser.add_argument(
-        "--weights",
-        metavar="COLUMN",
-        help="a column of non-negative sample weights (not a feature): minimise Σ wᵢ rᵢ² / Σ wᵢ, "
-        "statsmodels' WLS(weights=) and scikit-learn's sample_weight",
-    )
-    parser.add_argument(
-        "--history",
-        choices=("full", "loss", "none"),
-        default="loss",
-        help="what --json records of each step: the loss and the parameters (full), the loss (loss), "
-        "or nothing (none); the JSON's size grows with --steps unless none (%(default)s)",
-    )
-    parser.add_argument(
-        "--save-model",
-        metavar="MODEL.json",
-        help="write the fitted model (names, weights, bias, standardization, dtype) for jaxlr predict",
-    )
+    lr = {"type": learning_rate_arg, "default": "auto", "help": "learning rate, or 'auto' for 1/L (%(default)s)"}
+    add_problem_arguments(parser, default_steps=1000, lr=lr)
+    add = parser.add_argument
+    add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias (default: yes, but not for lesson)")
+    add("--tol", type=positive_float, help="stop when the gradient's norm falls to TOL times its first value")
+    add("--l2", type=non_negative_float, default=0.0, help="ridge penalty: minimise MSE + L2·|w|² (bias not penalised)")
+    add("--weights", metavar="COLUMN", help="a column of non-negative sample weights (not a feature)")
+    add("--history", choices=("full", "loss", "none"), default="loss", help="what --json records of each step")
+    add("--save-model", metavar="MODEL.json", help="write the fitted model for jaxlr predict")
     _cli_fit_distributed.add_arguments(parser)
 
 
@@ -110,51 +74,49 @@ def run(args: argparse.Namespace) -> int:
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
     """A line on stderr (unless ``--quiet``) before the post-fit checks when they will take a while."""
-    n, d = shape
-    k = d + 1
-    if args.quiet or n * d * min(n, d) + k**3 < _LONG_CHECK_FLOPS:
-        return
-    print(
-        f"{PROG}: checking against least squares (an SVD of {n}×{d}), the condition number "
-        f"(eigenvalues of {k}×{k}) and the statistics…",
-        file=sys.stderr,
-        flush=True,
-    )
+    (n, d), k = shape, shape[1] + 1
+    if not args.quiet and n * d * min(n, d) + k**3 >= _LONG_CHECK_FLOPS:
+        what = f"an SVD of {n}×{d}), the condition number (eigenvalues of {k}×{k}) and the statistics…"
+        print(f"{PROG}: checking against least squares ({what}", file=sys.stderr, flush=True)
 
 
 def _mse(problem: Problem, weights: np.ndarray, bias: float | None) -> float:
-    """The (sample-weighted) mean of squared errors in float64 on the original data, over every process's rows."""
-    data = problem.data
-    squares = (data.x @ weights + (0.0 if bias is None else bias) - data.y) ** 2
+    """The (sample-weighted) mean of squared errors, in float64 on the original data of every process."""
+    squares = (problem.data.x @ weights + (bias or 0.0) - problem.data.y) ** 2
     if problem.rows is not None:
         return float(_cli_fit_distributed.allsum(squares.sum())) / problem.rows
-    return float(np.average(squares, weights=data.weights))
+    return float(np.average(squares, weights=problem.data.weights))
 
 
-def _summary_table(names: list[str], gd: np.ndarray, gd_loss: float, lr_text: str, exact=None) -> str:
-    """Gradient descent's coefficients and loss; beside them ``exact``'s ``(coefficients, loss)`` and the gap."""
-    label = "final loss (MSE)"
-    width = max(len(label), *(len(n) for n in names))
-    lines = [
-        f"{'':<{width}}  {'gradient descent':>16}" + ("" if exact is None else f"  {'least squares':>16}  {'gap':>10}")
-    ]
-    for i, (name, value) in enumerate(zip([*names, label], [*gd, gd_loss], strict=True)):
-        line = f"{name:<{width}}  {value:>16.8g}"
-        if exact is not None:
-            other = exact[1] if name == label else exact[0][i]
-            line += f"  {other:>16.8g}  {value - other if name == label else abs(value - other):>10.3g}"
-        lines.append(line)
+def _summary_table(names: list[str], values: np.ndarray, loss: float, lr_text: str, exact=None) -> str:
+    """Gradient descent's coefficients and loss; beside them, ``exact``'s ``(values, loss)`` and the gap."""
+    width = max(len(LOSS), *(len(n) for n in names))
+    header = f"{'':<{width}}  {'gradient descent':>16}"
+    if exact is None:
+        lines = [
+            header,
+            *(f"{name:<{width}}  {a:>16.8g}" for name, a in zip([*names, LOSS], [*values, loss], strict=True)),
+        ]
+    else:
+        lines = [f"{header}  {'least squares':>16}  {'gap':>10}"]
+        for name, a, b in zip([*names, LOSS], [*values, loss], [*exact[0], exact[1]], strict=True):
+            gap = a - b if name == LOSS else abs(a - b)
+            lines.append(f"{name:<{width}}  {a:>16.8g}  {b:>16.8g}  {gap:>10.3g}")
     return "\n".join([*lines, f"learning rate {lr_text}"])
 
 
-def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
-    """Trains, then prints and writes the result: ``jaxlr fit``'s one report, with or without ``--distributed``."""
-    data, x, y, scaling = problem.data, problem.x, problem.y, problem.standardization
-    sample_weight = None if data.weights is None else jnp.asarray(data.weights, x.dtype)
-    if jax.process_index() == 0:
-        print(describe(problem, args, intercept=intercept), flush=True)
+def _train(args: argparse.Namespace, problem: Problem, intercept: bool) -> FitResult | int:
+    """The fit, with its learning-rate warnings; an exit code (after saying why) for bad options or divergence."""
+    x, weights = problem.x, problem.data.weights
+    sample_weight = None if weights is None else jnp.asarray(weights, x.dtype)
+    history = "full" if args.history == "full" else ("loss" if args.history == "loss" or args.plot else "none")
+    try:
+        check_history_size(PROG, args.steps, history, x.shape[1] + intercept, x.dtype.itemsize)
+    except ValueError as e:
+        reason = str(e).removeprefix(f"{PROG}: ").replace("history='loss' or history='none'", "--history none")
+        return fail(PROG, f"--history {args.history}: {reason}")
     if args.distributed:
-        pass  # warn_if_unstable would need every row in one place
+        pass  # no learning-rate check: it would need every row in one place
     elif args.lr != "auto":
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DivergenceWarning)
@@ -164,51 +126,47 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         for warning in caught:
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     elif args.optimizer == "adam":
-        print(
-            f"{PROG}: note: --lr auto is 1/L, the plain gradient-descent step; Adam scales its steps "
-            "differently, so a better Adam rate may be far from it (jaxlr sweep finds one)",
-            file=sys.stderr,
-        )
-    d = x.shape[1]
-    history = "full" if args.history == "full" else ("loss" if args.history == "loss" or args.plot else "none")
-    try:
-        check_history_size(PROG, args.steps, history, d + intercept, x.dtype.itemsize)
-    except ValueError as e:
-        reason = str(e).removeprefix(f"{PROG}: ").replace("history='loss' or history='none'", "--history none")
-        return fail(PROG, f"--history {args.history}: {reason}")
-    params = Params(np.zeros(d, x.dtype), np.zeros((), x.dtype) if intercept else None)
+        note = "Adam scales its steps differently, so a better Adam rate may be far from it (jaxlr sweep finds one)"
+        print(f"{PROG}: note: --lr auto is 1/L, the plain gradient-descent step; {note}", file=sys.stderr)
+    params = Params(np.zeros(x.shape[1], x.dtype), np.zeros((), x.dtype) if intercept else None)
     options = {"learning_rate": args.lr, "n_iters": args.steps, "optimizer": args.optimizer, "history": history}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DivergenceWarning)
         if args.distributed:
-            result = fit_distributed(params, x, y, **options)
+            result = fit_distributed(params, x, problem.y, **options)
         else:
             progress = not args.quiet and stderr_is_terminal()
-            result = fit(
-                params, x, y, **options, progress=progress, tol=args.tol, sample_weight=sample_weight, l2=args.l2
-            )
+            options |= {"progress": progress, "tol": args.tol, "sample_weight": sample_weight, "l2": args.l2}
+            result = fit(params, x, problem.y, **options)
     leaves = jax.tree_util.tree_leaves(result.params)  # b=None (no intercept) is no leaf
-    if result.diverged or not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
-        reasons = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
-        reason = (
-            reasons[0].removeprefix("fit: ").removeprefix("fit_distributed: ")
-            if reasons
-            else "training diverged (the loss became non-finite)"
-        )
-        print(f"{PROG}: error: {reason}. No result is reported or written.", file=sys.stderr)
-        return 1
-    trained = Params(*(None if leaf is None else np.asarray(leaf, np.float64) for leaf in result.params))
+    if not result.diverged and all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
+        return result
+    reasons = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
+    reason = reasons[0].removeprefix("fit: ").removeprefix("fit_distributed: ") if reasons else None
+    reason = reason or "training diverged (the loss became non-finite)"
+    print(f"{PROG}: error: {reason}. No result is reported or written.", file=sys.stderr)
+    return 1
+
+
+def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
+    """Trains, then prints and writes the result: ``jaxlr fit``'s one report, with or without ``--distributed``."""
+    data, scaling = problem.data, problem.standardization
+    if jax.process_index() == 0:
+        print(describe(problem, args, intercept=intercept), flush=True)
+    result = _train(args, problem, intercept)
+    if isinstance(result, int):
+        return result
+    b = result.params.b
+    trained = Params(np.asarray(result.params.w, np.float64), None if b is None else np.asarray(b, np.float64))
     if args.distributed:  # every process must hold the same parameters, bit for bit
-        different = _cli_fit_distributed.differing_processes(np.append(trained.w, trained.b))
+        different = _cli_fit_distributed.differing_processes(np.hstack(jax.tree_util.tree_leaves(trained)))
         if different:
-            print(
-                f"{PROG}: error: process(es) {different} ended with parameters different from process 0's",
-                file=sys.stderr,
-            )
+            message = f"process(es) {different} ended with parameters different from process 0's"
+            print(f"{PROG}: error: {message}", file=sys.stderr)
             return 1
     fitted = trained if scaling is None else unstandardize(trained, scaling)
-    weights, bias = fitted.w, None if fitted.b is None else float(fitted.b)
-    final_loss = _mse(problem, weights, bias)  # in float64 on the original data, so that the gap is not rounding
+    weights, bias = np.asarray(fitted.w, np.float64), None if fitted.b is None else np.asarray(fitted.b).item()
+    final_loss = _mse(problem, weights, bias)
     if jax.process_index() != 0:
         done = f"process {jax.process_index()} of {jax.process_count()}: done"
         print(f"{done}; parameters identical to process 0's (which prints the result)")
@@ -224,9 +182,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         "loss_history": None if args.history == "none" else np.asarray(result.history.loss, np.float64).tolist(),
         "final_loss": final_loss,
         "learning_rate": learning_rate,
-        "steps": args.steps,
-        "optimizer": args.optimizer,
-        "dtype": args.dtype,
+        **{option: getattr(args, option) for option in ("steps", "optimizer", "dtype")},
         "backend": jax.default_backend(),
         "target": data.target_name,
         "source": data.source,
@@ -234,12 +190,12 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         "auto_learning_rate": args.lr == "auto",
         "weights_column": args.weights,
     }
+    converged = True
     if args.distributed:
         print(_summary_table(names, values, final_loss, lr_text))
         record["distributed"] = {"processes": jax.process_count(), "devices": jax.device_count(), "rows": problem.rows}
-        converged = True
     else:
-        converged = _check(args, problem, intercept, result, names, values, final_loss, lr_text, record)
+        converged = _check(args, problem, intercept, result, (names, values, final_loss, lr_text), record)
     try:
         if args.json is not None:
             write_json(args.json, record)
@@ -251,15 +207,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         if args.plot is not None:
             from jaxlr._plot import plot_fit
 
-            plot_fit(
-                fitted,
-                data.x,
-                data.y,
-                loss=result.history.loss,
-                feature_names=data.feature_names,
-                target_name=data.target_name,
-                path=args.plot,
-            )
+            labels = {"feature_names": data.feature_names, "target_name": data.target_name}
+            plot_fit(fitted, data.x, data.y, loss=result.history.loss, **labels, path=args.plot)
             print(f"wrote {args.plot}")
     except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
         raise
@@ -269,20 +218,12 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
 
 
 def _check(
-    args: argparse.Namespace,
-    problem: Problem,
-    intercept: bool,
-    result: FitResult,
-    names: list[str],
-    values: np.ndarray,
-    final_loss: float,
-    lr_text: str,
-    record: dict,
+    args: argparse.Namespace, problem: Problem, intercept: bool, result: FitResult, summary, record: dict
 ) -> bool:
     """Prints the comparison with float64 least squares, κ, the verdict and the statistics; adds them to ``record``."""
     data, x, scaling, d = problem.data, problem.x, problem.standardization, problem.x.shape[1]
+    names, values, final_loss, lr_text = summary
     sample_weight = None if data.weights is None else jnp.asarray(data.weights, x.dtype)
-    weights, bias = values[:d], (values[d] if intercept else None)
     _announce_long_checks(args, data.x.shape)
     # --l2 acts on the trained (possibly standardized) weights: the reference must penalise the same.
     l2 = args.l2 if not args.l2 or scaling is None else args.l2 * scaling.scale**2
@@ -301,8 +242,8 @@ def _check(
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     verdict = judge(
         exact,
-        weights,
-        bias,
+        values[:d],
+        values[d] if intercept else None,
         design=np.asarray(x),
         shift=np.zeros(d) if scaling is None else scaling.mean,
         scale=np.ones(d) if scaling is None else scaling.scale,
@@ -313,21 +254,17 @@ def _check(
         steps=args.steps,
         sample_weight=data.weights,
     )
+    outcome = "converged" if verdict.converged else f"not converged ({verdict.reason})"
     print(
         f"coefficients against least squares: max error {verdict.max_error:.3g}, tolerance {verdict.tolerance:.3g} "
-        f"(standardized, relative to {exact.coefficient_scale:.4g}): "
-        + ("converged" if verdict.converged else f"not converged ({verdict.reason})")
+        f"(standardized, relative to {exact.coefficient_scale:.4g}): {outcome}"
     )
     exact_params = Params(
         jnp.asarray(exact.weights, x.dtype), None if exact.bias is None else jnp.asarray(exact.bias, x.dtype)
     )
+    design = jnp.asarray(data.x, x.dtype)
     stats = regression_stats(
-        jnp.asarray(data.x, x.dtype),
-        problem.y,
-        exact_params,
-        intercept=intercept,
-        sample_weight=sample_weight,
-        l2=args.l2,
+        design, problem.y, exact_params, intercept=intercept, sample_weight=sample_weight, l2=args.l2
     )
     print(statistics_table(names, stats, converged=verdict.converged))
     if not verdict.converged:
@@ -338,13 +275,8 @@ def _check(
         tol=args.tol,
         l2=args.l2,
         converged=verdict.converged,
-        convergence={
-            "reason": verdict.reason,
-            "tolerance": verdict.tolerance,
-            "max_error": verdict.max_error,
-            "scale": exact.coefficient_scale,
-            "more_steps": verdict.more_steps,
-        },
+        convergence={name: getattr(verdict, name) for name in ("reason", "tolerance", "max_error")}
+        | {"scale": exact.coefficient_scale, "more_steps": verdict.more_steps},
         condition_number=kappa if np.isfinite(kappa) else None,
         least_squares={
             "weights": dict(zip(data.feature_names, exact.weights.tolist(), strict=True)),
@@ -354,6 +286,8 @@ def _check(
         statistics=statistics_json(names, stats),
     )
     if args.history == "full":  # the trained parameters after each step (standardized, if trained so)
-        b = None if result.history.params.b is None else np.asarray(result.history.params.b, np.float64).tolist()
-        record["params_history"] = {"w": np.asarray(result.history.params.w, np.float64).tolist(), "b": b}
+        steps = result.history.params
+        assert steps is not None
+        b = None if steps.b is None else np.asarray(steps.b, np.float64).tolist()
+        record["params_history"] = {"w": np.asarray(steps.w, np.float64).tolist(), "b": b}
     return verdict.converged

@@ -1,9 +1,8 @@
 """``jaxlr fit DATA.csv --target y --distributed``: connecting the processes and reading their rows.
 
-Every process runs the same command: it connects (``jax.distributed.initialize``), reads only its
-own rows of the CSV (:func:`jaxlr.read_csv_rows`) and takes part in one :func:`jaxlr.fit_distributed`;
-:mod:`jaxlr._cli_fit` reports the result, on process 0, without the least-squares check (it would
-need every row in one place). Exit codes: 0 for a fit; 1 when training diverged or the processes
+Every process runs the same command: it connects, reads only its own rows of the CSV
+(:func:`jaxlr.read_csv_rows`) and takes part in one :func:`jaxlr.fit_distributed`, which
+:mod:`jaxlr._cli_fit` reports. Exit codes: 0 for a fit; 1 when training diverged or the processes
 could not work together; 2 for bad input, on every process alike.
 """
 
@@ -28,30 +27,18 @@ CONNECTION_OPTIONS = ("coordinator_address", "num_processes", "process_id")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--distributed`` and how the processes connect."""
-    parser.add_argument(
-        "--distributed",
-        action="store_true",
-        help="fit across processes and hosts (jax.distributed): run the same command on every process; each "
-        "reads only its share of the CSV's rows (or its own file if the path contains {process_index})",
-    )
+    parser.add_argument("--distributed", action="store_true", help="fit across processes, each reading its rows")
     group = parser.add_argument_group(
         "connecting the processes",
         "Give all three of --coordinator-address, --num-processes and --process-id, or none of them "
         "(on Slurm, Open MPI, Kubernetes and Cloud TPU, JAX reads them from the environment).",
     )
-    group.add_argument("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
-    group.add_argument("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
-    group.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
-    group.add_argument(
-        "--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes"
-    )
-    group.add_argument(
-        "--heartbeat-timeout",
-        type=positive_int,
-        default=100,
-        metavar="S",
-        help="seconds after which a silent process counts as dead and the others stop",
-    )
+    add = group.add_argument
+    add("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
+    add("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
+    add("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
+    add("--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes")
+    add("--heartbeat-timeout", type=positive_int, default=100, metavar="S", help="seconds until a silent one is dead")
 
 
 def refusal(args: argparse.Namespace) -> str | None:

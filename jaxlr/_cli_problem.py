@@ -40,38 +40,24 @@ def _feature_list(text: str) -> list[str]:
 
 def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int, lr: dict[str, Any]) -> None:
     """The options every fitting command shares; ``lr`` holds the command's own ``--lr`` settings."""
-    parser.add_argument("--lr", **lr)
-    parser.add_argument(
-        "data",
-        nargs="?",
-        metavar="DATA.csv",
-        help="a CSV file with a header row of column names (.gz: gzip-compressed; -: standard input)",
-    )
-    parser.add_argument(
-        "--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)"
-    )
-    parser.add_argument("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
-    parser.add_argument(
-        "--dropna", action="store_true", help="drop the CSV rows with a missing cell (empty, NA, NULL) and say how many"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--lr", **lr)
+    add("data", nargs="?", metavar="DATA.csv", help="a CSV file with a header row (.gz: gzip-compressed; -: stdin)")
+    add("--sep", help="the CSV separator (default: detected from the header line)")
+    add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+    add("--dropna", action="store_true", help="drop the rows with a missing cell (empty, NA, NULL) and say how many")
+    add(
         "--dataset", choices=sorted(DATASETS), help="a built-in dataset instead of a file (diabetes needs scikit-learn)"
     )
-    parser.add_argument("--target", help="the column to predict (required with a file)")
-    parser.add_argument(
-        "--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)"
-    )
-    parser.add_argument("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
-    parser.add_argument(
-        "--standardize",
-        action="store_true",
-        help="train on features scaled to mean 0, standard deviation 1 (results are reported in original units)",
-    )
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision (%(default)s)")
-    parser.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
-    parser.add_argument("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add("--target", help="the column to predict (required with a file)")
+    add("--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)")
+    add("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
+    add("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
+    add("--standardize", action="store_true", help="train on features scaled to mean 0, standard deviation 1")
+    add("--dtype", choices=DTYPES, default="float32", help="precision (%(default)s)")
+    add("--json", metavar="OUT.json", help="write the result as JSON")
+    add("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
+    add("--quiet", action="store_true", help="no progress bar")
 
 
 def fail(prog: str, message: str) -> int:
@@ -110,6 +96,14 @@ def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
         hint = "; use --dtype float64" if dtype == "float32" else ""
         raise DataError(f"the data does not fit in {dtype}: some values overflow to inf{hint}")
     return x, y
+
+
+def json_numbers(value: Any) -> Any:
+    """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
+    finite = np.isfinite(value)
+    value = np.asarray(value, np.float64).astype(object)
+    value[~finite] = None
+    return value.tolist()
 
 
 def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem:

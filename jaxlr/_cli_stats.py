@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxlr._cli_problem import json_numbers
 from jaxlr._stats import RegressionStats
 
 _SCALARS = ("r2", "adj_r2", "rmse", "residual_std_error")
@@ -32,7 +33,6 @@ def statistics_json(names: list[str], stats: RegressionStats) -> dict[str, Any]:
     """The ``"statistics"`` of ``--json``: the scalars, and maps from coefficient name to value (NaN as null)."""
     out: dict[str, Any] = {"describes": "least_squares"}
     for field in (*_SCALARS, *_PER_COEFFICIENT, "df_resid"):
-        value = np.asarray(getattr(stats, field), np.float64)
-        value = np.where(np.isfinite(value), value, None).tolist()  # JSON has no NaN or infinity
+        value = json_numbers(getattr(stats, field))
         out[field] = dict(zip(names, value, strict=True)) if field in _PER_COEFFICIENT else value
     return out

@@ -10,7 +10,7 @@ import sys
 import jax
 import numpy as np
 
-from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, load_problem
+from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, json_numbers, load_problem
 from jaxlr._csv import DataError
 from jaxlr._curvature import lipschitz_constant
 from jaxlr._io import write_json
@@ -60,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     result = sweep(params, x, y, learning_rates=rates, n_iters=args.steps, optimizer=args.optimizer)
     best = result.best_index
     print(f"{'learning rate':>14}  {'final loss':>14}  status")
-    # a diverged run's final loss is shown as - and written as null
-    losses = np.where(result.diverged | ~np.isfinite(result.final_loss), None, result.final_loss).tolist()
+    losses = json_numbers(np.where(result.diverged, np.nan, result.final_loss))  # - when printed
     for i, (rate, loss, at) in enumerate(zip(result.learning_rates, losses, result.diverged_at, strict=True)):
         status = f"diverged at step {at}" if result.diverged[i] else ("best" if i == best else "")
         print(f"{rate:>14.6g}  {'-' if loss is None else f'{loss:.8g}':>14}  {status}".rstrip())

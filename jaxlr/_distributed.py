@@ -21,7 +21,7 @@ from jaxlr._csv import CsvHeader, CsvSource, DataError, csv_source, parse, read_
 from jaxlr._fit import _fit_jit, check_learning_rate, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._types import FitResult, Params
-from jaxlr._validate import as_params, check_params, compute_dtype
+from jaxlr._validate import as_input, as_params, check_dtype, check_params, compute_dtype
 
 
 def initialize_distributed(
@@ -165,10 +165,9 @@ def raise_everywhere(fn: str, error: Exception | None) -> None:
 
 def _local_rows(fn: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """This process's rows as host arrays of the dtype to compute in (as ``fit``); a process may have none."""
-    x, y = np.asarray(x), np.asarray(y)
-    for name, a in (("x_local", x), ("y_local", y)):
-        if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise TypeError(f"{fn}: {name} has dtype {a.dtype}; expected real numbers (float or int)")
+    x, y = np.asarray(as_input(fn, "x_local", x)), np.asarray(as_input(fn, "y_local", y))
+    check_dtype(fn, "x_local", x)
+    check_dtype(fn, "y_local", y)
     if x.ndim not in (1, 2):
         raise ValueError(f"{fn}: x_local must have shape (n,) or (n, d), got shape {x.shape}")
     if y.ndim != 1:
@@ -265,18 +264,17 @@ def _share(
             file.readline()
         body_start = file.tell()
         body_end = file.seek(0, os.SEEK_END)
-        size = body_end - body_start
 
-        def line_start(offset: int) -> int:
-            """Where the first line beginning at or after ``offset`` begins."""
-            if offset <= body_start or offset >= body_end:
-                return min(max(offset, body_start), body_end)
+        def line_start(share: int) -> int:
+            """Where the first line beginning at or after the start of ``share`` begins."""
+            offset = body_start + (body_end - body_start) * share // process_count
+            if offset in (body_start, body_end):
+                return offset
             file.seek(offset - 1)
             file.readline()  # the rest of the line that began before (or just its newline)
             return file.tell()
 
-        begin = line_start(body_start + size * process_index // process_count)
-        end = line_start(body_start + size * (process_index + 1) // process_count)
+        begin, end = line_start(process_index), line_start(process_index + 1)
         file.seek(begin)
         data = file.read(end - begin)
     if not data.strip():
