@@ -45,14 +45,15 @@ def learning_rate_arg(text: str) -> float | str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    lr = {"type": learning_rate_arg, "default": "auto", "help": "learning rate, or 'auto' for 1/L (%(default)s)"}
+    lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
+    lr = {"type": learning_rate_arg, "default": "auto", "help": lr_help}
     add_problem_arguments(parser, default_steps=1000, lr=lr)
     add = parser.add_argument
-    add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias (default: yes, but not for lesson)")
+    add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias b (default: yes, but not for lesson)")
     add("--tol", type=positive_float, help="stop when the gradient's norm falls to TOL times its first value")
     add("--l2", type=non_negative_float, default=0.0, help="ridge penalty: minimise MSE + L2·|w|² (bias not penalised)")
     add("--weights", metavar="COLUMN", help="a column of non-negative sample weights (not a feature)")
-    add("--history", choices=("full", "loss", "none"), default="loss", help="what --json records of each step")
+    add("--history", choices=("full", "loss", "none"), default="loss", help="what --json keeps per step (%(default)s)")
     add("--save-model", metavar="MODEL.json", help="write the fitted model for jaxlr predict")
     _cli_fit_distributed.add_arguments(parser)
 

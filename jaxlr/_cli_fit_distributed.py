@@ -27,7 +27,9 @@ CONNECTION_OPTIONS = ("coordinator_address", "num_processes", "process_id")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--distributed`` and how the processes connect."""
-    parser.add_argument("--distributed", action="store_true", help="fit across processes, each reading its rows")
+    parser.add_argument(
+        "--distributed", action="store_true", help="fit across processes, each reading its share of rows"
+    )
     group = parser.add_argument_group(
         "connecting the processes",
         "Give all three of --coordinator-address, --num-processes and --process-id, or none of them "
@@ -38,7 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
     add("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
     add("--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes")
-    add("--heartbeat-timeout", type=positive_int, default=100, metavar="S", help="seconds until a silent one is dead")
+    add(
+        "--heartbeat-timeout",
+        type=positive_int,
+        default=100,
+        metavar="S",
+        help="seconds until a silent process is dead",
+    )
 
 
 def refusal(args: argparse.Namespace) -> str | None:
@@ -89,12 +97,9 @@ def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
         jax.config.update("jax_enable_x64", True)
     try:
         try:
+            connection = (args.coordinator_address, args.num_processes, args.process_id)
             initialize_distributed(
-                args.coordinator_address,
-                args.num_processes,
-                args.process_id,
-                initialization_timeout=args.init_timeout,
-                heartbeat_timeout=args.heartbeat_timeout,
+                *connection, initialization_timeout=args.init_timeout, heartbeat_timeout=args.heartbeat_timeout
             )
         except ValueError as e:
             if args.coordinator_address is not None:

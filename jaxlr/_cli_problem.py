@@ -68,8 +68,7 @@ def fail(prog: str, message: str) -> int:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuses, before any training, outputs that could not be written; raises ``DataError``."""
-    given = {option: getattr(args, option, None) for option in OUTPUTS}
-    given = {f"--{option.replace('_', '-')}": path for option, path in given.items() if path is not None}
+    given = {f"--{o.replace('_', '-')}": getattr(args, o) for o in OUTPUTS if getattr(args, o, None) is not None}
     on_stdout = [option for option, path in given.items() if path == STDOUT]
     if len(on_stdout) > 1:
         raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
