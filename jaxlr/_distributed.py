@@ -17,7 +17,7 @@ import pyarrow as pa
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
-from jaxlr._csv import CsvHeader, CsvSource, DataError, csv_source, parse, read_header
+from jaxlr._csv import CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_learning_rate, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._types import FitResult, Params
@@ -243,24 +243,22 @@ def read_csv_rows(
         raise
     features = _pick_columns(fn, path, list(header.names), target, features)
     if not per_process_file:
-        source, header = _share(source, header, process_index, process_count)
+        source, header = _share(source, header.skip, process_index, process_count), header._replace(skip=0)
         if source is None:
             return CsvRows(np.zeros((0, len(features))), np.zeros(0), features)
     values, dropped = parse(source, header, (*features, target), encoding=encoding, dropna=dropna, allow_empty=True)
     return CsvRows(values[:, :-1], values[:, -1], features, dropped)
 
 
-def _share(
-    source: CsvSource, header: CsvHeader, process_index: int, process_count: int
-) -> tuple[CsvSource | None, CsvHeader]:
-    """The bytes of the lines that begin in this process's range, as a source to parse (``None``: none)."""
+def _share(source: CsvSource, skip: int, process_index: int, process_count: int) -> CsvSource | None:
+    """The bytes of the lines that begin in this process's range (after ``skip`` header lines), or ``None``."""
     if source.path is None or source.path.endswith((".gz", ".bz2", ".zst", ".lz4")):
         raise DataError(
             f"read_csv_rows: {source.label} cannot be split into byte ranges (compressed, or standard input); "
             "give one file per process, path-{process_index}.csv"
         )
     with open(source.path, "rb") as file:
-        for _ in range(header.skip):
+        for _ in range(skip):
             file.readline()
         body_start = file.tell()
         body_end = file.seek(0, os.SEEK_END)
@@ -278,9 +276,8 @@ def _share(
         file.seek(begin)
         data = file.read(end - begin)
     if not data.strip():
-        return None, header
-    share = CsvSource(f"{source.label} (the share from byte {begin})", None, pa.py_buffer(data))
-    return share, header._replace(skip=0)
+        return None
+    return CsvSource(f"{source.label} (the share from byte {begin})", None, pa.py_buffer(data))
 
 
 def _pick_columns(
