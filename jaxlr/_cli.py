@@ -1,71 +1,49 @@
-"""The ``jaxlr`` command. Each subcommand registers a parser and a function in ``COMMANDS``.
+"""The ``jaxlr`` command: each subcommand is a module with ``HELP``, ``add_arguments`` and ``run``.
 
-``jaxlr`` with no subcommand runs ``jaxlr lesson``: both lesson ports on the
-built-in tutorial data, side by side.
+``jaxlr`` with no subcommand runs ``jaxlr lesson``: both lesson ports on the built-in tutorial data.
 """
 
 import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable
-from typing import NamedTuple
 
+from jaxlr import _cli_crosscheck, _cli_fit, _cli_lesson, _cli_predict, _cli_sweep  # _cli_crosscheck imports no torch
 from jaxlr._cli_util import ArgumentParser
 from jaxlr._interrupt import run_interruptibly
 from jaxlr._io import STDOUT
 
+COMMANDS = {
+    "lesson": _cli_lesson,
+    "fit": _cli_fit,
+    "sweep": _cli_sweep,
+    "predict": _cli_predict,
+    "crosscheck": _cli_crosscheck,
+}
 # The options that name an output file; one given as ``-`` is written to standard output.
 OUTPUT_OPTIONS = ("json", "plot", "save_model", "out")
 
 
-class Command(NamedTuple):
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-def commands() -> dict[str, Command]:
-    """The subcommands, by name."""
-    from jaxlr import (
-        _cli_crosscheck,  # imports no torch; the command does, when run
-        _cli_fit,
-        _cli_lesson,
-        _cli_predict,
-        _cli_sweep,
-    )
-
-    return {
-        "lesson": Command(_cli_lesson.HELP, _cli_lesson.add_arguments, _cli_lesson.run),
-        "fit": Command(_cli_fit.HELP, _cli_fit.add_arguments, _cli_fit.run),
-        "sweep": Command(_cli_sweep.HELP, _cli_sweep.add_arguments, _cli_sweep.run),
-        "predict": Command(_cli_predict.HELP, _cli_predict.add_arguments, _cli_predict.run),
-        "crosscheck": Command(_cli_crosscheck.HELP, _cli_crosscheck.add_arguments, _cli_crosscheck.run),
-    }
-
-
 def make_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="jaxlr",
-        description="Linear regression by gradient descent in JAX, ported from the PyTorch lesson.",
-    )
     from jaxlr import __version__
 
+    parser = ArgumentParser(
+        prog="jaxlr", description="Linear regression by gradient descent in JAX, ported from the PyTorch lesson."
+    )
     parser.add_argument("--version", action="version", version=f"jaxlr {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, command in commands().items():
-        sub = subparsers.add_parser(name, help=command.help, description=command.help)
-        command.add_arguments(sub)
-        sub.set_defaults(run=command.run)
+    for name, command in COMMANDS.items():
+        command.add_arguments(subparsers.add_parser(name, help=command.HELP, description=command.HELP))
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     """Runs the command; with an output on standard output (``-``), what it prints goes to stderr."""
+    run = COMMANDS[args.command].run
     if any(getattr(args, option, None) == STDOUT for option in OUTPUT_OPTIONS):
         with contextlib.redirect_stdout(sys.stderr):
-            return args.run(args)
-    return args.run(args)
+            return run(args)
+    return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (``jaxlr fit ... | head -1``): stop quietly, as Unix tools do. Python
         # would flush stdout again at exit and fail once more, so point it at /dev/null first.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return code

@@ -1,13 +1,7 @@
-"""The persistent compilation cache of the lesson scripts and the CLI.
+"""The persistent compilation cache of the lesson scripts and the CLI (importing jaxlr never turns it on).
 
-A second run of ``scripts/gradient_descent_*.py`` loads its compiled programs
-from disk instead of compiling them again. The cache lives in a per-user
-directory: ``$JAXLR_CACHE_DIR`` if set (an empty value turns the cache off),
-else ``$XDG_CACHE_HOME/jaxlr``, else ``~/.cache/jaxlr``. A directory the user
-already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is left as it is.
-
-Only the command-line entry points turn it on: importing jaxlr never changes
-JAX's configuration.
+It lives in ``$JAXLR_CACHE_DIR`` if set (an empty value turns it off), else ``$XDG_CACHE_HOME/jaxlr``,
+else ``~/.cache/jaxlr``; a directory the user already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is kept.
 """
 
 import os
@@ -25,10 +19,8 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 
     Examples:
       >>> from jaxlr._cli_cache import cache_dir
-      >>> str(cache_dir({"JAXLR_CACHE_DIR": "/tmp/jaxlr-cache"}))
-      '/tmp/jaxlr-cache'
-      >>> str(cache_dir({"XDG_CACHE_HOME": "/home/me/.cache"}))
-      '/home/me/.cache/jaxlr'
+      >>> str(cache_dir({"JAXLR_CACHE_DIR": "/tmp/jaxlr-cache"})), str(cache_dir({"XDG_CACHE_HOME": "/home/me/.cache"}))
+      ('/tmp/jaxlr-cache', '/home/me/.cache/jaxlr')
       >>> cache_dir({"JAXLR_CACHE_DIR": ""}) is None
       True
     """
@@ -36,16 +28,13 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     explicit = environ.get("JAXLR_CACHE_DIR")
     if explicit is not None:
         return Path(explicit) if explicit else None
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "jaxlr"
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
 
 
 def enable_compilation_cache() -> Path | None:
-    """Turns on JAX's persistent compilation cache in :func:`cache_dir`; returns the directory used.
+    """Caches every compiled program in :func:`cache_dir` (the lesson's compile in well under JAX's 1 s threshold).
 
-    Every program is cached, however fast it compiled: the lesson's programs
-    compile in well under JAX's default one-second threshold, and skipping
-    that compile is the point. Call it before the first compilation.
+    Call it before the first compilation; returns the directory used, or ``None`` for none.
     """
     configured = jax.config.jax_compilation_cache_dir  # pyright: ignore[reportAttributeAccessIssue]  # set at runtime
     if configured:

@@ -3,31 +3,32 @@
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.typing import ArrayLike
 
+from jaxlr._cli_util import positive_int
 from jaxlr._csv import DataError
 from jaxlr._datasets import DATASETS, Dataset, WeightsError, load_csv, load_dataset
 from jaxlr._fit import OPTIMIZERS
-from jaxlr._io import output_problem
+from jaxlr._io import STDOUT, output_problem
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._standardize import Standardization, standardize
 
 DTYPES = ("float32", "float64")
+OUTPUTS = ("json", "plot", "save_model")
 
 
 class Problem(NamedTuple):
     """A regression problem ready to train on."""
 
-    data: Dataset  # as loaded, original units, float64
-    x: jax.Array  # (n, d) training features in the chosen dtype, standardized if asked
-    y: jax.Array  # (n,) in the chosen dtype
+    data: Dataset  # as loaded (with --distributed, this process's rows), original units, float64
+    x: jax.Array | np.ndarray  # (n, d) training features in the chosen dtype, standardized if asked
+    y: jax.Array | np.ndarray  # (n,) in the chosen dtype
     standardization: Standardization | None
+    rows: int | None = None  # with --distributed, the number of rows of all processes together
 
 
 def _feature_list(text: str) -> list[str]:
@@ -39,41 +40,24 @@ def _feature_list(text: str) -> list[str]:
 
 def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int, lr: dict[str, Any]) -> None:
     """The options every fitting command shares; ``lr`` holds the command's own ``--lr`` settings."""
-    from jaxlr._cli_util import positive_int
-
-    parser.add_argument("--lr", **lr)
-
-    parser.add_argument(
-        "data",
-        nargs="?",
-        metavar="DATA.csv",
-        help="a CSV file with a header row of column names (.gz: gzip-compressed; -: standard input)",
-    )
-    parser.add_argument(
-        "--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)"
-    )
-    parser.add_argument("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
-    parser.add_argument(
-        "--dropna", action="store_true", help="drop the CSV rows with a missing cell (empty, NA, NULL) and say how many"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--lr", **lr)
+    add("data", nargs="?", metavar="DATA.csv", help="a CSV file with a header row (.gz: gzip-compressed; -: stdin)")
+    add("--sep", help="the CSV separator (default: detected from the header line)")
+    add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+    add("--dropna", action="store_true", help="drop the rows with a missing cell (empty, NA, NULL) and say how many")
+    add(
         "--dataset", choices=sorted(DATASETS), help="a built-in dataset instead of a file (diabetes needs scikit-learn)"
     )
-    parser.add_argument("--target", help="the column to predict (required with a file)")
-    parser.add_argument(
-        "--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)"
-    )
-    parser.add_argument("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
-    parser.add_argument(
-        "--standardize",
-        action="store_true",
-        help="train on features scaled to mean 0, standard deviation 1 (results are reported in original units)",
-    )
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision (%(default)s)")
-    parser.add_argument("--json", metavar="OUT.json", help="write the result as JSON")
-    parser.add_argument("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add("--target", help="the column to predict (required with a file)")
+    add("--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)")
+    add("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
+    add("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
+    add("--standardize", action="store_true", help="train on features scaled to mean 0, standard deviation 1")
+    add("--dtype", choices=DTYPES, default="float32", help="precision (%(default)s)")
+    add("--json", metavar="OUT.json", help="write the result as JSON")
+    add("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
+    add("--quiet", action="store_true", help="no progress bar")
 
 
 def fail(prog: str, message: str) -> int:
@@ -83,18 +67,15 @@ def fail(prog: str, message: str) -> int:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuses, before any training, outputs that could not be written."""
-    given = [option for option in ("json", "plot", "save_model") if getattr(args, option, None) == "-"]
-    if len(given) > 1:
-        names = " and ".join("--" + option.replace("_", "-") for option in given)
-        raise DataError(f"only one output can go to standard output (-); got {names}")
-    for option in ("json", "plot", "save_model"):
-        path = getattr(args, option, None)
-        if path is None:
-            continue
+    """Refuses, before any training, outputs that could not be written; raises ``DataError``."""
+    given = {f"--{o.replace('_', '-')}": getattr(args, o) for o in OUTPUTS if getattr(args, o, None) is not None}
+    on_stdout = [option for option, path in given.items() if path == STDOUT]
+    if len(on_stdout) > 1:
+        raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
+    for option, path in given.items():
         problem = output_problem(path)
         if problem is not None:
-            raise DataError(f"--{option.replace('_', '-')} {path}: {problem}")
+            raise DataError(f"{option} {path}: {problem}")
     if args.plot is not None:
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -106,8 +87,26 @@ def check_outputs(args: argparse.Namespace) -> None:
             raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
 
 
+def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as NumPy arrays of ``dtype``; a ``DataError`` if a value overflows in it."""
+    with np.errstate(over="ignore"):
+        x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        hint = "; use --dtype float64" if dtype == "float32" else ""
+        raise DataError(f"the data does not fit in {dtype}: some values overflow to inf{hint}")
+    return x, y
+
+
+def json_numbers(value: Any) -> Any:
+    """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
+    finite = np.isfinite(value)
+    value = np.asarray(value, np.float64).astype(object)
+    value[~finite] = None
+    return value.tolist()
+
+
 def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem:
-    """Loads and prepares the data the arguments name. Raises ``DataError``.
+    """Loads and prepares the data the arguments name; raises ``DataError``.
 
     Without an ``intercept``, ``--standardize`` scales the features without centring them.
     """
@@ -115,79 +114,42 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
         raise DataError("give either a CSV file or --dataset NAME (not both)")
     weights = getattr(args, "weights", None)  # only jaxlr fit has --weights
     try:
-        if args.data is not None:
-            if args.target is None:
-                raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
-            data = load_csv(
-                args.data,
-                target=args.target,
-                features=args.features,
-                weights=weights,
-                sep=args.sep,
-                encoding=args.encoding,
-                dropna=args.dropna,
-                progress=not args.quiet and stderr_is_terminal(),
-            )
+        if args.data is None:
+            data = load_dataset(args.dataset, target=args.target, features=args.features, weights=weights)
+        elif args.target is None:
+            raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
+        else:
+            progress = not args.quiet and stderr_is_terminal()
+            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna, "progress": progress}
+            data = load_csv(args.data, target=args.target, features=args.features, weights=weights, **options)
             if args.dropna:
                 print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
-        else:
-            data = load_dataset(args.dataset, target=args.target, features=args.features, weights=weights)
     except WeightsError as e:
         raise DataError(f"--weights {e.column}: {e.reason}") from None
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
-    x = data.x
-    standardization = None
+    x, standardization = data.x, None
     if args.standardize:
         x, standardization = standardize(x, data.feature_names, center=intercept)
-    with np.errstate(over="ignore"):
-        x, y = np.asarray(x, args.dtype), np.asarray(data.y, args.dtype)
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise DataError(f"the data does not fit in {args.dtype}: some values overflow to inf; use --dtype float64")
+    x, y = as_dtype(x, data.y, args.dtype)
     return Problem(data, jnp.asarray(x), jnp.asarray(y), standardization)
 
 
 def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = True) -> str:
+    """The line that opens a fit's report: the data, the model and how it is trained."""
     data = problem.data
     n, d = data.x.shape
+    rows = f"{n} rows"
+    if problem.rows is not None:
+        processes, devices = jax.process_count(), jax.device_count()
+        rows = f"{problem.rows} rows over {processes} process{'es' * (processes != 1)} "
+        rows += f"({devices} device{'s' * (devices != 1)})"
     scaled = ""
     if problem.standardization is not None:
         scaled = ", standardized" if intercept else ", scaled to unit root mean square"
     model = "" if intercept else ", no intercept"
     weighted = "" if data.weights_name is None else f", weights {data.weights_name!r}"
     return (
-        f"{data.source}: {n} rows, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}{weighted}; "
+        f"{data.source}: {rows}, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}{weighted}; "
         f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
     )
-
-
-def fit_record(
-    args: argparse.Namespace,
-    *,
-    names: Sequence[str],
-    weights: np.ndarray,
-    bias: float | None,
-    loss_history: ArrayLike | None,
-    final_loss: float,
-    learning_rate: Any,
-    target: str,
-    source: str,
-    standardized: bool,
-) -> dict:
-    """The ``--json`` fields every ``jaxlr fit`` writes (single-process and ``--distributed``)."""
-    return {
-        "weights": dict(zip(names, np.asarray(weights, np.float64).tolist(), strict=True)),
-        "bias": bias,
-        "loss_history": None if args.history == "none" else np.asarray(loss_history, np.float64).tolist(),
-        "final_loss": final_loss,
-        "learning_rate": None if learning_rate is None else float(learning_rate),
-        "steps": args.steps,
-        "optimizer": args.optimizer,
-        "dtype": args.dtype,
-        "backend": jax.default_backend(),
-        "target": target,
-        "source": source,
-        "standardized": standardized,
-        "auto_learning_rate": args.lr == "auto",
-        "weights_column": args.weights,
-    }

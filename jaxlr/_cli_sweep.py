@@ -1,7 +1,6 @@
 """``jaxlr sweep``: one compiled call fits a range of learning rates; reports the best and the diverged.
 
-Exit codes: 0 when at least one learning rate converged, 1 when every one
-diverged, 2 for bad input (a one-line error).
+Exit codes: 0 when at least one learning rate converged, 1 when every one diverged, 2 for bad input.
 """
 
 import argparse
@@ -11,7 +10,7 @@ import sys
 import jax
 import numpy as np
 
-from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, load_problem
+from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, json_numbers, load_problem
 from jaxlr._csv import DataError
 from jaxlr._curvature import lipschitz_constant
 from jaxlr._io import write_json
@@ -25,14 +24,11 @@ HELP = "fit many learning rates at once (one vmapped, compiled call) and report 
 
 def log_range(text: str) -> np.ndarray:
     """``START:STOP:COUNT``: COUNT learning rates spaced evenly in log scale from START to STOP."""
-    parts = text.split(":")
-    usage = f"expected START:STOP:COUNT, e.g. 1e-4:3:32, got {text!r}"
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(usage)
     try:
-        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+        start, stop, count = text.split(":")
+        start, stop, count = float(start), float(stop), int(count)
     except ValueError:
-        raise argparse.ArgumentTypeError(usage) from None
+        raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT, e.g. 1e-4:3:32, got {text!r}") from None
     if not (math.isfinite(start) and math.isfinite(stop) and start > 0 and stop > 0):
         raise argparse.ArgumentTypeError(f"START and STOP must be positive finite numbers, got {text!r}")
     if count < 1 or count > 100_000:
@@ -47,10 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_problem_arguments(
         parser, default_steps=500, lr={"type": log_range, "metavar": "START:STOP:COUNT", "help": lr_help}
     )
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,19 +60,13 @@ def run(args: argparse.Namespace) -> int:
     result = sweep(params, x, y, learning_rates=rates, n_iters=args.steps, optimizer=args.optimizer)
     best = result.best_index
     print(f"{'learning rate':>14}  {'final loss':>14}  status")
-    for i, (rate, loss, diverged, at) in enumerate(
-        zip(result.learning_rates, result.final_loss, result.diverged, result.diverged_at, strict=True)
-    ):
-        status = f"diverged at step {at}" if diverged else ("best" if i == best else "")
-        loss_text = "-" if diverged or not math.isfinite(loss) else f"{loss:.8g}"
-        print(f"{rate:>14.6g}  {loss_text:>14}  {status}".rstrip())
-    n_diverged = int(result.diverged.sum())
-    bound_text = (
-        ""
-        if bound is None
-        else f"; stability bound {'2(1+β)/L' if args.optimizer == 'momentum' else '2/L'} = {bound:.6g}"
-    )
-    print(f"L = {lipschitz:.6g}{bound_text}; {n_diverged} of {len(rates)} runs diverged")
+    losses = json_numbers(np.where(result.diverged, np.nan, result.final_loss))  # - when printed
+    for i, (rate, loss, at) in enumerate(zip(result.learning_rates, losses, result.diverged_at, strict=True)):
+        status = f"diverged at step {at}" if result.diverged[i] else ("best" if i == best else "")
+        print(f"{rate:>14.6g}  {'-' if loss is None else f'{loss:.8g}':>14}  {status}".rstrip())
+    rule = "2(1+β)/L" if args.optimizer == "momentum" else "2/L"
+    bound_text = "" if bound is None else f"; stability bound {rule} = {bound:.6g}"
+    print(f"L = {lipschitz:.6g}{bound_text}; {int(result.diverged.sum())} of {len(rates)} runs diverged")
     if best is not None:
         print(f"best learning rate: {result.best_learning_rate:.6g} (final loss {result.final_loss[best]:.8g})")
     try:
@@ -89,9 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 args.json,
                 {
                     "learning_rates": result.learning_rates.tolist(),
-                    "final_loss": [
-                        None if d else _json_float(v) for v, d in zip(result.final_loss, result.diverged, strict=True)
-                    ],
+                    "final_loss": losses,
                     "diverged": result.diverged.tolist(),
                     "diverged_at": [int(a) if a >= 0 else None for a in result.diverged_at],
                     "best_learning_rate": result.best_learning_rate,
@@ -120,9 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(PROG, f"cannot write the output: {e}")
     if best is None:
         print(
-            f"{PROG}: error: every learning rate diverged; try rates below {bound:.4g}"
-            if bound
-            else f"{PROG}: error: every learning rate diverged",
+            f"{PROG}: error: every learning rate diverged" + (f"; try rates below {bound:.4g}" if bound else ""),
             file=sys.stderr,
         )
         return 1

@@ -1,18 +1,9 @@
 """Multi-host fits on JAX's own distributed runtime: one process per host, each with its own rows.
 
-Every process runs the same program (JAX's multi-controller model):
-
-1. :func:`initialize_distributed` connects the processes
-   (``jax.distributed.initialize``; with no arguments JAX reads the cluster's
-   configuration on Slurm, Open MPI, Kubernetes and Cloud TPU).
-2. Each process reads only its own rows (:func:`read_csv_rows`).
-3. :func:`fit_distributed` builds one global array from the per-process rows
-   (``jax.make_array_from_process_local_data``), row-sharded over every device
-   of every process, and runs the same compiled fit as :func:`jaxlr.fit`; the
-   means over rows become cross-process all-reduces. Every process ends with
-   the same, replicated parameters.
-
-``jaxlr fit ... --distributed`` runs all three steps on a CSV file.
+Every process runs the same program: :func:`initialize_distributed` connects them, each reads
+only its own rows (:func:`read_csv_rows`), and :func:`fit_distributed` makes one global array of
+them, row-sharded over every device of every process, for the same compiled fit as
+:func:`jaxlr.fit`. ``jaxlr fit ... --distributed`` runs all three steps on a CSV file.
 """
 
 import os
@@ -26,11 +17,11 @@ import pyarrow as pa
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
-from jaxlr._csv import CsvHeader, CsvSource, DataError, csv_source, parse, read_header
+from jaxlr._csv import CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._sharding import DATA_AXIS, auto_axes_context, padded_length, replicated, row_shardings
 from jaxlr._types import FitResult, Params
-from jaxlr._validate import as_params, check_params, compute_dtype
+from jaxlr._validate import as_input, as_params, check_dtype, check_params, compute_dtype
 
 
 def initialize_distributed(
@@ -41,22 +32,17 @@ def initialize_distributed(
     initialization_timeout: int = 300,
     heartbeat_timeout: int = 100,
 ) -> None:
-    """Connects this process to the others: ``jax.distributed.initialize``, once.
+    """Connects this process to the others: ``jax.distributed.initialize``, once (a second call does nothing).
 
-    Call it first, before any JAX computation. With no arguments JAX detects
-    the cluster (Slurm, Open MPI, Kubernetes, Cloud TPU) from its environment;
-    elsewhere give all three of ``coordinator_address`` (``"host:port"`` of
-    process 0), ``num_processes`` and this process's ``process_id``. A second
-    call does nothing. On CPU, cross-process collectives use gloo (JAX's default
-    since 0.8).
+    Call it before any JAX computation. With no arguments JAX detects the cluster
+    (Slurm, Open MPI, Kubernetes, Cloud TPU) from its environment; elsewhere give all three.
 
     Args:
       coordinator_address: ``"host:port"`` where process 0 listens.
       num_processes: how many processes take part.
       process_id: this process's index, ``0 <= process_id < num_processes``.
       initialization_timeout: seconds to wait for all processes to connect.
-      heartbeat_timeout: seconds after which a silent peer counts as dead and
-        the others stop with an error instead of waiting forever.
+      heartbeat_timeout: seconds after which a silent peer counts as dead and the others stop.
     """
     if jax.distributed.is_initialized():
         return
@@ -76,10 +62,7 @@ def initialize_distributed(
 
 
 def process_mesh() -> Mesh:
-    """A 1-D ``"data"`` mesh of every device of every process, each process's devices contiguous.
-
-    Process ``p`` then holds one contiguous block of rows, the ``p``-th.
-    """
+    """A 1-D ``"data"`` mesh of every device of every process, each process's devices contiguous (its rows too)."""
     devices = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
     return Mesh(np.array(devices), (DATA_AXIS,), axis_types=(AxisType.Auto,))
 
@@ -95,27 +78,20 @@ def fit_distributed(
     gradient: str = "autograd",
     history: str = "full",
 ) -> FitResult:
-    """:func:`jaxlr.fit` on the rows of all processes together, each passing only its own.
+    """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own.
 
-    Every process calls it with the same ``params`` and options and its own
-    rows ``x_local`` (``(n_p,)`` or ``(n_p, d)``) and ``y_local`` (``(n_p,)``);
-    the fit is on the concatenation of all processes' rows in process order.
-    Row counts may differ between processes (a process may have none): each
-    block is padded with rows of zeros to a common multiple of the local device
-    count and the padding is masked out exactly. Only the counts cross the
-    network before the fit; the data stays where it was read.
+    Every process passes the same ``params`` and options. Row counts may differ (a process may
+    have none): each block is padded with zero rows, masked out exactly. Only the counts cross
+    the network before the fit. In one process this is ``jaxlr.fit(..., devices=len(jax.devices()))``.
 
-    In a single process (no :func:`initialize_distributed`) this is
-    ``jaxlr.fit(..., devices=len(jax.devices()))``.
-
-    ``learning_rate="auto"`` is ``1/L`` as in :func:`jaxlr.fit`, with L from
-    the rows of all processes (power iteration on the global row-sharded array,
-    the padding masked out). A diverged fit warns (:class:`DivergenceWarning`)
-    as :func:`jaxlr.fit` does.
+    Args:
+      params: the initial :class:`Params`, the same on every process.
+      x_local: this process's rows, ``(n_p,)`` or ``(n_p, d)``.
+      y_local: this process's targets, ``(n_p,)``.
+      learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit` (``"auto"``: L over all rows).
 
     Returns:
-      A :class:`FitResult` whose arrays are replicated on every device, so each
-      process can read them (``float(result.params.b)``, ``np.asarray(...)``).
+      A :class:`FitResult` replicated on every device, so each process can read it.
 
     Raises:
       TypeError, ValueError: as :func:`jaxlr.fit`, on every process alike.
@@ -130,15 +106,13 @@ def fit_distributed(
     fn = "fit_distributed"
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
+    error = None
     try:
         x_local, y_local = _local_rows(fn, x_local, y_local)
-        error = None
     except (TypeError, ValueError) as e:
         error = e
-
-    # Every process learns every process's shape (a fixed-size record), so that all raise or none
-    # does: a process that raised alone would leave the others waiting for it.
-    _raise_everywhere(fn, error)
+    # All processes raise or none does: one that raised alone would leave the others waiting for it.
+    raise_everywhere(fn, error)
     record = [x_local.shape[0], x_local.ndim, x_local.shape[1] if x_local.ndim == 2 else -1, x_local.dtype.itemsize]
     shapes = np.asarray(multihost_utils.process_allgather(np.array(record))).reshape(jax.process_count(), 4)
     if len({tuple(s[1:3]) for s in shapes}) != 1:
@@ -157,17 +131,16 @@ def fit_distributed(
     block = padded_length(int(counts.max()), jax.local_device_count())
     n_padded = block * jax.process_count()
     x_sharding, y_sharding = row_shardings(mesh)
-    if x_local.ndim == 1:
-        x_sharding = y_sharding
-    pad = block - x_local.shape[0]
-    x_block = np.concatenate([x_local, np.zeros((pad, *x_local.shape[1:]), x_local.dtype)])
-    y_block = np.concatenate([y_local, np.zeros(pad, y_local.dtype)])
-    x = jax.make_array_from_process_local_data(x_sharding, x_block, (n_padded, *x_local.shape[1:]))
-    y = jax.make_array_from_process_local_data(y_sharding, y_block, (n_padded,))
+
+    def global_array(local: np.ndarray, sharding: Any) -> jax.Array:
+        padded = np.concatenate([local, np.zeros((block - len(local), *local.shape[1:]), local.dtype)])
+        return jax.make_array_from_process_local_data(sharding, padded, (n_padded, *local.shape[1:]))
+
+    x = global_array(x_local, x_sharding if x_local.ndim == 2 else y_sharding)
+    y = global_array(y_local, y_sharding)
     weights = None  # the padded rows get weight 0
     if n_padded != counts.sum():
-        valid = (np.arange(block) < x_local.shape[0]).astype(np.float32)
-        weights = jax.make_array_from_process_local_data(y_sharding, valid, (n_padded,))
+        weights = global_array(np.ones(len(x_local), np.float32), y_sharding)
 
     # shapes and dtypes only: x is not on this host; NaN and inf are found on the devices, in the fit
     check_params(fn, params)
@@ -178,7 +151,7 @@ def fit_distributed(
         return finish(fn, result, options, x, params, None, weights)
 
 
-def _raise_everywhere(fn: str, error: Exception | None) -> None:
+def raise_everywhere(fn: str, error: Exception | None) -> None:
     """Raises ``error`` here, and an error naming the failed processes on every other process."""
     failed = np.asarray(multihost_utils.process_allgather(np.array(error is not None))).reshape(-1)
     if error is not None:
@@ -189,10 +162,9 @@ def _raise_everywhere(fn: str, error: Exception | None) -> None:
 
 def _local_rows(fn: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """This process's rows as host arrays of the dtype to compute in (as ``fit``); a process may have none."""
-    x, y = np.asarray(x), np.asarray(y)
-    for name, a in (("x_local", x), ("y_local", y)):
-        if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise TypeError(f"{fn}: {name} has dtype {a.dtype}; expected real numbers (float or int)")
+    x, y = np.asarray(as_input(fn, "x_local", x)), np.asarray(as_input(fn, "y_local", y))
+    check_dtype(fn, "x_local", x)
+    check_dtype(fn, "y_local", y)
     if x.ndim not in (1, 2):
         raise ValueError(f"{fn}: x_local must have shape (n,) or (n, d), got shape {x.shape}")
     if y.ndim != 1:
@@ -227,33 +199,23 @@ def read_csv_rows(
 ) -> CsvRows:
     """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
 
-    One shared file: the bytes after the header are cut into ``process_count``
-    equal ranges, and a process reads the lines that *begin* in its range. So
-    every data line is read by exactly one process, in file order, and no
-    process reads (or even counts) the others' lines. Shares differ by at most
-    a line or so; :func:`fit_distributed` pads them. The share's bytes are
-    parsed by the same pyarrow reader as :func:`jaxlr.load_csv`.
-
-    Per-process files: if ``path`` contains ``{process_index}``, each process
-    reads the whole of its own file, ``path.format(process_index=...)`` (which
-    may then be gzip-compressed, ``.gz``).
+    One shared file: the bytes after the header are cut into ``process_count`` equal ranges, and
+    a process parses the lines that *begin* in its range, so every line is read by exactly one
+    process, in file order. If ``path`` contains ``{process_index}``, each process reads the whole
+    of its own file, ``path.format(process_index=...)`` (which may then be compressed).
 
     Args:
-      path: the CSV file: a header line of column names, then one line of
-        numbers per sample (no newlines inside quotes). Blank lines are skipped.
+      path: the CSV file: a header line of column names, then one line of numbers per sample.
       target: the column to predict (``y``).
-      features: the input columns, in order; ``None`` means every column but
-        ``target``.
+      features: the input columns, in order; ``None`` means every column but ``target``.
       process_index: this process's share, ``0 <= process_index < process_count``.
       process_count: how many shares.
-      sep: the separator; ``None`` detects it from the header line, as
-        :func:`jaxlr.load_csv` does.
+      sep: the separator; ``None`` detects it from the header line, as :func:`jaxlr.load_csv` does.
       encoding: the file's text encoding.
       dropna: drop this share's rows with a missing cell (counted in ``dropped``).
 
     Raises:
-      DataError: as :func:`jaxlr.load_csv`; a row or line number in the message
-        counts from the start of this process's share, which it names.
+      DataError: as :func:`jaxlr.load_csv`; a row or line number counts from the start of this share.
 
     Examples:
       >>> import pathlib, tempfile, jaxlr
@@ -276,60 +238,52 @@ def read_csv_rows(
         if "is empty" in str(e):
             raise DataError(f"{fn}: {path} has no header line (expected column names, e.g. x1,x2,y)") from None
         raise
-    target, features = _pick_columns(fn, path, list(header.names), target, features)
-    chosen = (*features, target)
+    features = _pick_columns(fn, path, list(header.names), target, features)
     if not per_process_file:
-        source, header = _share(source, header, process_index, process_count)
+        source, header = _share(source, header.skip, process_index, process_count), header._replace(skip=0)
         if source is None:
             return CsvRows(np.zeros((0, len(features))), np.zeros(0), features)
-    values, dropped = parse(source, header, chosen, encoding=encoding, dropna=dropna, allow_empty=True)
+    values, dropped = parse(source, header, (*features, target), encoding=encoding, dropna=dropna, allow_empty=True)
     return CsvRows(values[:, :-1], values[:, -1], features, dropped)
 
 
-def _share(
-    source: CsvSource, header: CsvHeader, process_index: int, process_count: int
-) -> tuple[CsvSource | None, CsvHeader]:
-    """The bytes of the lines that begin in this process's range, as a source to parse (``None``: none)."""
+def _share(source: CsvSource, skip: int, process_index: int, process_count: int) -> CsvSource | None:
+    """The bytes of the lines that begin in this process's range (after ``skip`` header lines), or ``None``."""
     if source.path is None or source.path.endswith((".gz", ".bz2", ".zst", ".lz4")):
         raise DataError(
             f"read_csv_rows: {source.label} cannot be split into byte ranges (compressed, or standard input); "
             "give one file per process, path-{process_index}.csv"
         )
     with open(source.path, "rb") as file:
-        for _ in range(header.skip):
+        for _ in range(skip):
             file.readline()
         body_start = file.tell()
         body_end = file.seek(0, os.SEEK_END)
-        size = body_end - body_start
 
-        def line_start(offset: int) -> int:
-            """Where the first line beginning at or after ``offset`` begins."""
-            if offset <= body_start or offset >= body_end:
-                return min(max(offset, body_start), body_end)
+        def line_start(share: int) -> int:
+            """Where the first line beginning at or after the start of ``share`` begins."""
+            offset = body_start + (body_end - body_start) * share // process_count
+            if offset in (body_start, body_end):
+                return offset
             file.seek(offset - 1)
             file.readline()  # the rest of the line that began before (or just its newline)
             return file.tell()
 
-        begin = line_start(body_start + size * process_index // process_count)
-        end = line_start(body_start + size * (process_index + 1) // process_count)
+        begin, end = line_start(process_index), line_start(process_index + 1)
         file.seek(begin)
         data = file.read(end - begin)
     if not data.strip():
-        return None, header
-    share = CsvSource(f"{source.label} (the share from byte {begin})", None, pa.py_buffer(data))
-    return share, header._replace(skip=0)
+        return None
+    return CsvSource(f"{source.label} (the share from byte {begin})", None, pa.py_buffer(data))
 
 
 def _pick_columns(
     fn: str, path: str, columns: list[str], target: str, features: Sequence[str] | None
-) -> tuple[str, tuple[str, ...]]:  # the same checks as jaxlr.load_csv, in read_csv_rows's words
-    if len(set(columns)) != len(columns):
-        raise DataError(f"{fn}: {path} has repeated column names in its header: {columns}")
+) -> tuple[str, ...]:
+    """The feature names, checked as :func:`jaxlr.load_csv` does (read_header refuses repeated names)."""
     if target not in columns:
         raise DataError(f"{fn}: target column {target!r} is not in {path}; its columns are {columns}")
-    if features is None:
-        features = [c for c in columns if c != target]
-    features = tuple(features)
+    features = tuple(c for c in columns if c != target) if features is None else tuple(features)
     missing = [f for f in features if f not in columns]
     if missing:
         raise DataError(f"{fn}: feature column(s) {missing} not in {path}; its columns are {columns}")
@@ -337,4 +291,4 @@ def _pick_columns(
         raise DataError(f"{fn}: the target {target!r} is also listed as a feature")
     if not features:
         raise DataError(f"{fn}: no feature columns: {path} has only {columns}")
-    return target, features
+    return features
