@@ -9,8 +9,8 @@ only when a file is read.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
-import io
 import math
 import os
 import sys
@@ -125,12 +125,16 @@ def parse(
     codec = _codec(encoding)
     try:
         values, missing = _read(source, header, chosen, rows, codec.removesuffix("-sig"), progress)
-        refused = (missing.any() and not dropna) or not (missing | np.isfinite(values).all(axis=1)).all()
     except pa.ArrowInvalid:  # a cell that is not a number, a row of the wrong length
-        refused = True
+        values = missing = None
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"{source.label}: not a readable CSV file ({str(e).splitlines()[0]})") from None
-    if refused:  # raises for the first bad row or cell, or reads the rows (e.g. when the bad ones are past ``rows``)
+    if (
+        values is None
+        or missing is None
+        or (missing.any() and not dropna)
+        or not (missing | np.isfinite(values).all(axis=1)).all()
+    ):  # raises for the first bad row or cell, or reads the rows (when the bad ones were past ``rows``)
         values, missing = _read_slowly(source, header, chosen, rows, codec, dropna)
     dropped = int(missing.sum())
     values = values[~missing] if dropped else values
@@ -144,12 +148,18 @@ def parse(
 def _read(
     source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range | None, codec: str, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """pyarrow's float64 parse of the chosen columns, and the rows with a missing cell."""
+    """pyarrow's float64 parse of the chosen columns, and the rows with a missing cell.
+
+    All the rows of an uncompressed input are parsed a piece of whole lines at a time, each copied at once
+    into one array, so that the peak memory is the array plus a piece, not twice the array. The array has
+    room for the most rows the input could hold (a row has a byte a column); the pages past the rows read
+    are never touched, so they cost address space, not memory.
+    """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     read = pa_csv.ReadOptions(column_names=list(header.names), skip_rows=header.skip, encoding=codec)
-    options: dict[str, Any] = {
+    options = {
         "parse_options": pa_csv.ParseOptions(delimiter=header.sep),
         "convert_options": pa_csv.ConvertOptions(
             include_columns=list(chosen),
@@ -159,61 +169,41 @@ def _read(
             quoted_strings_can_be_null=True,
         ),
     }
-    if rows is None and source.path is not None and _plain(source.path) and os.path.getsize(source.path) > PIECE_BYTES:
-        return _read_in_pieces(source.path, header, chosen, read, options, progress)
-    with _input(source, progress) as stream:
-        if rows is None:
-            table = pa_csv.read_csv(stream, read_options=read, **options)
-        else:
-            read.skip_rows_after_names = max(rows.start, 0)
-            wanted, batches = max(rows.stop - max(rows.start, 0), 0), []
-            with pa_csv.open_csv(stream, read_options=read, **options) as reader:
-                for batch in reader:  # the rest of the file is not read
-                    if sum(b.num_rows for b in batches) >= wanted:
-                        break
-                    batches.append(batch)
-            table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, wanted)[:: rows.step]
+    compression = None
+    if source.path is not None:
+        with contextlib.suppress(TypeError, ValueError):  # not the extension of a compressed file
+            compression = pa.Codec.detect(source.path).name
+    raw = pa.OSFile(source.path) if source.buffer is None else pa.BufferReader(source.buffer)
+    stream = raw if compression is None else pa.CompressedInputStream(raw, compression)
+    with raw, stream, _bar(raw.size(), progress) as bar:
+        if rows is None and compression is None:
+            capacity, offset, tail = raw.size() // len(header.names) + 1, 0, b""
+            values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
+            while True:
+                chunk = stream.read(PIECE_BYTES)
+                piece, _, tail = (tail + chunk).rpartition(b"\n") if chunk else (tail, b"", b"")
+                bar.update(raw.tell() - bar.n)
+                if piece.strip():
+                    table = pa_csv.read_csv(pa.py_buffer(piece), read_options=read, **options)
+                    offset += _fill(table, chosen, values, missing, offset)
+                    read.skip_rows = 0  # the header was in the first piece
+                if not chunk:
+                    return values[:offset], missing[:offset]
+        read.skip_rows_after_names = 0 if rows is None else max(rows.start, 0)
+        wanted = None if rows is None else max(rows.stop - max(rows.start, 0), 0)
+        batches, count = [], 0
+        with pa_csv.open_csv(stream, read_options=read, **options) as reader:
+            for batch in reader:  # the rest of the file is not read
+                if wanted is not None and count >= wanted:
+                    break
+                batches.append(batch)
+                count += batch.num_rows
+                bar.update(raw.tell() - bar.n)
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+    table = table if rows is None else table[: wanted : rows.step]
     values, missing = np.empty((table.num_rows, len(chosen))), np.zeros(table.num_rows, bool)
     _fill(table, chosen, values, missing, 0)
     return values, missing
-
-
-def _plain(path: str) -> bool:
-    import pyarrow as pa
-
-    try:
-        pa.Codec.detect(path)
-        return False
-    except (TypeError, ValueError, pa.ArrowException):
-        return True
-
-
-def _read_in_pieces(
-    path: str, header: CsvHeader, chosen: tuple[str, ...], read: Any, options: dict[str, Any], progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Parses a large plain file a piece of whole lines at a time, each copied at once into one array.
-
-    pyarrow holds one piece at a time, so the peak memory is the array plus a piece, not twice the
-    array. The array has room for the most rows the file could hold (a row has a byte a column); the
-    pages past the rows read are never touched, so they cost address space, not memory.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
-    read.skip_rows, offset = 0, 0
-    with open(path, "rb") as f, _bar(os.path.getsize(path), progress) as bar:
-        for _ in range(header.skip):
-            f.readline()
-        bar.update(f.tell())
-        capacity = (os.fstat(f.fileno()).st_size - f.tell()) // len(header.names) + 1
-        values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
-        while data := f.read(PIECE_BYTES):
-            data += f.readline()  # to the end of the line
-            bar.update(len(data))
-            if data.strip():
-                table = pa_csv.read_csv(pa.py_buffer(data), read_options=read, **options)
-                offset += _fill(table, chosen, values, missing, offset)
-    return values[:offset], missing[:offset]
 
 
 def _fill(table: Any, chosen: tuple[str, ...], values: np.ndarray, missing: np.ndarray, offset: int) -> int:
@@ -227,26 +217,6 @@ def _fill(table: Any, chosen: tuple[str, ...], values: np.ndarray, missing: np.n
                 missing[start:end] |= ~chunk.is_valid().to_numpy(zero_copy_only=False)
             start = end
     return table.num_rows
-
-
-class _Counting(io.RawIOBase):
-    """A file that moves a progress bar by the bytes read from it."""
-
-    def __init__(self, file: Any, bar: Any):
-        self.file, self.bar = file, bar
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self.file.readinto(buffer)
-        self.bar.update(n)
-        return n
-
-    def close(self) -> None:
-        self.file.close()
-        self.bar.close()
-        super().close()
 
 
 def _bar(total: int, progress: bool) -> Any:
@@ -263,16 +233,6 @@ def _bar(total: int, progress: bool) -> Any:
         leave=False,
         disable=not progress,
     )
-
-
-def _input(source: CsvSource, progress: bool) -> Any:
-    import pyarrow as pa
-
-    if not progress or source.path is None:
-        return source.stream()
-    raw = open(source.path, "rb")  # noqa: SIM115 (closed with the stream)
-    stream = pa.PythonFile(_Counting(raw, _bar(os.fstat(raw.fileno()).st_size, True)), mode="r")
-    return stream if _plain(source.path) else pa.CompressedInputStream(stream, pa.Codec.detect(source.path).name)
 
 
 def _read_slowly(
