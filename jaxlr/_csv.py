@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 SEPARATORS = (",", ";", "\t", "|")  # tried when none is given; the first wins a tie
 PROGRESS_DELAY_S = 1.0  # a progress bar shows itself once a load has taken this long
 MISSING = ("", "NA", "N/A", "n/a", "NULL", "null")  # dropped with ``dropna``, an error without it
-PIECE_BYTES = 32 << 20  # larger plain files are parsed a piece of this size at a time
+PIECE_BYTES = 32 << 20  # uncompressed inputs are parsed a piece of this size at a time
 
 
 class DataError(ValueError):
@@ -150,13 +150,13 @@ def _read(
 ) -> tuple[np.ndarray, np.ndarray]:
     """pyarrow's float64 parse of the chosen columns, and the rows with a missing cell.
 
-    All the rows of an uncompressed input are parsed a piece of whole lines at a time, each copied at once
-    into one array, so that the peak memory is the array plus a piece, not twice the array. The array has
-    room for the most rows the input could hold (a row has a byte a column); the pages past the rows read
-    are never touched, so they cost address space, not memory.
+    An uncompressed input is parsed a piece of whole lines at a time, each piece copied at once into an
+    array with room for the most rows the input could hold (a byte a cell): the peak memory is the array
+    plus a piece, and the array's pages past the rows read are never touched.
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
+    from tqdm import tqdm
 
     read = pa_csv.ReadOptions(column_names=list(header.names), skip_rows=header.skip, encoding=codec)
     options = {
@@ -175,9 +175,13 @@ def _read(
             compression = pa.Codec.detect(source.path).name
     raw = pa.OSFile(source.path) if source.buffer is None else pa.BufferReader(source.buffer)
     stream = raw if compression is None else pa.CompressedInputStream(raw, compression)
-    with raw, stream, _bar(raw.size(), progress) as bar:
+    size = raw.size()
+    bar = tqdm(
+        total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
+    )
+    with raw, stream, bar:
         if rows is None and compression is None:
-            capacity, offset, tail = raw.size() // len(header.names) + 1, 0, b""
+            capacity, offset, tail = size // len(header.names) + 1, 0, b""
             values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
             while True:
                 chunk = stream.read(PIECE_BYTES)
@@ -219,22 +223,6 @@ def _fill(table: Any, chosen: tuple[str, ...], values: np.ndarray, missing: np.n
     return table.num_rows
 
 
-def _bar(total: int, progress: bool) -> Any:
-    """A bar of bytes on stderr that shows itself after ``PROGRESS_DELAY_S``; a silent one without ``progress``."""
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        desc="read",
-        unit="B",
-        unit_scale=True,
-        file=sys.stderr,
-        delay=PROGRESS_DELAY_S,
-        leave=False,
-        disable=not progress,
-    )
-
-
 def _read_slowly(
     source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range | None, codec: str, dropna: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -255,24 +243,23 @@ def _read_slowly(
         cells = next(csv.reader([line.rstrip(b"\r").decode(codec, "replace")], delimiter=header.sep))
         if len(cells) != len(header.names):
             raise DataError(f"{where} has {len(cells)} cells, but the header has {len(header.names)} columns")
-        missing.append(False)
-        for j, name in zip(columns, chosen, strict=True):
-            text = cells[j].strip().strip('"')
-            value = math.nan
-            if text in MISSING:
-                missing[-1] = True
-                if not dropna:
-                    what = f"{text!r}" if text else "an empty cell"
-                    raise DataError(
-                        f"{where}, column {name!r}: {what} is a missing value; "
-                        "use --dropna (dropna=True) to drop rows with missing cells"
-                    )
-            else:
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
-                if not math.isfinite(value):
-                    raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
+        texts = [cells[j].strip().strip('"') for j in columns]
+        missing.append(dropna and any(text in MISSING for text in texts))
+        for name, text in zip(chosen, texts, strict=True):
+            value = math.nan if dropna and text in MISSING else _number(text)
+            if isinstance(value, str):
+                raise DataError(f"{where}, column {name!r}: {value}")
             values.append(value)
     return np.array(values, np.float64).reshape(len(missing), len(chosen)), np.array(missing, bool)
+
+
+def _number(text: str) -> float | str:
+    """The finite number a cell holds, or what is wrong with it."""
+    if text in MISSING:
+        what = repr(text) if text else "an empty cell"
+        return f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
+    try:
+        value = float(text)
+    except ValueError:
+        return f"{text[:40]!r} is not a number"
+    return value if math.isfinite(value) else f"{text!r} is not a finite number"
