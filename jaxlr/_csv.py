@@ -59,6 +59,7 @@ class CsvHeader(NamedTuple):
 
 
 def csv_source(path: str | os.PathLike) -> CsvSource:
+    """The source of a path; ``-`` reads all of standard input."""
     path = os.fspath(path)
     if path == "-":
         return CsvSource("stdin", None, sys.stdin.buffer.read())
@@ -78,6 +79,7 @@ def _codec(encoding: str) -> str:
 
 
 def read_header(source: CsvSource, sep: str | None, encoding: str) -> CsvHeader:
+    """The first line that is not blank: its column names and separator (detected when ``sep`` is ``None``)."""
     codec, head = _codec(encoding), b""
     with source.stream() as f:
         while True:  # up to the first line that is not blank
