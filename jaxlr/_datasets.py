@@ -162,8 +162,8 @@ def load_dataset(
 ) -> Dataset:
     """Loads a built-in data set: ``"lesson"`` (the tutorial's ``y = 2x`` on ``x = 1..4``) or ``"diabetes"``.
 
-    ``"diabetes"`` is scikit-learn's (442 patients, 10 features in their original units, the target a disease
-    progression score a year later); it needs ``pip install 'jaxlr[data]'`` and downloads nothing.
+    ``"diabetes"`` is scikit-learn's bundled data (442 patients, 10 features in their original units, the target
+    a disease progression score a year later); it needs ``pip install 'jaxlr[data]'``.
 
     Args:
       name: ``"lesson"`` or ``"diabetes"``.
@@ -172,8 +172,7 @@ def load_dataset(
       weights: a column to use as sample weights (not as a feature), or ``None``.
 
     Raises:
-      DataError: for an unknown name or column, or a missing scikit-learn;
-        :class:`WeightsError` for an unusable weights column.
+      DataError: an unknown name or column, or no scikit-learn (:class:`WeightsError`: the weights column).
 
     Examples:
       >>> import jaxlr

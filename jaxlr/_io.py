@@ -92,7 +92,7 @@ def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> contextlib
       binary: open it in binary mode (``"wb"``) rather than text (``"w"``, UTF-8).
 
     Returns:
-      A context manager yielding the open file; a regular file is replaced only if the block ends without error.
+      A context manager yielding the open file; a regular file is replaced when the block ends without error.
 
     Examples:
       >>> import pathlib, tempfile
