@@ -183,18 +183,19 @@ def _read(
     )
     with raw, stream, bar:
         if rows is None and compression is None:
-            capacity, offset, tail = size // len(header.names) + 1, 0, b""
+            capacity, offset, tail, more = size // len(header.names) + 1, 0, b"", True
             values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
-            while True:
-                chunk = stream.read(PIECE_BYTES)
-                piece, _, tail = (tail + chunk).rpartition(b"\n") if chunk else (tail, b"", b"")
+            while more:
+                data = tail + stream.read(PIECE_BYTES)
+                more = len(data) > len(tail)
+                end = data.rfind(b"\n") + 1 if more else len(data)  # whole lines; at the end, the last one too
+                tail = data[end:]
                 bar.update(raw.tell() - bar.n)
-                if piece.strip():
-                    table = pa_csv.read_csv(pa.py_buffer(piece), read_options=read, **options)
+                if end:
+                    table = pa_csv.read_csv(pa.py_buffer(data)[:end], read_options=read, **options)
                     offset += _fill(table, chosen, values, missing, offset)
                     read.skip_rows = 0  # the header was in the first piece
-                if not chunk:
-                    return values[:offset], missing[:offset]
+            return values[:offset], missing[:offset]
         read.skip_rows_after_names = 0 if rows is None else max(rows.start, 0)
         wanted = None if rows is None else max(rows.stop - max(rows.start, 0), 0)
         batches, count = [], 0
