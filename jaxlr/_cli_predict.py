@@ -1,12 +1,7 @@
 """``jaxlr predict MODEL.json DATA.csv``: a saved model's predictions for the rows of a CSV file.
 
-The CSV must hold every feature the model was fitted on, by name (in any order;
-other columns are ignored). The predictions are written as CSV, one column headed
-by the model's target name, to ``--out`` or to standard output. If the CSV also
-holds the target column, the MSE and R² of the predictions are printed (on stderr
-when the predictions go to standard output). Exit codes: 0, or 2 for bad input (a
-missing column, a model file that is corrupt or of another format version), with
-a one-line error.
+The CSV holds the model's features by name, in any order; with the target column too, the MSE and R² are
+printed (on stderr when the predictions go to stdout). Exit codes: 0, or 2 for bad input, with one line.
 """
 
 import argparse
@@ -37,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _features(model: Model, model_path: str, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
     """The model's feature columns of the CSV, in the model's order, and its target column if it has one."""
-    source = csv_source(args.data)  # read once: DATA may be standard input
+    source = csv_source(args.data)
     header = read_header(source, args.sep, args.encoding)
     missing = [name for name in model.features if name not in header.names]
     if missing:
@@ -49,13 +44,6 @@ def _features(model: Model, model_path: str, args: argparse.Namespace) -> tuple[
     values, _ = parse(source, header, (*model.features, *target), encoding=args.encoding)
     d = len(model.features)
     return values[:, :d], values[:, d] if target else None
-
-
-def _write_predictions(path: str, header: str, predictions: np.ndarray) -> None:
-    # str() of a NumPy scalar is its shortest round-tripping repr, in the model's dtype.
-    text = "\n".join([header, *map(str, predictions)]) + "\n"
-    with atomic_write(path) as f:
-        f.write(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     except DataError as e:
         return fail(PROG, str(e))
     predictions = np.asarray(model.predict(x))
+    text = "\n".join([model.target or "prediction", *map(str, predictions)]) + "\n"  # str(): shortest round trip
     try:
-        _write_predictions(args.out, model.target or "prediction", predictions)
+        with atomic_write(args.out) as f:
+            f.write(text)
     except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
         raise
     except OSError as e:
@@ -81,9 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out != STDOUT:
         print(f"wrote {len(predictions)} predictions to {os.fspath(args.out)}")
     if y is not None:
-        residual = predictions.astype(np.float64) - y
-        mse = float(np.mean(residual**2))
-        total = float(np.sum((y - y.mean()) ** 2))
-        r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else float("nan")
+        mse = float(np.mean((predictions.astype(np.float64) - y) ** 2))
+        variance = float(np.var(y))
+        r2 = 1.0 - mse / variance if variance > 0 else float("nan")
         print(f"against {model.target!r} in {args.data}: MSE {mse:.8g}, R² {r2:.6g} ({len(y)} rows)")
     return 0

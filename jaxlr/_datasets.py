@@ -41,36 +41,28 @@ class WeightsError(DataError):
         self.column, self.reason = column, reason
 
 
-def _lesson_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
-    x = np.array([1.0, 2.0, 3.0, 4.0])
-    return ("x", "y"), np.stack([x, 2 * x], axis=1), "y"
-
-
-def _diabetes_columns() -> tuple[tuple[str, ...], np.ndarray, str]:
+def _diabetes() -> tuple[tuple[str, ...], np.ndarray, str]:
     try:
         from sklearn.datasets import load_diabetes
     except ImportError:
         raise DataError(
             "the diabetes dataset comes with scikit-learn, which is not installed: pip install 'jaxlr[data]'"
         ) from None
-    # Unscaled: the features in their original units (age in years, BMI, ...), the target a
-    # disease progression score one year later. 442 patients, 10 features.
-    bunch: Any = load_diabetes(scaled=False)
-    names = (*bunch.feature_names, "target")
-    return names, np.column_stack([bunch.data, bunch.target]).astype(np.float64), "target"
+    bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
+    return (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target]).astype(np.float64), "target"
 
 
 # Built-in data sets by name: a loader returning (column names, values, default target).
 DATASETS: dict[str, Callable[[], tuple[tuple[str, ...], np.ndarray, str]]] = {
-    "diabetes": _diabetes_columns,
-    "lesson": _lesson_columns,
+    "diabetes": _diabetes,
+    "lesson": lambda: (("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]]), "y"),
 }
 
 
 def _choose(
-    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None, weights: str | None = None
-) -> tuple[tuple[str, ...], str]:
-    """The feature names and the target, checked against the available ``columns`` (and the ``weights`` column)."""
+    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None, weights: str | None
+) -> tuple[str, ...]:
+    """The columns to read, features first, then the target and the ``weights`` column, checked against ``columns``."""
     columns = tuple(columns)
     if weights is not None:
         if weights not in columns:
@@ -86,46 +78,30 @@ def _choose(
         features = tuple(name for name in columns if name != target)
         if not features:
             raise DataError(f"{source} has only the target column {target!r}: no feature columns to fit on")
-    else:
-        features = tuple(features)
-        if not features:
-            raise DataError("no features chosen: give at least one feature column")
-        for name in features:
-            if name not in columns:
-                raise DataError(f"{source} has no feature column {name!r}; its columns are {', '.join(columns)}")
-            if name == target:
-                raise DataError(f"column {name!r} cannot be both the target and a feature")
-        duplicates = sorted({name for name in features if features.count(name) > 1})
-        if duplicates:
-            raise DataError(f"feature {duplicates[0]!r} is chosen more than once")
-    return features, target
+    elif not features:
+        raise DataError("no features chosen: give at least one feature column")
+    for name in features:
+        if name not in columns:
+            raise DataError(f"{source} has no feature column {name!r}; its columns are {', '.join(columns)}")
+        if name == target:
+            raise DataError(f"column {name!r} cannot be both the target and a feature")
+        if list(features).count(name) > 1:
+            raise DataError(f"feature {name!r} is chosen more than once")
+    return (*features, target, *(() if weights is None else (weights,)))
 
 
-def _check_weights(name: str, values: np.ndarray) -> np.ndarray:
-    """The weights column as float64, refused when negative or all zero (its cells are already finite numbers)."""
-    values = np.asarray(values, np.float64)
-    if np.any(values < 0):
-        row = int(np.argmax(values < 0))
-        raise WeightsError(name, f"sample weights must be non-negative; row {row} has {values[row]:g}")
-    if not np.any(values > 0):
-        raise WeightsError(name, "every weight is zero; at least one row needs a positive weight")
-    return values
-
-
-def _select(
-    columns: Sequence[str],
-    values: np.ndarray,
-    source: str,
-    target: str,
-    features: Sequence[str] | None,
-    weights: str | None = None,
-) -> Dataset:
-    features, target = _choose(columns, source, target, features, weights)
-    index = {name: i for i, name in enumerate(columns)}
-    x = values[:, [index[name] for name in features]]
-    y = values[:, index[target]]
-    w = None if weights is None else _check_weights(weights, values[:, index[weights]])
-    return Dataset(x, y, features, target, source, w, weights)
+def _dataset(chosen: tuple[str, ...], values: np.ndarray, source: str, weights: str | None, dropped: int) -> Dataset:
+    """The :class:`Dataset` of ``values``, whose columns are ``chosen`` as :func:`_choose` orders them."""
+    d = len(chosen) - 1 - (weights is not None)
+    w = None
+    if weights is not None:
+        w = values[:, -1]
+        if np.any(w < 0):
+            row = int(np.argmax(w < 0))
+            raise WeightsError(weights, f"sample weights must be non-negative; row {row} has {w[row]:g}")
+        if not np.any(w > 0):
+            raise WeightsError(weights, "every weight is zero; at least one row needs a positive weight")
+    return Dataset(values[:, :d], values[:, d], chosen[:d], chosen[d], source, w, weights, dropped)
 
 
 def load_csv(
@@ -140,35 +116,25 @@ def load_csv(
     dropna: bool = False,
     progress: bool = False,
 ) -> Dataset:
-    """Loads a regression problem from a CSV file with a header row.
+    """Loads a regression problem from a CSV file whose first line is a header and whose cells are numbers.
+
+    Only the chosen columns are parsed, so the others may hold text (names, dates, ...).
 
     Args:
-      path: the CSV file (``-`` for standard input; a ``.gz`` name is read
-        through gzip). Every cell of the chosen columns must be a finite
-        number; the other columns are not parsed.
+      path: the CSV file; ``-`` for standard input; a ``.gz`` name is read through gzip.
       target: the name of the column to predict.
-      features: the feature columns, by name, in the order wanted; ``None`` for
-        every column but the target.
-      rows: the 0-based data rows to read (``None``: all).
-      weights: a column of sample weights (non-negative, not all zero), or
-        ``None``. It is never a feature: with ``features=None`` the features are
-        the columns other than the target and the weights.
-      sep: the separator; ``None`` detects it from the header line (the most
-        frequent of ``,`` ``;`` tab ``|``).
+      features: the feature columns, in the order wanted; ``None`` for every column but the target (and weights).
+      rows: the 0-based data rows to read, e.g. ``range(1000, 2000)`` (``None``: all).
+      weights: a column of sample weights (non-negative, not all zero, never a feature), or ``None``.
+      sep: the separator; ``None`` picks the most frequent of ``,`` ``;`` tab ``|`` in the header line.
       encoding: the file's text encoding, e.g. ``"latin-1"``.
-      dropna: drop rows with a missing cell (empty, ``NA``, ``NULL``) in the
-        chosen columns; ``Dataset.dropped`` counts them. Without it a missing
-        cell is an error.
+      dropna: drop rows with a missing cell (empty, ``NA``, ``NULL``), counted in ``Dataset.dropped``;
+        without it a missing cell is an error.
       progress: show a progress bar on stderr for a load taking over a second.
 
-    Returns:
-      A :class:`Dataset`.
-
     Raises:
-      DataError: for anything that makes the file unusable, with a one-line
-        message naming the file and, where there is one, the row and column;
-        :class:`WeightsError` (a ``DataError``) when the problem is the weights
-        column.
+      DataError: a one-line message naming the file and, where there is one, the row, line and column;
+        :class:`WeightsError` (a ``DataError``) when the problem is the weights column.
 
     Examples:
       >>> import pathlib, tempfile
@@ -181,29 +147,23 @@ def load_csv(
     """
     source = csv_source(path)
     header = read_header(source, sep, encoding)
-    features, target = _choose(header.names, source.label, target, features, weights)
-    chosen = (*features, target, *(() if weights is None else (weights,)))
+    chosen = _choose(header.names, source.label, target, features, weights)
     try:
         values, dropped = parse(source, header, chosen, rows=rows, encoding=encoding, dropna=dropna, progress=progress)
     except DataError as e:
         if weights is not None and f"column {weights!r}" in str(e):  # a cell of the weights that is not a number
             raise WeightsError(weights, str(e)) from None
         raise
-    d = len(features)
-    w = None if weights is None else _check_weights(weights, values[:, d + 1])
-    return Dataset(values[:, :d], values[:, d], features, target, source.label, w, weights, dropped)
+    return _dataset(chosen, values, source.label, weights, dropped)
 
 
 def load_dataset(
     name: str, *, target: str | None = None, features: Sequence[str] | None = None, weights: str | None = None
 ) -> Dataset:
-    """Loads a built-in data set.
+    """Loads a built-in data set: ``"lesson"`` (the tutorial's ``y = 2x`` on ``x = 1..4``) or ``"diabetes"``.
 
-    * ``"lesson"``: the tutorial's ``x = [1, 2, 3, 4]``, ``y = 2x``.
-    * ``"diabetes"``: scikit-learn's diabetes data (442 patients, 10 features in
-      their original units, target a disease progression score). Needs
-      scikit-learn (``pip install 'jaxlr[data]'``); it is bundled, nothing is
-      downloaded.
+    ``"diabetes"`` is scikit-learn's bundled data (442 patients, 10 features in their original units, the target
+    a disease progression score a year later); it needs ``pip install 'jaxlr[data]'``.
 
     Args:
       name: ``"lesson"`` or ``"diabetes"``.
@@ -211,12 +171,8 @@ def load_dataset(
       features: feature columns by name; ``None`` for all the others.
       weights: a column to use as sample weights (not as a feature), or ``None``.
 
-    Returns:
-      A :class:`Dataset`.
-
     Raises:
-      DataError: for an unknown name or column, or a missing scikit-learn;
-        :class:`WeightsError` for an unusable weights column.
+      DataError: an unknown name or column, or no scikit-learn (:class:`WeightsError`: the weights column).
 
     Examples:
       >>> import jaxlr
@@ -227,5 +183,6 @@ def load_dataset(
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
     columns, values, default_target = DATASETS[name]()
-    target = default_target if target is None else target
-    return _select(columns, values, f"dataset {name}", target, features, weights)
+    chosen = _choose(columns, f"dataset {name}", default_target if target is None else target, features, weights)
+    values = values[:, [columns.index(column) for column in chosen]]
+    return _dataset(chosen, values, f"dataset {name}", weights, 0)

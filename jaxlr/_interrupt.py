@@ -1,13 +1,7 @@
 """Prompt, clean stops on SIGINT and SIGTERM, even while a compiled loop runs.
 
-While a compiled XLA program runs, the main thread waits inside C++, where
-Python's signal handlers cannot run: Ctrl-C would only take effect when the whole
-fit had finished. The ``jaxlr`` command therefore runs its work in a worker
-thread and keeps the main thread free to take the signal at once
-(:func:`run_interruptibly`). On a signal it removes any output file still being
-written (see :mod:`jaxlr._io`), prints one line and ends the process with
-``128 + signal`` (130 for SIGINT, 143 for SIGTERM), without waiting for the
-device to finish. Inputs are only ever read, so they are never touched.
+While XLA runs, the main thread waits in C++ where Python's signal handlers cannot run, so the ``jaxlr``
+command runs its work in a worker thread and keeps the main thread free to take the signal at once.
 """
 
 import os
@@ -19,8 +13,6 @@ from typing import Any
 
 from jaxlr import _io
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 class Interrupted(Exception):
     """A stop was requested by ``signum``."""
@@ -31,15 +23,15 @@ class Interrupted(Exception):
 
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
-    del frame  # unused
     raise Interrupted(signum)
 
 
 def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
-    """Runs ``work()`` in a worker thread; a SIGINT or SIGTERM ends the process at once, cleanly.
+    """Runs ``work()`` in a worker thread and returns its exit code; a SIGINT or SIGTERM ends the process at once.
 
-    Returns ``work()``'s exit code. Outside the main thread (where signal handlers
-    cannot be installed) it simply calls ``work()``.
+    On a signal it removes the outputs still being written, prints one line and exits with ``128 + signal``
+    without waiting for the device. Outside the main thread (where handlers cannot be installed) it just
+    calls ``work()``.
     """
     if threading.current_thread() is not threading.main_thread():
         return work()
@@ -51,7 +43,7 @@ def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
         except BaseException as e:  # re-raised in the main thread
             outcome["error"] = e
 
-    previous = {s: signal.signal(s, _raise_interrupted) for s in _SIGNALS}
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         worker = threading.Thread(target=target, name=f"{prog} worker", daemon=True)
         worker.start()

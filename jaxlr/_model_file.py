@@ -1,19 +1,8 @@
 """A fitted model as a small, versioned JSON file: what ``jaxlr fit --save-model`` writes and ``jaxlr predict`` reads.
 
-The file holds what predicting needs and nothing else (no loss history): the
-feature and target names, the weights and bias as trained, the standardization
-applied to the features before training (so that raw data can be fed in), the
-training dtype, the jaxlr version that wrote it and the file format's version.
-Floats are written by ``json`` as their shortest round-tripping ``repr``, so a
-model loads back bit for bit.
-
-An example (``--standardize``; without it ``"standardization"`` is ``null``)::
-
-    {"format": "jaxlr-model", "format_version": 1, "jaxlr_version": "0.1.0",
-     "features": ["area_m2", "rooms"], "target": "price_k",
-     "weights": [81.3, 9.2], "bias": 56.0,
-     "standardization": {"mean": [95.5, 3.1], "scale": [32.3, 1.0]},
-     "dtype": "float32"}
+It holds what predicting needs (no loss history): the feature and target names, the weights and bias as
+trained, the standardization applied before training, the dtype, and the jaxlr and file format versions.
+``json`` writes floats as their shortest round-tripping ``repr``, so a model loads back bit for bit.
 """
 
 import json
@@ -43,13 +32,10 @@ class Model(NamedTuple):
     Attributes:
       features: the ``d`` feature names, in the order of the weights.
       target: the name of what is predicted, or ``None``.
-      weights: ``(d,)`` float64, as trained: on the standardized features when
-        ``standardization`` is given.
+      weights: ``(d,)`` float64, as trained: on the standardized features when ``standardization`` is given.
       bias: the trained bias, or ``None`` for a model through the origin.
-      standardization: the shift and scale applied to raw features before the
-        weights, or ``None``.
-      dtype: the precision it was trained in, ``"float32"`` or ``"float64"``;
-        :meth:`predict` computes in it.
+      standardization: the shift and scale applied to raw features before the weights, or ``None``.
+      dtype: the precision it was trained in and :meth:`predict` computes in, ``"float32"`` or ``"float64"``.
     """
 
     features: tuple[str, ...]
@@ -81,16 +67,11 @@ class Model(NamedTuple):
         return predict(Params(np.asarray(self.weights, self.dtype), bias), np.asarray(x, self.dtype))
 
 
-def _finite_list(values: Any) -> list[float]:
-    return np.asarray(values, np.float64).tolist()
-
-
 def save_model(path: str | os.PathLike, model: Model) -> None:
     """Writes ``model`` to ``path`` as a versioned JSON model file (atomically; ``-`` is stdout).
 
     Raises:
-      ValueError: for a weight, bias or standardization that is not finite, or
-        whose length does not match the features.
+      ValueError: for a weight, bias or standardization that is not finite or does not match the features.
 
     Examples:
       >>> import pathlib, tempfile
@@ -101,26 +82,21 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
       >>> jaxlr.load_model(path).weights.tolist()
       [0.1]
     """
-    d = len(model.features)
-    record: dict[str, Any] = {
+    scaling = model.standardization
+    record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "jaxlr_version": _version(),
         "features": list(model.features),
         "target": model.target,
-        "weights": _finite_list(model.weights),
+        "weights": np.asarray(model.weights, np.float64).tolist(),
         "bias": None if model.bias is None else float(model.bias),
         "standardization": None
-        if model.standardization is None
-        else {
-            "mean": _finite_list(model.standardization.mean),
-            "scale": _finite_list(model.standardization.scale),
-        },
+        if scaling is None
+        else {key: np.asarray(v, np.float64).tolist() for key, v in scaling._asdict().items()},
         "dtype": model.dtype,
     }
     _check(record, "save_model", ValueError)
-    if len(record["weights"]) != d:
-        raise ValueError(f"save_model: model.weights has {len(record['weights'])} values for {d} features")
     write_json(path, record)
 
 
@@ -128,9 +104,8 @@ def load_model(path: str | os.PathLike) -> Model:
     """Reads a model file that :func:`save_model` (or ``jaxlr fit --save-model``) wrote.
 
     Raises:
-      DataError: a one-line reason if the file cannot be read, is not JSON, is not
-        a jaxlr model file, is of another format version, or has a field that is
-        missing or of the wrong kind.
+      DataError: a one-line reason if the file cannot be read, is not JSON or not a jaxlr model file, is of
+        another format version, or has a field that is missing or of the wrong kind.
     """
     path = os.fspath(path)
     try:
@@ -142,65 +117,50 @@ def load_model(path: str | os.PathLike) -> Model:
         raise DataError(f"{path} is not a jaxlr model file: it is not valid JSON ({e})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise DataError(f'{path} is not a jaxlr model file: it has no "format": "{FORMAT}"')
-    version = record.get("format_version")
-    if version != FORMAT_VERSION:
+    if record.get("format_version") != FORMAT_VERSION:
         raise DataError(
-            f"{path} is a jaxlr model file of format version {version!r}; this jaxlr ({_version()}) "
-            f"reads version {FORMAT_VERSION}"
+            f"{path} is a jaxlr model file of format version {record.get('format_version')!r}; "
+            f"this jaxlr ({_version()}) reads version {FORMAT_VERSION}"
         )
     _check(record, path, DataError)
     scaling = record["standardization"]
+    if scaling is not None:
+        scaling = Standardization(np.asarray(scaling["mean"], np.float64), np.asarray(scaling["scale"], np.float64))
     return Model(
-        features=tuple(record["features"]),
-        target=record["target"],
-        weights=np.asarray(record["weights"], np.float64),
-        bias=None if record["bias"] is None else float(record["bias"]),
-        standardization=None
-        if scaling is None
-        else Standardization(np.asarray(scaling["mean"], np.float64), np.asarray(scaling["scale"], np.float64)),
-        dtype=record["dtype"],
+        tuple(record["features"]),
+        record["target"],
+        np.asarray(record["weights"], np.float64),
+        None if record["bias"] is None else float(record["bias"]),
+        scaling,
+        record["dtype"],
     )
 
 
-def _numbers(value: Any, d: int) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == d
-        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    )
+def _numbers(value: Any, d: int, positive: bool = False) -> bool:
+    """Whether ``value`` is a list of ``d`` finite numbers (all positive ones with ``positive``)."""
+    ok = isinstance(value, list) and len(value) == d
+    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    return ok and not (positive and any(v <= 0 for v in value))
 
 
 def _check(record: dict[str, Any], where: str, error: type[Exception]) -> None:
-    """Each field of a model record, or ``error`` naming the first that is wrong."""
-
-    def wrong(field: str, expected: str) -> Exception:
-        return error(f"{where}: field {field!r}: expected {expected}, got {record.get(field)!r:.80}")
-
-    features = record.get("features")
-    if not (
-        isinstance(features, list)
-        and features
-        and all(isinstance(f, str) and f for f in features)
-        and len(set(features)) == len(features)
-    ):
-        raise wrong("features", "a non-empty list of distinct column names")
-    d = len(features)
-    if not (record.get("target") is None or isinstance(record["target"], str)):
-        raise wrong("target", "a column name or null")
-    if not _numbers(record.get("weights"), d):
-        raise wrong("weights", f"a list of {d} finite numbers, one per feature")
-    if "bias" not in record or not (record["bias"] is None or _numbers([record["bias"]], 1)):
-        raise wrong("bias", "a finite number or null")
-    scaling = record.get("standardization", "missing")
-    if scaling is not None and not (
-        isinstance(scaling, dict)
-        and _numbers(scaling.get("mean"), d)
-        and _numbers(scaling.get("scale"), d)
-        and all(s > 0 for s in scaling["scale"])
-    ):
-        raise wrong("standardization", f'null or {{"mean": [{d} numbers], "scale": [{d} positive numbers]}}')
-    if record.get("dtype") not in DTYPES:
-        raise wrong("dtype", " or ".join(map(repr, DTYPES)))
+    """Raises ``error`` naming the first field of a model record that is wrong."""
+    features, scaling, bias = (record.get(key, "missing") for key in ("features", "standardization", "bias"))
+    d = len(features) if isinstance(features, list) else 0
+    for field, ok, expected in [
+        ("features", d and all(isinstance(f, str) and f for f in features) and len(set(features)) == d,
+         "a non-empty list of distinct column names"),
+        ("target", record.get("target") is None or isinstance(record["target"], str), "a column name or null"),
+        ("weights", _numbers(record.get("weights"), d), f"a list of {d} finite numbers, one per feature"),
+        ("bias", bias is None or _numbers([bias], 1), "a finite number or null"),
+        ("standardization",
+         scaling is None or (isinstance(scaling, dict) and _numbers(scaling.get("mean"), d)
+                             and _numbers(scaling.get("scale"), d, positive=True)),
+         f'null or {{"mean": [{d} numbers], "scale": [{d} positive numbers]}}'),
+        ("dtype", record.get("dtype") in DTYPES, " or ".join(map(repr, DTYPES))),
+    ]:  # fmt: skip
+        if not ok:
+            raise error(f"{where}: field {field!r}: expected {expected}, got {record.get(field)!r:.80}")
 
 
 def _version() -> str:
@@ -210,11 +170,7 @@ def _version() -> str:
 
 
 def model_from_fit(
-    features: Sequence[str],
-    target: str | None,
-    params: Params,
-    standardization: Standardization | None,
-    dtype: str,
+    features: Sequence[str], target: str | None, params: Params, standardization: Standardization | None, dtype: str
 ) -> Model:
     """The :class:`Model` of trained ``params`` (on standardized features when ``standardization`` is given)."""
     bias = None if params.b is None else float(np.asarray(params.b, np.float64))

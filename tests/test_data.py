@@ -6,29 +6,30 @@ import numpy as np
 import pytest
 
 import jaxlr
-from jaxlr._csv import read_csv
 from jaxlr._io import atomic_write, write_json
 
 
-def test_read_csv_with_bom_spaces_blank_lines_and_a_row_range(tmp_path):
+def test_load_csv_with_bom_spaces_blank_lines_and_a_row_range(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("\ufeff a , b\n1, 2\n\n3,4\n5,6\n7,oops\n", encoding="utf-8")
-    table = read_csv(path, rows=range(1, 3))
-    assert table.columns == ("a", "b")
-    np.testing.assert_array_equal(table.values, [[3.0, 4.0], [5.0, 6.0]])  # row 3 is never parsed
+    data = jaxlr.load_csv(path, target="b", rows=range(1, 3))
+    assert data.feature_names == ("a",) and data.target_name == "b"
+    np.testing.assert_array_equal(data.x, [[3.0], [5.0]])  # row 3 is never parsed
+    np.testing.assert_array_equal(data.y, [4.0, 6.0])
+    np.testing.assert_array_equal(jaxlr.load_csv(path, target="b", rows=range(0, 1)).y, [2.0])
     path.write_text("a,b\n1,2\n3,4\n5,6\n7,8,9,10\n")  # a broken row after the range is never reached
-    np.testing.assert_array_equal(read_csv(path, rows=range(0, 2)).values, [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(jaxlr.load_csv(path, target="b", rows=range(0, 2)).x, [[1.0], [3.0]])
 
 
 @pytest.mark.parametrize(
     "text, words",
     [("a,a\n1,2\n", ["'a'", "twice"]), ("a,\n1,2\n", ["column 2", "no name"]), ("a,b\n1,2\n", ["rows 5..6"])],
 )
-def test_read_csv_errors(tmp_path, text, words):
+def test_load_csv_errors(tmp_path, text, words):
     path = tmp_path / "d.csv"
     path.write_text(text)
     with pytest.raises(jaxlr.DataError) as info:
-        read_csv(path, rows=range(5, 7))
+        jaxlr.load_csv(path, target="a", rows=range(5, 7))
     for word in words:
         assert word in str(info.value)
 
