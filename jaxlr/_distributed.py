@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 import optax
-import pyarrow as pa
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh
 
@@ -274,7 +273,7 @@ def _share(source: CsvSource, skip: int, process_index: int, process_count: int)
         data = file.read(end - begin)
     if not data.strip():
         return None
-    return CsvSource(f"{source.label} (the share from byte {begin})", None, pa.py_buffer(data))
+    return CsvSource(f"{source.label} (the share from byte {begin})", None, data)
 
 
 def _pick_columns(

@@ -289,3 +289,9 @@ def test_the_precision_check_rejects_default_precision():
     assert [ok for _, ok in _dots_at_full_precision(highest)] == [True]
     hlo = jax.jit(lambda x, w: jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)).lower(x, w)
     assert [ok for _, ok in _dots_at_full_precision(hlo.as_text(dialect="hlo"))] == [True]
+
+
+def test_import_jaxlr_does_not_import_pyarrow():
+    """pyarrow (~0.1 s to import) loads only when a CSV is read: the lesson scripts start without it."""
+    out = run_python("-c", "import sys, jaxlr, jaxlr._cli; assert 'pyarrow' not in sys.modules, 'pyarrow imported'")
+    assert out.returncode == 0, out.stderr
