@@ -24,35 +24,21 @@ class RegressionStats(NamedTuple):
     """What :func:`regression_stats` returns: statsmodels' ``OLS``/``WLS`` results, as arrays.
 
     Per-coefficient fields have ``k`` entries: the ``d`` weights, then the intercept when there is
-    one (statsmodels' ``add_constant`` puts it first).
-
-    Attributes:
-      r2: R², ``1 - SSR/TSS``, TSS about the (weighted) mean, or about zero without an intercept.
-      adj_r2: adjusted R², ``1 - (nobs - 1)/df_resid · (1 - R²)`` (``nobs`` without an intercept).
-      rmse: ``sqrt(SSR / sum(s))``, scikit-learn's ``root_mean_squared_error``.
-      residual_std_error: ``sqrt(SSR / df_resid)``, the estimate of σ.
-      std_errors: ``(k,)`` standard errors of the coefficients (``bse``).
-      t_values: ``(k,)`` ``coef / std_errors``.
-      p_values: ``(k,)`` two-sided p-values from Student's t with ``df_resid`` degrees of freedom.
-      conf_int_95: ``(k, 2)`` 95% confidence intervals, ``coef ± t₀.₉₇₅ · std_errors``.
-      coef: ``(k,)`` the coefficients described (``params``).
-      nobs: the number of rows (zero-weight rows count, as in statsmodels' WLS).
-      df_model: the rank of the design less the intercept.
-      df_resid: ``nobs`` less the rank of the design with its intercept.
+    one (statsmodels' ``add_constant`` puts it first). SSR and TSS are (weighted) sums of squares.
     """
 
-    r2: jax.Array
-    adj_r2: jax.Array
-    rmse: jax.Array
-    residual_std_error: jax.Array
-    std_errors: jax.Array
-    t_values: jax.Array
-    p_values: jax.Array
-    conf_int_95: jax.Array
-    coef: jax.Array
-    nobs: jax.Array
-    df_model: jax.Array
-    df_resid: jax.Array
+    r2: jax.Array  # 1 - SSR/TSS, TSS about the (weighted) mean, or about zero without an intercept
+    adj_r2: jax.Array  # 1 - (nobs - 1)/df_resid · (1 - R²) (nobs without an intercept)
+    rmse: jax.Array  # sqrt(SSR / sum(s)), scikit-learn's root_mean_squared_error
+    residual_std_error: jax.Array  # sqrt(SSR / df_resid), the estimate of σ
+    std_errors: jax.Array  # (k,) standard errors of the coefficients (statsmodels' bse)
+    t_values: jax.Array  # (k,) coef / std_errors
+    p_values: jax.Array  # (k,) two-sided, from Student's t with df_resid degrees of freedom
+    conf_int_95: jax.Array  # (k, 2) 95% confidence intervals, coef ± t₀.₉₇₅ · std_errors
+    coef: jax.Array  # (k,) the coefficients described (statsmodels' params)
+    nobs: jax.Array  # the number of rows (zero-weight rows count, as in statsmodels' WLS)
+    df_model: jax.Array  # the rank of the design less the intercept
+    df_resid: jax.Array  # nobs less the rank of the design with its intercept
 
 
 def t_two_sided_p(t: jax.Array, df: jax.Array) -> jax.Array:
