@@ -30,8 +30,9 @@ class Centred(NamedTuple):
     x: jax.Array  # (n, d) x - x_mean
     y: jax.Array  # (n,) y - y_mean
     scale: jax.Array  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
-    weight: jax.Array | None  # (n,) the sample weights, or None for equal weights
     total_weight: jax.Array  # () sum of the weights (n without weights)
+    a: jax.Array  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
+    target: jax.Array  # (n,) sqrt(s) · y
 
 
 def centre(x: jax.Array, y: jax.Array, weight: jax.Array | None, *, bias: bool) -> Centred:
@@ -44,23 +45,16 @@ def centre(x: jax.Array, y: jax.Array, weight: jax.Array | None, *, bias: bool) 
     total = jnp.asarray(x.shape[0], x.dtype) if weight is None else jnp.sum(weight)
     x_mean = jnp.sum(s[:, None] * x, axis=0) / total if bias else jnp.zeros(x.shape[1:], x.dtype)
     y_mean = jnp.sum(s * y) / total if bias else jnp.zeros((), y.dtype)
-    centred = x - x_mean[None, :]
-    scale = jnp.sqrt(jnp.sum(s[:, None] * centred**2, axis=0) / total)
-    return Centred(x_mean, y_mean, centred, y - y_mean, jnp.where(scale > 0, scale, 1.0), weight, total)
-
-
-def scaled_design(c: Centred) -> tuple[jax.Array, jax.Array]:
-    """``(sqrt(s) * x_centred / scale, sqrt(s) * y_centred)``: the rows of the weighted problem."""
-    z = c.x / c.scale[None, :]
-    if c.weight is None:
-        return z, c.y
-    root = jnp.sqrt(c.weight)
-    return root[:, None] * z, root * c.y
+    xc, yc = x - x_mean[None, :], y - y_mean
+    scale = jnp.sqrt(jnp.sum(s[:, None] * xc**2, axis=0) / total)
+    scale = jnp.where(scale > 0, scale, 1.0)
+    root = jnp.sqrt(s)
+    return Centred(x_mean, y_mean, xc, yc, scale, total, root[:, None] * (xc / scale[None, :]), root * yc)
 
 
 def _solve(c: Centred, l2: jax.Array | None) -> tuple[jax.Array, jax.Array]:
     """``(w, b)`` for the centred problem; ``l2`` adds ``l2 * |w|²`` to the weighted mean of squares."""
-    a, target = scaled_design(c)
+    a, target = c.a, c.target
     if l2 is not None:
         # With w = v / scale the penalty l2 sum(s) |v / scale|² is d extra rows sqrt(l2 sum(s)) / scale_j · e_j.
         a = jnp.concatenate([a, jnp.diag(jnp.sqrt(l2 * c.total_weight) / c.scale)])

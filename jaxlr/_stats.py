@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax.scipy.special import betainc, ndtri
 from jax.typing import ArrayLike
 
-from jaxlr._least_squares import _solve, centre, check_problem, scaled_design
+from jaxlr._least_squares import _solve, centre, check_problem
 from jaxlr._model import PRECISION
 from jaxlr._types import Params
 
@@ -80,7 +80,7 @@ def _regression_stats(x, y, weight, l2, params: Params | None, *, intercept: boo
     s = jnp.ones_like(y) if weight is None else weight
     ssr, tss = jnp.sum(s * residual * residual), jnp.sum(s * c.y * c.y)
 
-    _, sv, vt = jnp.linalg.svd(scaled_design(c)[0], full_matrices=False)
+    _, sv, vt = jnp.linalg.svd(c.a, full_matrices=False)
     keep = sv > sv[0] * jnp.finfo(x.dtype).eps * max(n, d)  # numpy.linalg.matrix_rank's tolerance
     rank = jnp.sum(keep).astype(x.dtype)
     # (AᵀA)⁺ = M Mᵀ with M = V Σ⁺: the slopes' covariance is σ² diag(1/scale) M Mᵀ diag(1/scale).

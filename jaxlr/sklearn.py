@@ -32,8 +32,6 @@ from jaxlr._least_squares import check_sample_weight
 __all__ = ["GradientDescentRegressor"]
 
 _OPTIMIZERS = ("sgd", "momentum", "adam")
-# The default tol by compute dtype: well above what rounding leaves of the gradient on a standardized problem.
-_DEFAULT_TOL = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 1e-6}
 
 
 def _positive_real(value: Any) -> bool:
@@ -108,7 +106,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         for flag in ("fit_intercept", "standardize"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(f"{name}: {flag} must be True or False, got {getattr(self, flag)!r}")
-        return _DEFAULT_TOL[dtype] if self.tol is None else float(self.tol)
+        if self.tol is None:  # well above what rounding leaves of the gradient on a standardized problem
+            return 1e-8 if dtype == np.float64 else 1e-6
+        return float(self.tol)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
         """Fits ``coef_`` and ``intercept_`` by gradient descent, until ``tol`` or ``max_iter`` steps; returns ``self``.
