@@ -9,6 +9,7 @@ size; the intercept is then ``mean(y) - mean(x) @ w``, exact algebra, not an app
 
 import functools
 import math
+import numbers
 from typing import Any, NamedTuple
 
 import jax
@@ -19,7 +20,7 @@ from jax.typing import ArrayLike
 from jaxlr import _validate
 from jaxlr._model import PRECISION
 from jaxlr._types import Params
-from jaxlr._validate import checked_data, is_concrete_number, is_traced
+from jaxlr._validate import checked_data, is_traced
 
 
 class Centred(NamedTuple):
@@ -95,7 +96,7 @@ def check_l2(fn: str, l2: Any, dtype: Any) -> jax.Array | None:
     """``l2`` as a scalar array of ``dtype``, or ``None`` for a Python zero; checked when concrete."""
     if isinstance(l2, (int, float)) and not isinstance(l2, bool) and l2 == 0:
         return None
-    if not (isinstance(l2, jax.Array) or is_concrete_number(l2)):
+    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, (numbers.Real, np.ndarray, np.generic, jax.Array)):
         raise ValueError(f"{fn}: l2 must be a non-negative real number, got {type(l2).__name__} {l2!r}"[:200])
     array = l2 if isinstance(l2, jax.Array) else np.asarray(l2)
     if array.ndim != 0:
