@@ -1,8 +1,7 @@
 """Plots of fits and sweeps, with matplotlib (the optional ``plot`` extra).
 
-Figures are built with ``matplotlib.figure.Figure`` directly, not ``pyplot``: no
-global figure state, no GUI backend, nothing shown; rendering goes through Agg.
-Files are written whole or not at all (see ``jaxlr._io``).
+Figures are built with ``matplotlib.figure.Figure`` directly, not ``pyplot``: no global state, no
+GUI backend, nothing shown. Files are written whole or not at all (see ``jaxlr._io``).
 """
 
 import os
@@ -21,27 +20,23 @@ def _figure(n_panels: int = 1) -> tuple[Any, list[Any]]:
     except ImportError:
         raise ImportError("plotting needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
     fig = Figure(figsize=(5.5 * n_panels, 4.2), layout="constrained")
-    axes = fig.subplots(1, n_panels, squeeze=False)[0]
-    return fig, list(axes)
+    return fig, list(fig.subplots(1, n_panels, squeeze=False)[0])
 
 
-def save_figure(fig: Any, path: str | os.PathLike) -> None:
-    """Writes ``fig`` to ``path`` atomically, in the format its suffix names (``.png`` by default)."""
-    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
-    with atomic_write(path, binary=True) as f:
-        fig.savefig(f, format=suffix, dpi=120)
+def save_figure(fig: Any, path: str | os.PathLike | None) -> Any:
+    """Writes ``fig`` to ``path`` (unless ``None``) atomically, in the format its suffix names (default png)."""
+    if path is not None:
+        suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+        with atomic_write(path, binary=True) as f:
+            fig.savefig(f, format=suffix, dpi=120)
+    return fig
 
 
 def _draw_loss(ax: Any, loss: Any) -> None:
     loss = np.asarray(loss, dtype=np.float64)
-    steps = np.arange(loss.shape[0])
     finite = np.isfinite(loss)
-    positive = np.where(finite & (loss > 0), loss, np.nan)
-    ax.plot(steps, positive, color="C0", lw=1.5)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (MSE, log scale)")
-    ax.set_title("loss curve")
+    ax.plot(np.arange(loss.shape[0]), np.where(finite & (loss > 0), loss, np.nan), color="C0", lw=1.5)
+    ax.set(yscale="log", xlabel="step", ylabel="loss (MSE, log scale)", title="loss curve")
     ax.grid(True, which="both", alpha=0.3)
     if not finite.all():
         first = int(np.argmin(finite))
@@ -50,14 +45,11 @@ def _draw_loss(ax: Any, loss: Any) -> None:
 
 
 def plot_loss(loss: Any, *, path: str | os.PathLike | None = None) -> Any:
-    """The loss curve, on a log y axis.
+    """The loss curve, on a log y axis; returns the ``matplotlib.figure.Figure``.
 
     Args:
       loss: per-step losses, e.g. ``fit(...).history.loss``.
       path: if given, the figure is also written there (``.png``, ``.pdf``, ``.svg``).
-
-    Returns:
-      The ``matplotlib.figure.Figure``.
 
     Raises:
       ImportError: without matplotlib (``pip install 'jaxlr[plot]'``).
@@ -72,40 +64,7 @@ def plot_loss(loss: Any, *, path: str | os.PathLike | None = None) -> Any:
     """
     fig, (ax,) = _figure(1)
     _draw_loss(ax, loss)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
-
-
-def _draw_fit(ax: Any, params: Params, x: Any, y: Any, feature_names: Sequence[str] | None, target_name: str) -> None:
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    matrix = x[:, None] if x.ndim == 1 else x
-    w = np.atleast_1d(np.asarray(params.w, dtype=np.float64))
-    b = 0.0 if params.b is None else np.asarray(params.b, np.float64).item()
-    if w.shape[0] != matrix.shape[1]:
-        raise ValueError(
-            f"plot_fit: params.w has {w.shape[0]} weights but x has {matrix.shape[1]} features (shape {x.shape})"
-        )
-    if matrix.shape[1] == 1:
-        name = feature_names[0] if feature_names else "x"
-        ax.scatter(matrix[:, 0], y, s=18, alpha=0.7, color="C0", label="data")
-        grid = np.linspace(matrix[:, 0].min(), matrix[:, 0].max(), 200)
-        sign = "+" if b >= 0 else "-"
-        ax.plot(grid, w[0] * grid + b, color="C1", lw=2, label=f"fit: {w[0]:.4g}·{name} {sign} {abs(b):.4g}")
-        ax.set_xlabel(name)
-        ax.set_ylabel(target_name)
-        ax.set_title("data and fitted line")
-    else:
-        predicted = matrix @ w + b
-        ax.scatter(y, predicted, s=18, alpha=0.7, color="C0", label="samples")
-        low, high = min(y.min(), predicted.min()), max(y.max(), predicted.max())
-        ax.plot([low, high], [low, high], color="C1", lw=2, label="perfect fit")
-        ax.set_xlabel(f"{target_name} (actual)")
-        ax.set_ylabel(f"{target_name} (predicted)")
-        ax.set_title(f"predicted vs actual ({matrix.shape[1]} features)")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    return save_figure(fig, path)
 
 
 def plot_fit(
@@ -118,10 +77,10 @@ def plot_fit(
     target_name: str = "y",
     path: str | os.PathLike | None = None,
 ) -> Any:
-    """The data with the fitted model; beside it the loss curve, when ``loss`` is given.
+    """The data with the fitted model, and beside it the loss curve when ``loss`` is given; returns the figure.
 
-    With one feature: the data points and the fitted line. With several: the
-    predicted against the actual target, on the diagonal for a perfect fit.
+    With one feature: the data points and the fitted line. With several: the predicted against
+    the actual target, on the diagonal for a perfect fit.
 
     Args:
       params: the fitted :class:`Params` (in the units of ``x``).
@@ -132,9 +91,6 @@ def plot_fit(
       target_name: the target's name.
       path: if given, the figure is also written there.
 
-    Returns:
-      The ``matplotlib.figure.Figure``.
-
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
@@ -143,13 +99,35 @@ def plot_fit(
       >>> [ax.get_title() for ax in fig.axes]
       ['loss curve', 'data and fitted line']
     """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    matrix = x[:, None] if x.ndim == 1 else x
+    w = np.atleast_1d(np.asarray(params.w, dtype=np.float64))
+    b = 0.0 if params.b is None else np.asarray(params.b, np.float64).item()
+    if w.shape[0] != matrix.shape[1]:
+        raise ValueError(
+            f"plot_fit: params.w has {w.shape[0]} weights but x has {matrix.shape[1]} features (shape {x.shape})"
+        )
     fig, axes = _figure(1 if loss is None else 2)
     if loss is not None:
         _draw_loss(axes[0], loss)
-    _draw_fit(axes[-1], params, x, y, feature_names, target_name)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    ax = axes[-1]
+    if matrix.shape[1] == 1:
+        name = feature_names[0] if feature_names else "x"
+        ax.scatter(matrix[:, 0], y, s=18, alpha=0.7, color="C0", label="data")
+        grid = np.linspace(matrix[:, 0].min(), matrix[:, 0].max(), 200)
+        label = f"fit: {w[0]:.4g}·{name} {'+' if b >= 0 else '-'} {abs(b):.4g}"
+        ax.plot(grid, w[0] * grid + b, color="C1", lw=2, label=label)
+        ax.set(xlabel=name, ylabel=target_name, title="data and fitted line")
+    else:
+        predicted = matrix @ w + b
+        ax.scatter(y, predicted, s=18, alpha=0.7, color="C0", label="samples")
+        low, high = min(y.min(), predicted.min()), max(y.max(), predicted.max())
+        ax.plot([low, high], [low, high], color="C1", lw=2, label="perfect fit")
+        title = f"predicted vs actual ({matrix.shape[1]} features)"
+        ax.set(xlabel=f"{target_name} (actual)", ylabel=f"{target_name} (predicted)", title=title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)
 
 
 def plot_sweep(
@@ -160,18 +138,14 @@ def plot_sweep(
     stable_bound: float | None = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
-    """Final loss against learning rate, log-log, diverged runs marked.
+    """Final loss against learning rate, log-log, diverged runs marked; returns the figure.
 
     Args:
       learning_rates: ``(k,)``, e.g. ``SweepResult.learning_rates``.
       final_loss: ``(k,)``, e.g. ``SweepResult.final_loss``.
       diverged: ``(k,)`` bool, e.g. ``SweepResult.diverged``.
-      stable_bound: if given (e.g. ``2 / jaxlr.lipschitz_constant(x)``), drawn as
-        a vertical line: gradient descent diverges to its right.
+      stable_bound: if given (e.g. ``2 / jaxlr.lipschitz_constant(x)``), a vertical line: divergence to its right.
       path: if given, the figure is also written there.
-
-    Returns:
-      A ``matplotlib.figure.Figure`` with one log-log axes.
 
     Examples:
       >>> import jaxlr
@@ -181,37 +155,21 @@ def plot_sweep(
       >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
       ('log', 'log')
     """
-    rates = np.asarray(learning_rates, dtype=np.float64)
-    loss = np.asarray(final_loss, dtype=np.float64)
+    rates, loss = np.asarray(learning_rates, dtype=np.float64), np.asarray(final_loss, dtype=np.float64)
     diverged = np.asarray(diverged, dtype=bool) | ~np.isfinite(loss)
-    fig, (ax,) = _figure(1)
     ok = ~diverged
-    # A loss of exactly 0 cannot sit on a log axis: show it at the smallest positive float64.
-    shown = np.maximum(loss, np.finfo(np.float64).tiny)
+    shown = np.maximum(loss, np.finfo(np.float64).tiny)  # a loss of exactly 0 cannot sit on a log axis
+    fig, (ax,) = _figure(1)
     ax.plot(rates[ok], shown[ok], "o-", color="C0", ms=4, label="converged / stable")
     if diverged.any():
-        top = shown[ok].max() * 10 if ok.any() else 1.0
-        ax.plot(
-            rates[diverged],
-            np.full(int(diverged.sum()), top),
-            "x",
-            color="C3",
-            ms=8,
-            mew=2,
-            label=f"diverged ({int(diverged.sum())} runs)",
-        )
+        top, count = (shown[ok].max() * 10 if ok.any() else 1.0), int(diverged.sum())
+        ax.plot(rates[diverged], np.full(count, top), "x", color="C3", ms=8, mew=2, label=f"diverged ({count} runs)")
     if ok.any():
         best = int(np.argmin(np.where(ok, loss, np.inf)))
         ax.plot(rates[best], shown[best], "*", color="C2", ms=16, label=f"best lr {rates[best]:.3g}")
     if stable_bound is not None and np.isfinite(stable_bound):
         ax.axvline(stable_bound, color="0.4", ls="--", label=f"2/L = {stable_bound:.3g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("final loss (MSE)")
-    ax.set_title("learning-rate sweep")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="final loss (MSE)", title="learning-rate sweep")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return save_figure(fig, path)

@@ -1,15 +1,10 @@
 """Fitting on standardized features and reporting the model in the original units.
 
-Gradient descent on raw features of very different scales is slow (the loss's
-Hessian is badly conditioned) or diverges. Standardizing each feature to mean 0
-and standard deviation 1 fixes the conditioning; the fitted model is then mapped
-back: if ``z = (x - mean) / scale`` and ``f = z @ v + c``, then
-``f = x @ (v / scale) + (c - sum(v * mean / scale))``.
-
-A model without a bias (through the origin) cannot be centred: subtracting the
-means would need a bias to add them back. Such data is only scaled
-(``center=False``): each column divided by its root mean square, so that the
-diagonal of ``XᵀX/n`` is 1, and ``f = z @ v = x @ (v / scale)``.
+Gradient descent on features of very different scales is slow or diverges (the loss's Hessian is
+badly conditioned); standardizing each to mean 0 and standard deviation 1 fixes that, and the model
+is mapped back: with ``z = (x - mean) / scale`` and ``f = z @ v + c``,
+``f = x @ (v / scale) + (c - sum(v * mean / scale))``. A model without a bias cannot be centred (no
+bias to add the means back), so its columns are only scaled to root mean square 1 (``center=False``).
 """
 
 from collections.abc import Sequence
@@ -22,37 +17,27 @@ from jaxlr._types import Params
 
 
 class Standardization(NamedTuple):
-    """The per-feature shift and scale :func:`standardize` applied.
+    """The per-feature shift and scale :func:`standardize` applied."""
 
-    Attributes:
-      mean: shape ``(d,)``, each feature's mean.
-      scale: shape ``(d,)``, each feature's (population) standard deviation.
-    """
-
-    mean: np.ndarray
-    scale: np.ndarray
+    mean: np.ndarray  # (d,) each feature's mean (0 with center=False)
+    scale: np.ndarray  # (d,) each feature's (population) standard deviation (root mean square uncentred)
 
 
 def standardize(
     x: np.ndarray, feature_names: Sequence[str] | None = None, *, center: bool = True
 ) -> tuple[np.ndarray, Standardization]:
-    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1.
-
-    Computed in float64 on the host, once, before training.
+    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1, in float64.
 
     Args:
       x: ``(n, d)`` features (or ``(n,)`` for one).
       feature_names: names for error messages.
-      center: ``False`` for a model without a bias: the columns are not shifted
-        (``mean`` is recorded as 0) and are scaled to root mean square 1.
+      center: ``False`` for a model without a bias: the columns are only scaled, to root mean square 1.
 
     Returns:
       ``(standardized x, Standardization)``.
 
     Raises:
-      DataError: if a feature is constant: it has no scale to divide by (and with
-        a bias it carries no information the bias does not); with
-        ``center=False``, if a feature is all zeros.
+      DataError: if a feature is constant (all zeros, with ``center=False``): it has no scale.
 
     Examples:
       >>> import numpy as np
@@ -63,38 +48,29 @@ def standardize(
     """
     x = np.asarray(x, dtype=np.float64)
     matrix = x[:, None] if x.ndim == 1 else x
-    if not center:
-        scale = np.sqrt(np.mean(matrix**2, axis=0))
-        for j, s in enumerate(scale):
-            if not s > 0:
-                name = feature_names[j] if feature_names is not None else f"column {j}"
-                raise DataError(f"feature {name!r} is all zeros, so it cannot be scaled; leave it out of the features")
-        return (x / scale[0] if x.ndim == 1 else x / scale), Standardization(np.zeros_like(scale), scale)
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
-    for j, s in enumerate(scale):
-        # Constant up to rounding: the spread is at the level of float64 noise in the values.
-        if not s > 1e-12 * max(1.0, abs(mean[j])):
-            name = feature_names[j] if feature_names is not None else f"column {j}"
-            raise DataError(
-                f"feature {name!r} is constant (every value is {matrix[0, j]:g}), so it cannot be standardized; "
-                "leave it out of the features"
-            )
+    mean = matrix.mean(axis=0) if center else np.zeros(matrix.shape[1])
+    scale = matrix.std(axis=0) if center else np.sqrt(np.mean(matrix**2, axis=0))
+    # Constant up to rounding: the spread is at the level of float64 noise in the values.
+    bad = np.flatnonzero(~(scale > (1e-12 * np.maximum(1.0, np.abs(mean)) if center else 0.0)))
+    if bad.size:
+        j = bad[0]
+        name = feature_names[j] if feature_names is not None else f"column {j}"
+        if not center:
+            raise DataError(f"feature {name!r} is all zeros, so it cannot be scaled; leave it out of the features")
+        raise DataError(
+            f"feature {name!r} is constant (every value is {matrix[0, j]:g}), so it cannot be standardized; "
+            "leave it out of the features"
+        )
     z = (matrix - mean) / scale
     return (z[:, 0] if x.ndim == 1 else z), Standardization(mean, scale)
 
 
 def unstandardize(params: Params, standardization: Standardization) -> Params:
-    """Maps a model fitted on standardized features back to the original units.
+    """Maps a model fitted on standardized features back to the original units (float64 NumPy values).
 
     Args:
-      params: :class:`Params` fitted on ``standardize``'d features, with a bias,
-        or without one when the features were only scaled (``center=False``).
+      params: :class:`Params` fitted on ``standardize``'d features (without a bias: ``center=False``).
       standardization: what :func:`standardize` returned.
-
-    Returns:
-      :class:`Params` with ``x @ w + b`` on the original features equal to the
-      fitted model on the standardized ones (float64 NumPy values).
 
     Examples:
       >>> import numpy as np
@@ -105,14 +81,12 @@ def unstandardize(params: Params, standardization: Standardization) -> Params:
       ([2.0], 1.0)
     """
     v = np.asarray(params.w, dtype=np.float64)
-    if params.b is None:
-        if np.any(standardization.mean != 0):
-            raise ValueError(
-                "unstandardize: params.b is None; a model fitted on centred features needs a bias "
-                "(standardize(..., center=False) scales without centring, for a model without one)"
-            )
-        return Params(v / standardization.scale.reshape(v.shape), None)
-    c = np.asarray(params.b, np.float64)
     w = v / standardization.scale.reshape(v.shape)
-    b = c - np.sum(w * standardization.mean.reshape(v.shape))
-    return Params(w, b)
+    if params.b is not None:
+        return Params(w, np.asarray(params.b, np.float64) - np.sum(w * standardization.mean.reshape(v.shape)))
+    if np.any(standardization.mean != 0):
+        raise ValueError(
+            "unstandardize: params.b is None; a model fitted on centred features needs a bias "
+            "(standardize(..., center=False) scales without centring, for a model without one)"
+        )
+    return Params(w, None)

@@ -32,78 +32,39 @@ from jaxlr._least_squares import check_sample_weight
 __all__ = ["GradientDescentRegressor"]
 
 _OPTIMIZERS = ("sgd", "momentum", "adam")
-# The default ``tol`` (the gradient's norm relative to its first value) by compute dtype: well above
-# what rounding leaves of the gradient on a standardized problem, so that it is met, not a floor.
-_DEFAULT_TOL = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 1e-6}
 
 
-def _compute_dtype() -> np.dtype:
-    """float64 when JAX has x64 on (``jax_enable_x64``), else float32: the estimator never changes JAX's config."""
-    return np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
+def _positive_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) < math.inf
 
 
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
-    A scikit-learn regressor around :func:`jaxlr.fit`: it works in a ``Pipeline``,
-    ``GridSearchCV``, ``cross_val_score`` and the rest, and passes
-    ``sklearn.utils.estimator_checks.check_estimator``. It minimizes
-
-        ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s)  +  l2 * sum(coef_**2)``
-
-    (``s`` = ``sample_weight``, all ones by default): the weighted *mean* of
-    squares, as :func:`jaxlr.least_squares`; scikit-learn's ``Ridge(alpha=a)`` is
-    ``l2 = a / sum(s)``. The intercept is not penalised.
-
-    How it fits. With ``fit_intercept``, ``X`` and ``y`` are centred on their
-    (weighted) means, which makes the intercept's optimum exactly
-    ``mean(y) - mean(X) @ coef_`` (as scikit-learn's linear models do); then
-    :func:`jaxlr.fit` trains ``coef_`` on the centred (and, with ``standardize``,
-    scaled) problem with its own ``sample_weight=``, ``l2=`` (per feature, so that
-    the penalty stays the one on ``coef_`` in the original units) and ``tol=``.
-
-    Ridge convention. ``l2`` multiplies ``|coef_|²`` added to the weighted *mean*
-    of squares. Unweighted, scikit-learn's ``Ridge(alpha=l2 * n_samples)`` is the
-    same model; with ``sample_weight`` it is ``Ridge(alpha=l2 * sum(sample_weight))``
-    (Ridge penalises the weighted *sum* of squares).
-
-    Convergence. ``tol`` is :func:`jaxlr.fit`'s: training stops once the
-    gradient's norm has fallen to ``tol`` times its value at the start, after at
-    most ``max_iter`` steps; ``n_iter_`` is the number of steps taken. When
-    ``max_iter`` steps do not get there, a ``sklearn.exceptions.ConvergenceWarning``
-    says so. A run that diverges (the loss becomes non-finite or blows up) raises
-    ``ValueError`` instead of returning NaN coefficients.
-
-    Precision. Computed in float64 when JAX has x64 enabled
-    (``jax.config.update("jax_enable_x64", True)``), else float32; the estimator
-    never changes JAX's configuration. ``coef_``, ``intercept_`` and ``predict``
-    are float64 NumPy values either way.
+    It minimizes ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s) + l2 * sum(coef_**2)``
+    (``s`` = ``sample_weight``), as :func:`jaxlr.least_squares`: scikit-learn's ``Ridge(alpha=a)`` is
+    ``l2 = a / sum(s)``. With ``fit_intercept``, ``X`` and ``y`` are centred on their (weighted) means,
+    which makes the intercept exact, and :func:`jaxlr.fit` trains ``coef_`` on the centred (and, with
+    ``standardize``, scaled) problem. It computes in float64 when JAX has x64 on, else in float32,
+    and never changes JAX's configuration. Not converging within ``max_iter`` steps is a
+    ``ConvergenceWarning``; diverging a ``ValueError``. See the README's "With scikit-learn".
 
     Parameters:
-      learning_rate: a positive step size, or ``"auto"`` (default): ``1/L`` from the
-        data's curvature (see :func:`jaxlr.lipschitz_constant`).
+      learning_rate: a positive step size, or ``"auto"`` (default): ``1/L`` from the data's curvature.
       max_iter: the most gradient steps (default 1000).
-      tol: stop when the gradient's norm is ``tol`` times its first value (a
-        coefficient error of about ``tol`` times the condition number, relative);
-        ``None`` (default): ``1e-8`` in float64, ``1e-6`` in float32.
-      optimizer: ``"sgd"`` (default), ``"momentum"``, ``"adam"`` or an
-        ``optax.GradientTransformation``.
+      tol: stop when the gradient's norm is ``tol`` times its first value; ``None``: 1e-8 (float64), 1e-6.
+      optimizer: ``"sgd"`` (default), ``"momentum"``, ``"adam"`` or an ``optax.GradientTransformation``.
       fit_intercept: fit ``intercept_`` (default ``True``); else it is 0.
       l2: the ridge penalty (``>= 0``, default 0).
-      standardize: scale each feature to unit (weighted) standard deviation before
-        training (default ``True``); the coefficients are reported in the original
-        units. Without it, features of very different scales make gradient descent
-        slow.
+      standardize: train on features scaled to unit (weighted) standard deviation (default ``True``).
 
     Attributes:
-      coef_: ``(n_features,)`` the weights, float64.
+      coef_: ``(n_features,)`` the weights, float64, in the original units.
       intercept_: the intercept, a float.
       n_iter_: the gradient steps taken (at most ``max_iter``; fewer when ``tol`` was met).
       n_features_in_: the number of features seen in ``fit``.
-      feature_names_in_: the column names, when ``X`` was a DataFrame with string
-        column names.
-      learning_rate_: the learning rate used (``1/L`` for ``"auto"``), or ``None`` for
-        an optax transformation, which carries its own.
+      feature_names_in_: the column names, when ``X`` was a DataFrame with string column names.
+      learning_rate_: the learning rate used, or ``None`` for an optax transformation.
     """
 
     def __init__(
@@ -124,22 +85,15 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.l2 = l2
         self.standardize = standardize
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False  # refused by validate_data: "Sparse data was passed ... dense data is required"
-        tags.input_tags.allow_nan = False
-        return tags
-
     def _check_params(self, dtype: np.dtype) -> float:
         """Checks the hyperparameters (scikit-learn checks them in ``fit``, not ``__init__``); returns ``tol``."""
-        name = type(self).__name__
-        rate = self.learning_rate
+        name, rate, max_iter = type(self).__name__, self.learning_rate, self.max_iter
         if not (rate == "auto" if isinstance(rate, str) else _positive_real(rate)):
             raise ValueError(f"{name}: learning_rate must be a positive number or 'auto', got {rate!r}")
-        if isinstance(self.max_iter, (bool, np.bool_)) or not isinstance(self.max_iter, numbers.Integral):
-            raise ValueError(f"{name}: max_iter must be a positive integer, got {self.max_iter!r}")
-        if self.max_iter < 1:
-            raise ValueError(f"{name}: max_iter must be at least 1, got {self.max_iter}")
+        if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, numbers.Integral):
+            raise ValueError(f"{name}: max_iter must be a positive integer, got {max_iter!r}")
+        if max_iter < 1:
+            raise ValueError(f"{name}: max_iter must be at least 1, got {max_iter}")
         if self.tol is not None and not _positive_real(self.tol):
             raise ValueError(f"{name}: tol must be a positive number or None, got {self.tol!r}")
         if not (self.optimizer in _OPTIMIZERS or isinstance(self.optimizer, optax.GradientTransformation)):
@@ -152,53 +106,45 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         for flag in ("fit_intercept", "standardize"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(f"{name}: {flag} must be True or False, got {getattr(self, flag)!r}")
-        return _DEFAULT_TOL[dtype] if self.tol is None else float(self.tol)
+        if self.tol is None:  # well above what rounding leaves of the gradient on a standardized problem
+            return 1e-8 if dtype == np.float64 else 1e-6
+        return float(self.tol)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
-        """Fits ``coef_`` and ``intercept_`` by gradient descent, until ``tol`` or ``max_iter`` steps.
+        """Fits ``coef_`` and ``intercept_`` by gradient descent, until ``tol`` or ``max_iter`` steps; returns ``self``.
 
         Args:
-          X: ``(n_samples, n_features)`` numbers (a dense array or DataFrame; sparse
-            matrices are refused).
+          X: ``(n_samples, n_features)`` numbers, a dense array or DataFrame.
           y: ``(n_samples,)`` targets.
-          sample_weight: ``None`` or ``(n_samples,)`` non-negative weights, not all
-            zero; an integer weight is the same as repeating the sample.
-
-        Returns:
-          ``self``.
+          sample_weight: ``None`` or ``(n_samples,)`` non-negative weights, not all zero.
 
         Raises:
-          ValueError: for bad input or hyperparameters, and when training diverged
-            (a smaller ``learning_rate``, or ``"auto"``, is the fix).
+          ValueError: for bad input or hyperparameters, and when training diverged.
         """
-        dtype = _compute_dtype()
+        name = type(self).__name__
+        dtype = np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
         tol = self._check_params(dtype)
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64, y_numeric=True)
         n, d = X.shape
-        weight = _check_sample_weight(type(self).__name__, sample_weight, n)
+        check_sample_weight(name, sample_weight, n, None)
+        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
         total = float(np.sum(weight))
-        if self.fit_intercept:
-            x_mean, y_mean = weight @ X / total, float(weight @ y) / total
-        else:
-            x_mean, y_mean = np.zeros(d), 0.0
-        xc, yc = X - x_mean, y - y_mean
+        x_mean, y_mean = (weight @ X / total, float(weight @ y) / total) if self.fit_intercept else (np.zeros(d), 0.0)
+        xc = X - x_mean
         scale = np.sqrt(weight @ (xc * xc) / total)
-        scale = np.where(scale > 0, scale, 1.0)
-        units = scale if self.standardize else np.ones(d)  # the training coordinates: coef_ = v / units
-        z, target = (xc / units).astype(dtype), yc.astype(dtype)
+        units = np.where(scale > 0, scale, 1.0) if self.standardize else np.ones(d)  # coef_ = v / units
+        z = (xc / units).astype(dtype)
         # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
         rate = 1.0 if flat and self.learning_rate == "auto" else self.learning_rate
-        if isinstance(rate, numbers.Real):
-            rate = float(rate)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", jaxlr.DivergenceWarning)
             result = jaxlr.fit(
                 jaxlr.Params(np.zeros(d, dtype), None),
                 z,
-                target,
-                learning_rate=rate,
+                (y - y_mean).astype(dtype),
+                learning_rate=float(rate) if isinstance(rate, numbers.Real) else rate,
                 n_iters=int(self.max_iter),
                 optimizer=self.optimizer,
                 history="none",
@@ -206,20 +152,18 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 sample_weight=weight.astype(dtype),
                 l2=penalty,
             )
+        diverging = [w for w in caught if issubclass(w.category, jaxlr.DivergenceWarning)]
         v = np.asarray(result.params.w, np.float64)
         if bool(result.diverged) or not np.all(np.isfinite(v)):
-            reasons = [
-                str(w.message).removeprefix("fit: ") for w in caught if issubclass(w.category, jaxlr.DivergenceWarning)
-            ]
-            reason = reasons[0] if reasons else "training diverged (the coefficients became non-finite)"
-            raise ValueError(f"{type(self).__name__}: {reason}")
+            reason = str(diverging[0].message) if diverging else "training diverged (the coefficients are not finite)"
+            raise ValueError(f"{name}: {reason.removeprefix('fit: ')}")
         for w in caught:
-            if not issubclass(w.category, jaxlr.DivergenceWarning):
+            if w not in diverging:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if not (flat or bool(result.converged)):
             warnings.warn(
-                f"{type(self).__name__}: gradient descent has not converged in max_iter={self.max_iter} steps: "
-                f"the gradient's norm has not fallen to tol={tol:g} times its first value; increase max_iter"
+                f"{name}: gradient descent has not converged in max_iter={self.max_iter} steps: the gradient's "
+                f"norm has not fallen to tol={tol:g} times its first value; increase max_iter"
                 + ("" if self.standardize else " or set standardize=True"),
                 ConvergenceWarning,
                 stacklevel=2,
@@ -235,19 +179,3 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=False, dtype=np.float64, reset=False)
         return X @ self.coef_ + self.intercept_
-
-
-def _positive_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) < math.inf
-
-
-def _check_sample_weight(name: str, sample_weight: Any, n: int) -> np.ndarray:
-    """``sample_weight`` as ``(n,)`` float64 (ones for ``None``): finite, non-negative, not all zero."""
-    if sample_weight is None:
-        return np.ones(n)
-    try:
-        weight = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name}: sample_weight must be an array of {n} numbers ({e})") from None
-    check_sample_weight(name, weight, n, None)  # jaxlr's one check of weights (shape, NaN/inf, sign, sum)
-    return weight
