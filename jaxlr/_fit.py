@@ -187,8 +187,8 @@ def _learning_rate(
         rate = reported = jnp.asarray(rate, x.dtype)
         # 1/L = inf (L = 0: nothing to fit) or 0 (L overflowed): the run is flagged at step 0
         rate = jnp.where(jnp.isfinite(rate) & (rate > 0), rate, jnp.nan)
-    rate = rule if callable(rule) else rate
-    return optax.adam(rate) if optimizer == "adam" else optax.sgd(rate, momentum=momentum), reported
+    step_size: Any = rule if callable(rule) else rate  # a number, an array or an optax schedule
+    return optax.adam(step_size) if optimizer == "adam" else optax.sgd(step_size, momentum=momentum), reported
 
 
 def fit_core(
