@@ -18,11 +18,13 @@ from jaxlr._validate import as_input, as_params, check_data, is_traced
 # SMALL_GROUP. XLA:CPU runs a program whose cost is tiny in the calling thread and hands a larger one
 # to a worker thread, a fixed cost (~30 µs) that a tiny sweep of 32 runs would otherwise pay.
 SMALL_RUN = 1024
-SMALL_GROUP = 8
+SMALL_GROUP = 4
 
 
 def _runs(params, x, y, learning_rates, seeds, init_scale, tol, l2, weights, *, axes, batch_size, options: Options):
     """Every run: the core, vmapped in groups of ``batch_size``, then each run's loss at its final params."""
+    k = max(jnp.shape(a)[0] for a, axis in zip((params.w, x, y, learning_rates, seeds), axes, strict=True) if axis == 0)
+    learning_rates = jnp.broadcast_to(learning_rates, (k,))
     args = (params, x, y, learning_rates, seeds)
 
     def pick(mapped_args, shared):  # the arguments of one run, from the mapped ones and the shared ones
@@ -42,7 +44,7 @@ def _runs(params, x, y, learning_rates, seeds, init_scale, tol, l2, weights, *, 
         return fit_core(p, x, y, learning_rate, tol, l2, weights, options)
 
     mapped = [a for a, axis in zip(args, axes, strict=True) if axis == 0]
-    if batch_size >= learning_rates.shape[0]:
+    if batch_size >= k:
         result = jax.vmap(one_run)(mapped)
     else:
         result = jax.lax.map(one_run, mapped, batch_size=batch_size)
@@ -73,7 +75,7 @@ def _check_learning_rates(learning_rates: Any) -> Any:
     if rates.ndim > 1 or rates.size == 0:
         raise ValueError(f"sweep: learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
     rates = rates.reshape(-1)
-    bad = ~(np.isfinite(rates) & (rates > 0))
+    bad = ~((rates > 0) & (rates < np.inf))
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"sweep: learning_rates must be positive and finite; learning_rates[{i}] = {rates[i]!r}")
@@ -133,7 +135,7 @@ def sweep(
       init_scale: the noise's standard deviation for ``seeds``.
       batch_size: run the fits in vmapped groups of this many, one group after
         another (``jax.lax.map``'s ``batch_size``); ``None``: all ``k`` at once.
-        ``"auto"``: groups of 8 for tiny runs on a CPU, where a small program runs
+        ``"auto"``: groups of 4 for tiny runs on a CPU, where a small program runs
         in the calling thread and a larger one pays a hand-off to a worker thread;
         all at once otherwise. The results are the same either way.
 
@@ -160,9 +162,9 @@ def sweep(
         raise TypeError(f"sweep: params must be jaxlr.Params(w, b=None), got {type(params).__name__}")
     x, y = as_input(fn, "x", x), as_input(fn, "y", y)
     weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
-    w_rank = jnp.ndim(params.w)
-    x_batched = jnp.ndim(x) == 3 or (jnp.ndim(x) == 2 and w_rank == 0)
-    params_batched = w_rank == jnp.ndim(x) - x_batched
+    w_rank, x_rank = np.ndim(params.w), np.ndim(x)
+    x_batched = x_rank == 3 or (x_rank == 2 and w_rank == 0)
+    params_batched = w_rank == x_rank - x_batched
     sizes = {"learning_rates": rates.shape[0]} if rates.shape[0] > 1 else {}
     if params_batched:
         b_shape = None if params.b is None else jnp.shape(params.b)
@@ -174,7 +176,7 @@ def sweep(
         sizes["params"] = jnp.shape(params.w)[0]
     if x_batched:
         sizes["x"] = jnp.shape(x)[0]
-    if jnp.ndim(y) == 2:
+    if np.ndim(y) == 2:
         sizes["y"] = jnp.shape(y)[0]
     seed_array = None
     if seeds is not None:
@@ -189,7 +191,6 @@ def sweep(
             + ", ".join(f"{name} {size}" for name, size in sizes.items())
         )
     k = next(iter(sizes.values()), 1)
-    rates = jnp.broadcast_to(rates, (k,)) if is_traced(rates) else np.broadcast_to(rates, (k,))
     axes = (
         0 if params_batched else None,
         0 if x_batched else None,
@@ -209,7 +210,7 @@ def sweep(
         weights,
         axes=axes,
         batch_size=_batch_size(batch_size, k, x, x_batched),
-        options=options._replace(rule=None, caller=fn),
+        options=options if options.rule is None else options._replace(rule=None),  # heavy-ball: each run's rate
     )
     if not is_traced(result.diverged_at) and np.asarray(result.diverged_at).max() >= 0:
         eager_report(fn, result, options)
