@@ -531,8 +531,9 @@ def fit(
     params = as_params(fn, params)
     x, y = as_input(fn, "x", x), as_input(fn, "y", y)
     weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
-    with on_rows_of(fn, x, y, weights, devices, mesh) as rows:
-        with progress_bar(options.n_iters) if options.progress_every else _NO_BAR:
-            result = _fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options)
+    bar = progress_bar(options.n_iters) if options.progress_every else _NO_BAR
+    with on_rows_of(fn, x, y, weights, devices, mesh) as rows, bar:
+        result = _fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options)
+    if rows.home is not None:
         result = restore_axes(result, rows.home)
     return finish(fn, result, options, rows.x, params, l2, rows.weights)
