@@ -396,7 +396,8 @@ def bench_big_matrix(cfg: dict) -> dict:
 # --- sweep ----------------------------------------------------------------------------------
 
 
-def _sweep_ratio(params, x, y, k: int, steps: int, repeats: int) -> tuple[float, float, bool]:
+def _sweep_ratio(params, x, y, k: int, steps: int, repeats: int) -> tuple[float, ...]:
+    """``(K sequential fits, one sweep, one sweep with every run in one vmap)`` in seconds."""
     learning_rates = np.geomspace(1e-4, 0.05, k).astype(np.float32)
 
     def sequential():
@@ -405,12 +406,11 @@ def _sweep_ratio(params, x, y, k: int, steps: int, repeats: int) -> tuple[float,
     def one_call():
         return jaxlr.sweep(params, x, y, learning_rates=learning_rates, n_iters=steps).params.w
 
+    def one_vmap():  # batch_size=None: no groups, what "auto" picks off the CPU or for larger runs
+        return jaxlr.sweep(params, x, y, learning_rates=learning_rates, n_iters=steps, batch_size=None).params.w
+
     calls = 10 if x.size < 1024 else 1  # tiny problems: time batches of calls, single ones are too noisy
-    return (
-        median_seconds(sequential, repeats=repeats, calls=calls),
-        median_seconds(one_call, repeats=repeats, calls=calls),
-        True,
-    )
+    return tuple(median_seconds(f, repeats=repeats, calls=calls) for f in (sequential, one_call, one_vmap))
 
 
 def bench_sweep(cfg: dict) -> dict:
@@ -421,7 +421,7 @@ def bench_sweep(cfg: dict) -> dict:
     """
     k, n, d, steps, repeats = cfg["sweep_k"], cfg["sweep_n"], cfg["sweep_d"], cfg["sweep_steps"], cfg["repeats"]
     x, y = jaxlr.lesson_data()
-    t_seq, t_sweep, _ = _sweep_ratio(jaxlr.Params(w=jnp.float32(0.0)), x, y, k, steps, repeats)
+    t_seq, t_sweep, t_vmap = _sweep_ratio(jaxlr.Params(w=jnp.float32(0.0)), x, y, k, steps, repeats)
     rng = np.random.default_rng(2)
     xm = jnp.asarray(rng.standard_normal((n, d), dtype=np.float32))
     ym = jnp.matmul(xm, jnp.linspace(-1, 1, d, dtype=jnp.float32)) + 1
@@ -432,6 +432,9 @@ def bench_sweep(cfg: dict) -> dict:
         "sequential_ms": t_seq * 1e3,
         "sweep_ms": t_sweep * 1e3,
         "sequential_over_sweep": t_seq / t_sweep,
+        # batch_size="auto" runs these tiny runs in vmapped groups of 4 on a CPU; this is what one vmap costs
+        "one_vmap_ms": t_vmap * 1e3,
+        "one_vmap_over_sweep": t_vmap / t_sweep,
         "matrix_n": n,
         "matrix_d": d,
         "matrix_sequential_ms": tm_seq * 1e3,
