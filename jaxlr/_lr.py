@@ -21,10 +21,8 @@ def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
     """``2/L`` for sgd (``None``), ``2(1+β)/L`` for ``"momentum"``, ``None`` for others (no such bound)."""
     if lipschitz <= 0:
         return math.inf
-    if optimizer is None or optimizer == "sgd":
-        return 2 / lipschitz
-    if optimizer == "momentum":
-        return 2 * (1 + MOMENTUM) / lipschitz
+    if optimizer in (None, "sgd", "momentum"):
+        return 2 * (1 + MOMENTUM if optimizer == "momentum" else 1) / lipschitz
     return None  # adam, heavy-ball (its own step and momentum) and transformations
 
 
@@ -34,9 +32,7 @@ def _bound_text(lipschitz: float, optimizer: Any) -> tuple[float | None, str, st
     return max_stable_learning_rate(lipschitz, optimizer), "2(1+β)/L" if optimizer == "momentum" else "2/L", name
 
 
-def divergence_message(
-    fn: str, step: int, learning_rate: float | None, lipschitz: float, optimizer: Any, *, standardized: bool = False
-) -> str:
+def divergence_message(fn: str, step: int, learning_rate: float | None, lipschitz: float, optimizer: Any) -> str:
     """What to say when a run diverged at 0-based ``step``."""
     head = f"{fn}: training diverged at step {step} (the loss became non-finite or blew up)"
     if not math.isfinite(lipschitz):
@@ -57,10 +53,10 @@ def divergence_message(
             f"{head}: learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
             f"(L = {lipschitz:.4g}); a stable choice is 1/L = {1 / lipschitz:.4g} (learning_rate='auto')"
         )
-    hint = "" if standardized else "; standardizing the features may help"
     return (
         f"{head} although learning rate {learning_rate:g} is within the bound {factor} = {bound:.4g} "
-        f"(L = {lipschitz:.4g}): the data may be too badly scaled for this precision{hint}"
+        f"(L = {lipschitz:.4g}): the data may be too badly scaled for this precision; "
+        "standardizing the features may help"
     )
 
 
@@ -76,15 +72,9 @@ def warn_if_unstable(
 ) -> float | None:
     """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
 
-    Costs one power iteration (:func:`lipschitz_constant`); :func:`jaxlr.fit` only warns once a run diverged.
-
-    Args:
-      x: features, ``(n,)`` or ``(n, d)``.
-      learning_rate: the learning rate to check.
-      bias: whether the model has a bias.
-      optimizer: ``None``/``"sgd"``, ``"momentum"``, ``"adam"`` (no bound) or a transformation (no bound).
-      gradient: ``"lesson"`` for the lesson's N-times-too-large gradient; otherwise ignored.
-      sample_weight, l2: as in :func:`jaxlr.fit`: the bound of the weighted, penalised loss.
+    Costs one :func:`lipschitz_constant`; :func:`jaxlr.fit` itself only warns once a run diverged.
+    ``bias``, ``gradient``, ``sample_weight`` and ``l2`` are as in :func:`jaxlr.fit`; ``optimizer``
+    ``"adam"`` or a transformation has no bound.
 
     Returns:
       The largest stable learning rate, or ``None`` when the optimizer has no such bound.

@@ -1,9 +1,8 @@
 """The model, its loss and its gradients: ``f = w * x`` (the lesson) and ``f = x @ w + b`` (its sequel).
 
-The public functions check their inputs (from metadata, so they also trace under ``jax.jit``) and,
-called eagerly, refuse NaN/inf inputs and overflowed results. The underscored ones are the same
-mathematics for compiled code, with optional sample weights ``s`` and an L2 penalty on ``w`` (never
-on ``b``): ``loss = Σ sᵢ rᵢ² / Σ sᵢ + l2 · |w|²``, ``r = f(x) − y``. :func:`fit` uses them.
+The public functions check their inputs and, called eagerly, refuse NaN/inf inputs and overflowed results.
+The underscored ones, for compiled code, add sample weights ``s`` and an L2 penalty on ``w``:
+``loss = Σ sᵢ rᵢ² / Σ sᵢ + l2 · |w|²``, ``r = f(x) − y``.
 """
 
 import functools
@@ -17,8 +16,7 @@ from jax.typing import ArrayLike
 from jaxlr._types import Params
 from jaxlr._validate import as_input, as_params, check_finite, check_finite_result, check_predict_inputs, checked_data
 
-# Full float32 matmuls on every backend. XLA's GPU default (TF32) would make the
-# port disagree with PyTorch, which computes float32 matmuls in full precision.
+# XLA's GPU default (TF32) would disagree with PyTorch, which computes float32 matmuls in full precision.
 PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -26,9 +24,8 @@ PRECISION = jax.lax.Precision.HIGHEST
 def matvec(x: jax.Array, w: jax.Array) -> jax.Array:
     """``x @ w`` at full precision, whose derivatives are reductions.
 
-    The tangent ``Σ_j x_ij dw_j`` transposes (for ``jax.grad``) to ``Σ_i x_ij g_i``, an elementwise
-    product summed over rows: XLA:CPU's ``dot`` for ``g @ x`` is several times slower than that on
-    some CPUs (12.4 against 3.6 ms at 200000 × 128 on an Intel Xeon).
+    The tangent ``Σ_j x_ij dw_j`` transposes (for ``jax.grad``) to ``Σ_i x_ij g_i``, a product summed
+    over rows, which XLA:CPU runs several times faster than its ``dot`` for ``g @ x``.
     """
     return jnp.matmul(x, w, precision=PRECISION)
 
@@ -52,11 +49,10 @@ def _penalty(params: Params, l2: Any) -> Any:
 
 @jax.custom_jvp
 def _scalar_sse(w: jax.Array, b: Any, x: jax.Array, y: jax.Array, s: Any) -> jax.Array:
-    """``Σ sᵢ (w xᵢ + b − yᵢ)²`` for a scalar ``w``, whose derivative makes one more pass over ``x`` and ``y``.
+    """``Σ sᵢ (w xᵢ + b − yᵢ)²`` for a scalar ``w``, whose derivative recomputes the residual.
 
-    ``jax.grad`` of the plain expression stores the residual for the backward pass (a write and two
-    more reads of ``n`` numbers per step); recomputing it inside the gradient's sum, behind an
-    ``optimization_barrier`` that keeps XLA from reusing the stored one, is 2–3× faster on a CPU.
+    ``jax.grad`` of the plain expression stores the residual for the backward pass; recomputing it inside
+    the gradient's sum, behind an ``optimization_barrier`` so XLA cannot reuse it, is 2–3× faster on a CPU.
     """
     r = w * x + (0 if b is None else b) - y
     return jnp.sum(r * r if s is None else s * r * r)
@@ -90,34 +86,29 @@ def _loss(params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None 
     return jnp.sum(r * r if weights is None else weights * r * r) / total + _penalty(params, l2)
 
 
-def _gradient_sums(
-    params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None = None
-) -> tuple[jax.Array, Params, Any]:
-    """``(Σ sᵢ rᵢ², dΣ sᵢ rᵢ²/dparams, Σ sᵢ)`` written out: ``2 Σ sᵢ rᵢ xᵢ`` and ``2 Σ sᵢ rᵢ``."""
-    r = _predict(params, x) - y
-    rw, total = (r, y.shape[0]) if weights is None else (weights * r, jnp.sum(weights))
-    # the lesson's np.dot(2*x, y_pred - y), as a sum over rows
-    dw = jnp.sum(2 * x * rw) if jnp.ndim(params.w) == 0 else jnp.sum(2 * x * rw[:, None], axis=0)
-    db = None if params.b is None else 2 * jnp.sum(rw)
-    return jnp.sum(r * rw), Params(dw, db), total
-
-
 def loss_and_gradient(
     gradient: str, params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None = None, l2: Any = None
 ) -> tuple[jax.Array, Params]:
     """``(loss, gradient)`` by ``"autograd"`` (``jax.grad``), ``"manual"`` or ``"lesson"`` (N times the manual one)."""
     if gradient == "autograd":
         return jax.value_and_grad(_loss)(params, x, y, weights, l2)
-    sse, grads, total = _gradient_sums(params, x, y, weights)
+    r = _predict(params, x) - y
+    rw, total = (r, y.shape[0]) if weights is None else (weights * r, jnp.sum(weights))
+    # the lesson's np.dot(2*x, y_pred - y), as a sum over rows
+    dw = jnp.sum(2 * x * rw) if jnp.ndim(params.w) == 0 else jnp.sum(2 * x * rw[:, None], axis=0)
+    grads = Params(dw, None if params.b is None else 2 * jnp.sum(rw))
     if gradient != "lesson":
         grads = jax.tree.map(lambda g: g / total, grads)
     if l2 is not None:
         grads = grads._replace(w=grads.w + 2 * (total if gradient == "lesson" else 1) * l2 * params.w)
-    return sse / total + _penalty(params, l2), grads
+    return jnp.sum(r * rw) / total + _penalty(params, l2), grads
 
 
-# The names fit(..., gradient=...) accepts.
-GRADIENTS = ("autograd", "manual", "lesson")
+GRADIENTS = ("autograd", "manual", "lesson")  # what fit(..., gradient=...) accepts
+
+
+def _checked_gradient(fn: str, gradient: str, params: Any, x: Any, y: Any) -> Params:
+    return check_finite_result(fn, loss_and_gradient(gradient, *checked_data(fn, params, x, y))[1])
 
 
 def predict(params: Params, x: ArrayLike) -> jax.Array:
@@ -132,22 +123,16 @@ def predict(params: Params, x: ArrayLike) -> jax.Array:
 
     Examples:
       >>> import jaxlr
-      >>> print(f"{jaxlr.predict(jaxlr.Params(w=2.0), 5.0):.3f}")
-      10.000
       >>> jaxlr.predict(jaxlr.Params(w=[1.0, -1.0], b=0.5), [[3.0, 1.0]]).tolist()
       [2.5]
     """
-    params = as_params("predict", params)
-    params, x = check_predict_inputs("predict", params, as_input("predict", "x", x))
+    params, x = check_predict_inputs("predict", as_params("predict", params), as_input("predict", "x", x))
     check_finite("predict", x=x, **{"params.w": params.w, "params.b": params.b})
     return check_finite_result("predict", _predict(params, x))
 
 
 def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
-    """Mean squared error of the model on ``(x, y)``: ``mean((predict(params, x) - y)**2)``.
-
-    A pure function of ``params`` (``x``: ``(n,)`` or ``(n, d)``; ``y``: ``(n,)``), so
-    ``jax.grad(mse_loss)`` is what PyTorch's ``loss.backward()`` leaves in ``w.grad``.
+    """Mean squared error on ``(x, y)``, ``mean((predict(params, x) - y)**2)``, a pure function of ``params``.
 
     Examples:
       >>> import jaxlr
@@ -159,10 +144,7 @@ def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
 
 
 def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
-    """The MSE gradient by automatic differentiation: ``jax.grad(mse_loss)``.
-
-    Where PyTorch records the forward pass and fills ``w.grad`` on ``loss.backward()``, JAX
-    transforms the loss function into its gradient function: nothing is stored, nothing to zero.
+    """The MSE gradient by automatic differentiation, ``jax.grad(mse_loss)``: PyTorch's ``w.grad``.
 
     Examples:
       >>> import jaxlr
@@ -170,35 +152,29 @@ def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
       >>> print(f"{jaxlr.autograd_gradient(jaxlr.Params(w=0.0), x, y).w:.3f}")
       -30.000
     """
-    fn = "autograd_gradient"
-    return check_finite_result(fn, loss_and_gradient("autograd", *checked_data(fn, params, x, y))[1])
+    return _checked_gradient("autograd_gradient", "autograd", params, x, y)
 
 
 def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     """The MSE gradient written out by hand: ``dJ/dw = 2/N · Xᵀ(Xw + b − y)``, ``dJ/db = 2·mean(r)``.
 
-    The lesson's ``dJ/dw = 1/N * 2x(w*x - y)`` done right (the tutorial's later
-    ``np.mean(2*x*(y_pred - y))``); it equals :func:`autograd_gradient` up to rounding.
+    The lesson's ``dJ/dw = 1/N * 2x(w*x - y)`` done right; equal to :func:`autograd_gradient` up to rounding.
 
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
-      >>> by_hand = jaxlr.manual_gradient(jaxlr.Params(w=0.0), x, y)
-      >>> print(f"{by_hand.w:.3f}")
+      >>> print(f"{jaxlr.manual_gradient(jaxlr.Params(w=0.0), x, y).w:.3f}")
       -30.000
     """
-    fn = "manual_gradient"
-    return check_finite_result(fn, loss_and_gradient("manual", *checked_data(fn, params, x, y))[1])
+    return _checked_gradient("manual_gradient", "manual", params, x, y)
 
 
 def lesson_gradient_n_times_too_large(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     """The lesson's original hand-written gradient, which is N times the true one.
 
-    ``np.dot(2*x, y_pred - y).mean()``: ``np.dot`` already sums to a scalar, so ``.mean()``
-    divides by nothing, and the NumPy program's effective learning rate is ``N * 0.01`` (20 steps
-    where autograd needs 100). Kept so that ``scripts/gradient_descent_manual.py`` reproduces the
-    lesson's trace; fit with :func:`manual_gradient` or :func:`autograd_gradient`. With a bias and
-    ``(n, d)`` data it is ``2·Xᵀr`` and ``2·sum(r)``.
+    ``np.dot(2*x, y_pred - y).mean()``: ``np.dot`` already sums to a scalar, so ``.mean()`` divides by
+    nothing and the effective learning rate is ``N * 0.01``. Kept so that ``scripts/gradient_descent_manual.py``
+    reproduces the lesson's trace. With a bias and ``(n, d)`` data it is ``2·Xᵀr`` and ``2·sum(r)``.
 
     Examples:
       >>> import jaxlr
@@ -206,5 +182,4 @@ def lesson_gradient_n_times_too_large(params: Params, x: ArrayLike, y: ArrayLike
       >>> print(f"{jaxlr.lesson_gradient_n_times_too_large(jaxlr.Params(w=0.0), x, y).w:.3f}")
       -120.000
     """
-    fn = "lesson_gradient_n_times_too_large"
-    return check_finite_result(fn, loss_and_gradient("lesson", *checked_data(fn, params, x, y))[1])
+    return _checked_gradient("lesson_gradient_n_times_too_large", "lesson", params, x, y)

@@ -42,8 +42,7 @@ def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
 def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, loss_of: Callable) -> tuple[Any, Any]:
     """``lax.scan(step, init, arange(n_iters))``, reporting ``loss_of(carry)`` every ``every`` steps.
 
-    An outer scan over chunks of ``every`` steps, each an inner scan of the unchanged ``step`` and
-    one host call, then the remainder; the records come back as from a single scan.
+    An outer scan over chunks of ``every`` steps (an inner scan and one host call each), then the remainder.
     """
     steps = jnp.arange(n_iters, dtype=jnp.int32)
     n_chunks, tail = divmod(n_iters, every)
@@ -63,11 +62,11 @@ def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, l
 
 
 @contextlib.contextmanager
-def progress_bar(n_iters: int, *, description: str = "fit") -> Iterator[None]:
-    """Shows a ``tqdm`` bar on stderr, fed by :func:`scan_with_progress`, while the block runs."""
+def progress_bar(n_iters: int) -> Iterator[None]:
+    """Shows a ``tqdm`` bar on stderr, fed by :func:`report`, while the block runs."""
     from tqdm import tqdm
 
-    bar = tqdm(total=n_iters, desc=description, unit="step", file=sys.stderr, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=n_iters, desc="fit", unit="step", file=sys.stderr, dynamic_ncols=True, leave=False)
     with _lock:
         _bars.append(bar)
     try:

@@ -1,6 +1,5 @@
-"""The pytrees jaxlr passes around. Every field is an array, a pytree of arrays or ``None`` (an empty
-pytree), so results come out of ``jax.jit``, ``jax.vmap`` and ``jax.grad`` like any value. This module
-is the bottom of jaxlr's import graph."""
+"""The pytrees jaxlr passes around (the bottom of its import graph). Every field is an array, a pytree
+of arrays or ``None``, so results come out of ``jax.jit``, ``jax.vmap`` and ``jax.grad`` like any value."""
 
 from typing import NamedTuple
 
@@ -10,8 +9,8 @@ from jax.typing import ArrayLike
 
 
 class Params(NamedTuple):
-    """The linear model's parameters: ``w``, a scalar (the lesson's ``f = w * x`` on ``x`` of shape
-    ``(n,)``) or ``(d,)`` (``f = x @ w`` on ``(n, d)``), and the bias ``b``, a scalar or ``None``.
+    """The linear model's parameters: ``w``, a scalar (the lesson's ``f = w * x``, ``x`` of shape ``(n,)``)
+    or ``(d,)`` (``f = x @ w``, ``x`` of shape ``(n, d)``), and the bias ``b``, a scalar or ``None``.
 
     Examples:
       >>> import jaxlr
@@ -24,9 +23,9 @@ class Params(NamedTuple):
 
 
 class History(NamedTuple):
-    """Per-step records, as the lesson prints them: ``params`` after step ``i``'s update (stacked along
-    a leading axis of ``n_iters``; ``None`` unless ``history="full"``) and ``loss`` computed at step ``i``
-    before it (``None`` for ``history="none"``). With ``tol``, the steps after the stop repeat the last."""
+    """Per-step records: ``params`` after step ``i``'s update (``None`` unless ``history="full"``) and the
+    ``loss`` computed before it (``None`` for ``history="none"``), stacked along a leading axis of ``n_iters``.
+    With ``tol``, the steps after the stop repeat the last."""
 
     params: Params | None
     loss: jax.Array | None
@@ -36,15 +35,13 @@ class FitResult(NamedTuple):
     """What :func:`jaxlr.fit` returns, also under ``jit`` and ``vmap``.
 
     Attributes:
-      params: the final :class:`Params`.
-      history: the per-step :class:`History`.
-      diverged_at: int32, the 0-based step at which the loss or the parameters became non-finite or the
-        loss blew up past ``1e10`` times its starting scale, ``0`` for non-finite inputs; ``-1`` if none.
-      inputs_finite: bool ``(5,)``: whether ``x``, ``y``, ``params.w``, ``params.b`` and
-        ``sample_weight`` are finite (the weights also non-negative, with a positive sum). Called
-        eagerly, :func:`jaxlr.fit` raises instead; under a transformation the flags are returned.
+      params, history: the final :class:`Params` and the per-step :class:`History`.
+      diverged_at: int32, the 0-based step at which the loss or params became non-finite or the loss blew up
+        past ``1e10`` times its starting scale (``0`` for non-finite inputs), ``-1`` if none.
+      inputs_finite: bool ``(5,)``, whether ``x``, ``y``, ``params.w``, ``params.b`` and ``sample_weight`` are
+        finite (the weights also non-negative with a positive sum); eagerly :func:`jaxlr.fit` raises instead.
       learning_rate: the rate used (``1/L`` for ``"auto"``); ``None`` for a transformation or a schedule.
-      n_steps: int32, the steps taken: ``n_iters``, or fewer when ``tol`` stopped the fit.
+      n_steps: int32, the steps taken (fewer than ``n_iters`` when ``tol`` stopped the fit).
       converged: bool, whether ``tol``'s criterion was met; ``None`` without ``tol``.
     """
 
@@ -83,7 +80,7 @@ class SweepResult(NamedTuple):
     def best_index(self) -> int | None:
         """The run with the lowest final loss among those that did not diverge, or ``None`` (eager only)."""
         loss = np.where(np.asarray(self.diverged), np.inf, np.nan_to_num(np.asarray(self.final_loss), nan=np.inf))
-        return None if not np.isfinite(loss).any() else int(np.argmin(loss))
+        return int(np.argmin(loss)) if np.isfinite(loss).any() else None
 
     @property
     def best_learning_rate(self) -> float | None:

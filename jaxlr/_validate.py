@@ -1,14 +1,9 @@
 """Input checks at the public boundary, and the one dtype rule.
 
-:func:`as_input` runs eagerly, before ``jax.jit``: it turns what a caller may pass (lists, NumPy
-arrays, object arrays of numbers, Python numbers) into what ``jax.jit`` takes, and refuses the rest
-(``None``, strings, ragged lists, sparse matrices). Every other check reads metadata only
-(:func:`jax.typeof`), so it runs while ``jax.jit`` traces, and finiteness is a flag computed on the device.
-
-The dtype rule: inputs are computed in the widest of their strongly typed dtypes, never below float32;
-integers count as numbers; Python numbers are weakly typed, as in JAX (``Params(w=0.0)`` does not widen
-float32 data); float64 needs ``jax_enable_x64``. bool is a ``TypeError``, complex a ``ValueError``.
-Nothing is cached, so a change of ``jax_enable_x64`` takes effect at once.
+:func:`as_input` runs eagerly: it turns lists, NumPy and object arrays into what ``jax.jit`` takes and refuses
+the rest. Every other check reads metadata only, so it also runs while ``jax.jit`` traces. The dtype rule:
+compute in the widest strongly typed input dtype, at least float32 (Python numbers are weakly typed, as in
+JAX; float64 needs ``jax_enable_x64``); bool is a ``TypeError``, complex a ``ValueError``.
 """
 
 import math
@@ -24,7 +19,7 @@ from jax.core import Tracer
 from jaxlr._types import Params
 
 MAX_ITERS = 2**31 - 1  # the step counter is an int32 inside the compiled loop
-MAX_HISTORY_BYTES = 2 * 2**30  # a larger history is refused before the fit allocates it
+MAX_HISTORY_BYTES = 2 * 2**30
 
 
 def describe(value: Any) -> str:
@@ -45,42 +40,38 @@ def as_input(fn: str, name: str, value: Any) -> Any:
             f"{fn}: {name} is a sparse matrix ({type(value).__name__}); jaxlr needs dense arrays: "
             f"convert it with {name}.toarray()"
         )
-    if not isinstance(value, np.ndarray):
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise TypeError(
+            f"{fn}: {name} must be a rectangular array of numbers, got {type(value).__name__} ({e})"
+        ) from None
+    if array.dtype.kind == "O":  # numbers held as Python objects (e.g. from pandas)
         try:
-            value = np.asarray(value)
-        except (ValueError, TypeError) as e:
-            raise TypeError(
-                f"{fn}: {name} must be a rectangular array of numbers, got {type(value).__name__} ({e})"
-            ) from None
-    if value.dtype.kind == "O":  # numbers held as Python objects (e.g. from pandas): numbers if they convert
-        try:
-            value = value.astype(np.float64)
+            return array.astype(np.float64)
         except (ValueError, TypeError):
             raise TypeError(f"{fn}: {name} has dtype object and holds values that are not numbers") from None
-    elif value.dtype.kind not in "biufc" and not jnp.issubdtype(value.dtype, jnp.floating):  # NumPy's bfloat16: "V"
-        raise TypeError(f"{fn}: {name} has dtype {value.dtype}; expected real numbers (float or int)")
-    return value
+    if array.dtype.kind not in "biufc" and not jnp.issubdtype(array.dtype, jnp.floating):  # NumPy's bfloat16: "V"
+        raise TypeError(f"{fn}: {name} has dtype {array.dtype}; expected real numbers (float or int)")
+    return array
 
 
 def as_params(fn: str, params: Any) -> Any:
     """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_params`)."""
     if not isinstance(params, Params):
         return params
-    w, b = as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b)
-    return params if w is params.w and b is params.b else Params(w, b)
+    return Params(as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b))
 
 
 def check_dtype(fn: str, name: str, value: Any) -> None:
     dtype = jax.typeof(value).dtype
-    if dtype == jnp.bool_:
-        raise TypeError(
-            f"{fn}: {name} has dtype bool; expected real numbers (float or int). "
-            f"Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant."
-        )
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise ValueError(f"{fn}: {name} has complex dtype {dtype}; expected real numbers (float or int)")
-    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
-        raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int)")
+    if not jnp.issubdtype(dtype, jnp.number):
+        hint = (
+            f". Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant." if dtype == jnp.bool_ else ""
+        )
+        raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int){hint}")
 
 
 def compute_dtype(*values: Any) -> Any:
@@ -109,36 +100,33 @@ def check_params(fn: str, params: Any) -> None:
             raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {_shape(params.b)}")
 
 
-def _check_x_fits_w(fn: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], x_ranks: tuple[int, ...]) -> None:
-    if not w_shape:
-        if len(x_shape) not in x_ranks:
+def _fit_and_cast(fn: str, params: Params, x: Any, *others: Any, x_ranks: tuple[int, ...]) -> tuple[Any, ...]:
+    """Checks that ``params.w`` fits ``x`` (rank ``len(w.shape) + k``, ``k`` in ``x_ranks``), casts all to one dtype."""
+    x_shape, w_shape = _shape(x), _shape(params.w)
+    if len(x_shape) - len(w_shape) not in x_ranks:
+        if not w_shape:
             raise ValueError(
                 f"{fn}: params.w is a scalar, so x must have shape (n,) (one feature per sample); "
                 f"got x of shape {x_shape}. For a feature matrix of shape (n, d), use params.w of shape (d,)."
             )
-        return
-    (d,) = w_shape
-    if len(x_shape) not in x_ranks:
-        raise ValueError(f"{fn}: params.w has shape ({d},), so x must have shape (n, {d}); got x of shape {x_shape}")
-    if x_shape[-1] != d:
+        raise ValueError(
+            f"{fn}: params.w has shape {w_shape}, so x must have shape (n, {w_shape[0]}); got x of shape {x_shape}"
+        )
+    if w_shape and x_shape[-1] != w_shape[0]:
         raise ValueError(
             f"{fn}: params do not fit x: x has {x_shape[-1]} features (shape {x_shape}) "
-            f"but params.w has shape ({d},); expected params.w of shape ({x_shape[-1]},)"
+            f"but params.w has shape {w_shape}; expected params.w of shape ({x_shape[-1]},)"
         )
-
-
-def _cast(dtype: Any, params: Params, *arrays: Any) -> tuple[Any, ...]:
+    dtype = compute_dtype(x, *others, params.w, params.b)
     b = None if params.b is None else jnp.asarray(params.b, dtype)
-    return Params(jnp.asarray(params.w, dtype), b), *(jnp.asarray(a, dtype) for a in arrays)
+    return Params(jnp.asarray(params.w, dtype), b), *(jnp.asarray(a, dtype) for a in (x, *others))
 
 
 def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
     """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype. Traceable."""
     check_params(fn, params)
     check_dtype(fn, "x", x)
-    w_shape = _shape(params.w)
-    _check_x_fits_w(fn, _shape(x), w_shape, (0, 1) if not w_shape else (1, 2))
-    return _cast(compute_dtype(x, params.w, params.b), params, x)  # pyright: ignore[reportReturnType]
+    return _fit_and_cast(fn, params, x, x_ranks=(0, 1))  # pyright: ignore[reportReturnType]
 
 
 def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
@@ -165,8 +153,7 @@ def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array,
         raise ValueError(f"{fn}: the data is empty: x has shape {x_shape}; need at least one sample")
     if len(x_shape) == 2 and x_shape[1] == 0:
         raise ValueError(f"{fn}: x has shape {x_shape}: no features; need at least one column")
-    _check_x_fits_w(fn, x_shape, _shape(params.w), (1,) if not _shape(params.w) else (2,))
-    return _cast(compute_dtype(x, y, params.w, params.b), params, x, y)  # pyright: ignore[reportReturnType]
+    return _fit_and_cast(fn, params, x, y, x_ranks=(1,))  # pyright: ignore[reportReturnType]
 
 
 def checked_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
@@ -187,24 +174,23 @@ def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.
 
 
 def check_features(fn: str, x: Any) -> jax.Array:
-    """A design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty, real numbers; returned as ``(n, d)``."""
+    """An eager design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty and finite; returned as ``(n, d)``."""
+    x = as_input(fn, "x", x)
     check_dtype(fn, "x", x)
     shape = _shape(x)
     if len(shape) not in (1, 2):
         raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {shape} (rank {len(shape)})")
     if math.prod(shape) == 0:
         raise ValueError(f"{fn}: x has shape {shape}: need at least one sample and one feature")
+    check_finite(fn, x=x)
     return jnp.asarray(x, compute_dtype(x)).reshape(shape[0], -1)
 
 
 def check_positive(fn: str, name: str, value: Any, *, allow_zero: bool = False) -> Any:
     """A scalar that must be positive (or non-negative) and finite: checked now if concrete, else passed on."""
-    if type(value) is float and 0 < value < math.inf:
-        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)):
         raise TypeError(f"{fn}: {name} must be a positive real number, got {describe(value)}")
-    shape = tuple(getattr(value, "shape", ()))
-    if shape:
+    if shape := tuple(getattr(value, "shape", ())):
         hint = "; to try several learning rates at once use jaxlr.sweep" if name == "learning_rate" else ""
         raise ValueError(f"{fn}: {name} must be a scalar, got shape {shape}{hint}")
     if isinstance(value, Tracer):
@@ -248,11 +234,8 @@ def check_choice(fn: str, name: str, value: Any, choices: Any) -> Any:
 
 
 def all_finite(*arrays: Any) -> jax.Array:
-    """One flag per argument (``None`` counts as finite), traceable: ``isfinite(sum(a * 0))``.
-
-    ``a * 0`` is 0 for a finite element and NaN for NaN or inf, and a sum carries NaN through every
-    reduction order, across devices too.
-    """
+    """One flag per argument (``None`` counts as finite), traceable: ``a * 0`` is NaN exactly where ``a`` is
+    not finite, and a sum carries NaN through every reduction order, across devices too."""
     return jnp.stack([jnp.isfinite(jnp.sum(jnp.asarray(a) * 0)) if a is not None else jnp.array(True) for a in arrays])
 
 
@@ -262,7 +245,7 @@ def is_traced(*values: Any) -> bool:
 
 def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
     """Raises ``ValueError`` for the first of ``names`` whose flag is false (eager callers only)."""
-    every = np.asarray(flags).reshape(-1, len(names)).all(axis=0).reshape(-1)
+    every = np.asarray(flags).reshape(-1, len(names)).all(axis=0)
     for name, ok in zip(names, every.tolist(), strict=True):
         if not ok:
             what = "the initial parameters" if name.startswith("params") else "the data"
@@ -271,10 +254,8 @@ def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
 
 def _host_flags(*arrays: Any) -> np.ndarray | None:
     """:func:`all_finite` read on the host, or ``None`` under a transformation (the values are not known)."""
-    if is_traced(arrays):
-        return None
     try:
-        return np.asarray(all_finite(*arrays))
+        return None if is_traced(arrays) else np.asarray(all_finite(*arrays))
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return None  # inside jax.jit, with every argument a constant
 
