@@ -97,14 +97,8 @@ def lipschitz_constant(
 ) -> jax.Array:
     """L = ``2·λmax([X 1]ᵀ[X 1] / n)`` (``X`` without a bias), the MSE's curvature: above ``2/L`` a fit diverges.
 
-    Args:
-      x: features, ``(n,)`` or ``(n, d)``.
-      bias: whether the model has a bias (``Params.b`` not ``None``).
-      n_power_iters: power iterations; the estimate approaches L from below.
-      sample_weight, l2: as in :func:`jaxlr.fit`: L of the weighted, penalised MSE.
-
-    Returns:
-      L as a scalar array (``inf`` if the data's squares overflow its dtype).
+    ``x`` is ``(n,)`` or ``(n, d)``; ``sample_weight`` and ``l2`` are as in :func:`jaxlr.fit`. Power iteration
+    approaches L from below; L is ``inf`` if the data's squares overflow its dtype.
 
     Examples:
       >>> import jaxlr
@@ -155,14 +149,9 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: Array
 def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
     """The condition number ``κ`` of the MSE's Hessian for the design ``x`` (``inf`` if singular). Traceable.
 
-    Args:
-      x: the features, ``(n,)`` or ``(n, d)``.
-      bias: whether the model has a bias (then the design is ``[X, 1]``).
-      sample_weight: ``None``, or ``(n,)`` non-negative weights (the weighted MSE's Hessian).
-
-    Returns:
-      ``λ_max / λ_min`` of ``AᵀA / n``. Gradient descent needs on the order of ``κ`` steps, and cannot
-      converge above about ``1e6`` in float32 (``1e14`` in float64): standardize the features.
+    ``λ_max / λ_min`` of ``AᵀA / n``, ``A = [X 1]`` with a bias (``AᵀSA / Σs`` with ``sample_weight``).
+    Gradient descent needs on the order of ``κ`` steps, and cannot converge above about ``1e6`` in float32
+    (``1e14`` in float64): standardize the features.
 
     Examples:
       >>> import numpy as np, jaxlr

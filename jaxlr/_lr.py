@@ -72,12 +72,8 @@ def warn_if_unstable(
 ) -> float | None:
     """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
 
-    Costs one :func:`lipschitz_constant`; :func:`jaxlr.fit` itself only warns once a run diverged.
-    ``bias``, ``gradient``, ``sample_weight`` and ``l2`` are as in :func:`jaxlr.fit`; ``optimizer``
-    ``"adam"`` or a transformation has no bound.
-
-    Returns:
-      The largest stable learning rate, or ``None`` when the optimizer has no such bound.
+    The other arguments are as in :func:`jaxlr.fit`. Returns the largest stable learning rate, or ``None``
+    for an optimizer without such a bound (``"adam"``, a transformation).
 
     Examples:
       >>> import warnings

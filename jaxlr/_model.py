@@ -32,8 +32,7 @@ def matvec(x: jax.Array, w: jax.Array) -> jax.Array:
 
 @matvec.defjvp
 def _matvec_jvp(primals: tuple, tangents: tuple) -> tuple[jax.Array, jax.Array]:
-    x, w = primals
-    dx, dw = tangents
+    (x, w), (dx, dw) = primals, tangents
     return matvec(x, w), jnp.sum(x * dw[None, :], axis=-1) + jnp.sum(dx * w[None, :], axis=-1)
 
 
@@ -114,12 +113,7 @@ def _checked_gradient(fn: str, gradient: str, params: Any, x: Any, y: Any) -> Pa
 def predict(params: Params, x: ArrayLike) -> jax.Array:
     """The model's output, the lesson's ``forward(x)``: ``w * x`` or ``x @ w`` (at full precision), plus ``b``.
 
-    Args:
-      params: the model's :class:`Params`.
-      x: a scalar or ``(n,)`` for a scalar ``w``; ``(d,)`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
-
-    Returns:
-      The predictions, of shape ``x.shape`` (scalar ``w``) or ``x.shape[:-1]``.
+    ``x`` is a scalar or ``(n,)`` for a scalar ``w``, ``(d,)`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
 
     Examples:
       >>> import jaxlr
@@ -163,8 +157,9 @@ def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
-      >>> print(f"{jaxlr.manual_gradient(jaxlr.Params(w=0.0), x, y).w:.3f}")
-      -30.000
+      >>> by_hand = jaxlr.manual_gradient(jaxlr.Params(w=0.0), x, y)
+      >>> print(f"{by_hand.w:.3f}", by_hand.b)
+      -30.000 None
     """
     return _checked_gradient("manual_gradient", "manual", params, x, y)
 

@@ -1,7 +1,7 @@
 """A progress bar driven from inside the compiled training loop, a few host calls per fit.
 
-The one module-level ``jax.debug.callback`` feeds whichever ``tqdm`` bar is showing, so the
-compiled program does not depend on the bar.
+One module-level ``jax.debug.callback`` feeds whichever ``tqdm`` bar is showing, so the compiled program
+does not depend on the bar.
 """
 
 import contextlib
@@ -40,10 +40,7 @@ def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
 
 
 def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, loss_of: Callable) -> tuple[Any, Any]:
-    """``lax.scan(step, init, arange(n_iters))``, reporting ``loss_of(carry)`` every ``every`` steps.
-
-    An outer scan over chunks of ``every`` steps (an inner scan and one host call each), then the remainder.
-    """
+    """``lax.scan(step, init, arange(n_iters))`` as chunks of ``every`` steps, each reporting ``loss_of(carry)``."""
     steps = jnp.arange(n_iters, dtype=jnp.int32)
     n_chunks, tail = divmod(n_iters, every)
 

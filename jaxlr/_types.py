@@ -9,8 +9,7 @@ from jax.typing import ArrayLike
 
 
 class Params(NamedTuple):
-    """The linear model's parameters: ``w``, a scalar (the lesson's ``f = w * x``, ``x`` of shape ``(n,)``)
-    or ``(d,)`` (``f = x @ w``, ``x`` of shape ``(n, d)``), and the bias ``b``, a scalar or ``None``.
+    """The parameters: ``w``, a scalar (``f = w * x``) or ``(d,)`` (``f = x @ w``), and a bias ``b`` or ``None``.
 
     Examples:
       >>> import jaxlr

@@ -1,9 +1,8 @@
 """Input checks at the public boundary, and the one dtype rule.
 
-:func:`as_input` runs eagerly: it turns lists, NumPy and object arrays into what ``jax.jit`` takes and refuses
-the rest. Every other check reads metadata only, so it also runs while ``jax.jit`` traces. The dtype rule:
-compute in the widest strongly typed input dtype, at least float32 (Python numbers are weakly typed, as in
-JAX; float64 needs ``jax_enable_x64``); bool is a ``TypeError``, complex a ``ValueError``.
+:func:`as_input` runs eagerly, turning lists and NumPy arrays into what ``jax.jit`` takes; every other check
+reads metadata only, so it also runs while ``jax.jit`` traces. The dtype rule: compute in the widest strongly
+typed input dtype, at least float32 (Python numbers are weak, as in JAX); bool and complex are refused.
 """
 
 import math
@@ -80,29 +79,25 @@ def compute_dtype(*values: Any) -> Any:
     return jnp.result_type(*dtypes, jnp.float32)
 
 
-def _shape(value: Any) -> tuple[int, ...]:
-    return tuple(jax.typeof(value).shape)
-
-
 def check_params(fn: str, params: Any) -> None:
     """``params`` is a :class:`Params` with a scalar or ``(d,)`` ``w`` and a scalar or ``None`` ``b``."""
     if not isinstance(params, Params):
         raise TypeError(f"{fn}: params must be jaxlr.Params(w, b=None), got {describe(params)}")
     check_dtype(fn, "params.w", params.w)
-    if len(_shape(params.w)) > 1:
+    if len(jnp.shape(params.w)) > 1:
         raise ValueError(
             f"{fn}: params.w must be a scalar (the lesson's f = w * x) or a vector of shape (d,); "
-            f"got shape {_shape(params.w)}"
+            f"got shape {jnp.shape(params.w)}"
         )
     if params.b is not None:
         check_dtype(fn, "params.b", params.b)
-        if _shape(params.b) != ():
-            raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {_shape(params.b)}")
+        if jnp.shape(params.b) != ():
+            raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {jnp.shape(params.b)}")
 
 
 def _fit_and_cast(fn: str, params: Params, x: Any, *others: Any, x_ranks: tuple[int, ...]) -> tuple[Any, ...]:
     """Checks that ``params.w`` fits ``x`` (rank ``len(w.shape) + k``, ``k`` in ``x_ranks``), casts all to one dtype."""
-    x_shape, w_shape = _shape(x), _shape(params.w)
+    x_shape, w_shape = jnp.shape(x), jnp.shape(params.w)
     if len(x_shape) - len(w_shape) not in x_ranks:
         if not w_shape:
             raise ValueError(
@@ -137,7 +132,7 @@ def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array,
     check_params(fn, params)
     check_dtype(fn, "x", x)
     check_dtype(fn, "y", y)
-    x_shape, y_shape = _shape(x), _shape(y)
+    x_shape, y_shape = jnp.shape(x), jnp.shape(y)
     if len(x_shape) not in (1, 2):
         raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {x_shape} (rank {len(x_shape)})")
     if len(y_shape) == 2 and y_shape[1] == 1:
@@ -168,8 +163,8 @@ def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.
     if sample_weight is None:
         return None
     check_dtype(fn, "sample_weight", sample_weight)
-    if _shape(sample_weight) != (n,):
-        raise ValueError(f"{fn}: sample_weight must have shape ({n},) (one per sample), got {_shape(sample_weight)}")
+    if jnp.shape(sample_weight) != (n,):
+        raise ValueError(f"{fn}: sample_weight must have shape ({n},) (one per sample), got {jnp.shape(sample_weight)}")
     return jnp.asarray(sample_weight, dtype)
 
 
@@ -177,7 +172,7 @@ def check_features(fn: str, x: Any) -> jax.Array:
     """An eager design matrix on its own: ``(n,)`` or ``(n, d)``, non-empty and finite; returned as ``(n, d)``."""
     x = as_input(fn, "x", x)
     check_dtype(fn, "x", x)
-    shape = _shape(x)
+    shape = jnp.shape(x)
     if len(shape) not in (1, 2):
         raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {shape} (rank {len(shape)})")
     if math.prod(shape) == 0:
@@ -245,7 +240,7 @@ def is_traced(*values: Any) -> bool:
 
 def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
     """Raises ``ValueError`` for the first of ``names`` whose flag is false (eager callers only)."""
-    every = np.asarray(flags).reshape(-1, len(names)).all(axis=0)
+    every = np.asarray(flags).reshape(-1, len(names)).all(axis=0).reshape(-1)
     for name, ok in zip(names, every.tolist(), strict=True):
         if not ok:
             what = "the initial parameters" if name.startswith("params") else "the data"
