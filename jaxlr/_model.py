@@ -167,9 +167,8 @@ def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
 def lesson_gradient_n_times_too_large(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
     """The lesson's original hand-written gradient, which is N times the true one.
 
-    ``np.dot(2*x, y_pred - y).mean()``: ``np.dot`` already sums to a scalar, so ``.mean()`` divides by
-    nothing and the effective learning rate is ``N * 0.01``. Kept so that ``scripts/gradient_descent_manual.py``
-    reproduces the lesson's trace. With a bias and ``(n, d)`` data it is ``2·Xᵀr`` and ``2·sum(r)``.
+    ``np.dot(2*x, y_pred - y).mean()``: ``np.dot`` already sums to a scalar, so ``.mean()`` divides by nothing.
+    Kept to reproduce the lesson's trace. With a bias and ``(n, d)`` data it is ``2·Xᵀr`` and ``2·sum(r)``.
 
     Examples:
       >>> import jaxlr
