@@ -32,15 +32,18 @@ class CsvSource(NamedTuple):
     path: str | None
     buffer: bytes | None
 
-    def stream(self) -> Any:
+    def open(self) -> tuple[Any, Any]:
+        """The raw input (whose size and position measure progress) and the stream of its decompressed bytes."""
         import pyarrow as pa
 
-        if self.buffer is not None:
-            return pa.BufferReader(self.buffer)
+        compression = None
+        with contextlib.suppress(TypeError, ValueError):  # no path, or not the extension of a compressed file
+            compression = pa.Codec.detect(self.path).name
         try:
-            return pa.input_stream(self.path)
+            raw = pa.BufferReader(self.buffer) if self.path is None else pa.OSFile(self.path)
         except OSError as e:
             raise DataError(f"cannot read {self.path}: {e.strerror or str(e).splitlines()[0]}") from None
+        return raw, raw if compression is None else pa.CompressedInputStream(raw, compression)
 
 
 class CsvHeader(NamedTuple):
@@ -63,27 +66,24 @@ def csv_source(path: str | os.PathLike) -> CsvSource:
 
 def _codec(encoding: str) -> str:
     try:
-        name = codecs.lookup(encoding).name
+        return codecs.lookup(encoding).name
     except LookupError:
         raise DataError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1)") from None
-    return "utf-8-sig" if name == "utf-8" else name  # a byte-order mark is not part of the first name
 
 
 def read_header(source: CsvSource, sep: str | None, encoding: str) -> CsvHeader:
     """The first line that is not blank: its column names and separator (detected when ``sep`` is ``None``)."""
-    codec, head = _codec(encoding), b""
-    with source.stream() as f:
-        while True:  # up to the first line that is not blank
-            chunk = f.read(1 << 16)
-            head += chunk
-            lines = head.split(b"\n")
-            if not chunk or any(line.strip() for line in lines[:-1]):
-                break
-    index = next((i for i, raw in enumerate(lines) if raw.strip(b" \t\r\xef\xbb\xbf")), None)
+    (raw, stream), codec = source.open(), _codec(encoding)
+    with raw, stream:
+        head = stream.read(1 << 16)
+        while not any(line.strip() for line in head.split(b"\n")[:-1]) and (more := stream.read(1 << 16)):
+            head += more  # up to the first whole line that is not blank
+    lines = head.split(b"\n")
+    index = next((i for i, line in enumerate(lines) if line.strip(b" \t\r\xef\xbb\xbf")), None)
     if index is None:
         raise DataError(f"{source.label} is empty: expected a header row with column names, then rows of numbers")
     try:
-        line = lines[index].decode(codec).rstrip("\r")
+        line = lines[index].decode(codec).lstrip("\ufeff").rstrip("\r")  # without a byte-order mark
     except UnicodeDecodeError as e:
         raise DataError(
             f"{source.label} is not a {encoding} text file ({e.reason} at byte {e.start} of the header); "
@@ -117,7 +117,7 @@ def parse(
 
     codec, span = _codec(encoding), range(sys.maxsize) if rows is None else rows
     try:
-        values, missing = _read(source, header, chosen, span, codec.removesuffix("-sig"), progress)
+        values, missing = _read(source, header, chosen, span, codec, progress)
         bad = (missing.any() and not dropna) or not (missing | np.isfinite(values).all(axis=1)).all()
     except pa.ArrowInvalid:  # a cell that is not a number, a row of the wrong length
         values, missing, bad = None, None, True
@@ -156,12 +156,7 @@ def _read(
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    compression = None
-    if source.path is not None:
-        with contextlib.suppress(TypeError, ValueError):  # not the extension of a compressed file
-            compression = pa.Codec.detect(source.path).name
-    raw = pa.OSFile(source.path) if source.buffer is None else pa.BufferReader(source.buffer)
-    stream = raw if compression is None else pa.CompressedInputStream(raw, compression)
+    raw, stream = source.open()
     capacity, start = raw.size() // len(header.names) + 1, max(rows.start, 0)
     values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(
@@ -205,8 +200,9 @@ def _read_slowly(
     """The chosen columns read line by line in Python; a :class:`DataError` at the first bad row or cell."""
     columns = [header.names.index(name) for name in chosen]
     values, missing, row = [], [], -1
-    with source.stream() as f:
-        lines = f.read().split(b"\n")[header.skip :]
+    raw, stream = source.open()
+    with raw, stream:
+        lines = stream.read().split(b"\n")[header.skip :]
     for number, line in enumerate(lines, start=header.skip + 1):
         if not line.strip():
             continue
@@ -222,20 +218,14 @@ def _read_slowly(
         texts = [cells[j].strip().strip('"') for j in columns]
         missing.append(dropna and any(text in MISSING for text in texts))
         for name, text in zip(chosen, texts, strict=True):
-            value = math.nan if dropna and text in MISSING else _number(text)
-            if isinstance(value, str):
-                raise DataError(f"{where}, column {name!r}: {value}")
-            values.append(value)
+            if text in MISSING and not dropna:
+                what = repr(text) if text else "an empty cell"
+                problem = f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
+                raise DataError(f"{where}, column {name!r}: {problem}")
+            try:
+                values.append(math.nan if text in MISSING else float(text))
+            except ValueError:
+                raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
+            if not (math.isfinite(values[-1]) or text in MISSING):
+                raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
     return np.array(values, np.float64).reshape(len(missing), len(chosen)), np.array(missing, bool)
-
-
-def _number(text: str) -> float | str:
-    """The finite number a cell holds, or what is wrong with it."""
-    if text in MISSING:
-        what = repr(text) if text else "an empty cell"
-        return f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
-    try:
-        value = float(text)
-    except ValueError:
-        return f"{text[:40]!r} is not a number"
-    return value if math.isfinite(value) else f"{text!r} is not a finite number"

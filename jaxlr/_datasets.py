@@ -1,36 +1,27 @@
-"""Regression data sets: from a CSV file or built in, with the target and features chosen by name."""
+"""Regression data sets: the lesson's, from a CSV file or built in, with the target and features chosen by name."""
 
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxlr._csv import DataError, csv_source, parse, read_header
 
 
 class Dataset(NamedTuple):
-    """A regression problem: features, target and their names.
+    """A regression problem: features, target and their names (float64 NumPy arrays)."""
 
-    Attributes:
-      x: float64 NumPy array of shape ``(n, d)``, one column per feature.
-      y: float64 NumPy array of shape ``(n,)``, the target.
-      feature_names: the ``d`` feature names, in the order of ``x``'s columns.
-      target_name: the target's name.
-      source: where the data came from (a path, ``"stdin"`` or ``"dataset NAME"``).
-      weights: float64 ``(n,)`` sample weights read from a column, or ``None``.
-      weights_name: the name of that column, or ``None``.
-      dropped: how many rows of the file ``dropna`` dropped for a missing cell.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    feature_names: tuple[str, ...]
+    x: np.ndarray  # (n, d), one column per feature
+    y: np.ndarray  # (n,) the target
+    feature_names: tuple[str, ...]  # the d feature names, in the order of x's columns
     target_name: str
-    source: str
-    weights: np.ndarray | None = None
-    weights_name: str | None = None
-    dropped: int = 0
+    source: str  # where the data came from: a path, "stdin" or "dataset NAME"
+    weights: np.ndarray | None = None  # (n,) sample weights read from a column
+    weights_name: str | None = None  # the name of that column
+    dropped: int = 0  # how many rows of the file ``dropna`` dropped for a missing cell
 
 
 class WeightsError(DataError):
@@ -39,6 +30,19 @@ class WeightsError(DataError):
     def __init__(self, column: str, reason: str):
         super().__init__(f"weights column {column!r}: {reason}")
         self.column, self.reason = column, reason
+
+
+def lesson_data() -> tuple[jax.Array, jax.Array]:
+    """The lesson's training set: ``X = [1, 2, 3, 4]``, ``Y = 2 * X``, float32.
+
+    Examples:
+      >>> import jaxlr
+      >>> x, y = jaxlr.lesson_data()
+      >>> x.tolist(), y.tolist()
+      ([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0])
+    """
+    x = jnp.array([1.0, 2.0, 3.0, 4.0], dtype=jnp.float32)
+    return x, 2 * x
 
 
 def _diabetes() -> tuple[tuple[str, ...], np.ndarray, str]:
@@ -116,29 +120,24 @@ def load_csv(
     dropna: bool = False,
     progress: bool = False,
 ) -> Dataset:
-    """Loads a regression problem from a CSV file whose first line is a header and whose cells are numbers.
-
-    Only the chosen columns are parsed, so the others may hold text (names, dates, ...).
+    """Loads a regression problem from a CSV file with a header line; only the chosen columns are parsed.
 
     Args:
       path: the CSV file; ``-`` for standard input; a ``.gz`` name is read through gzip.
       target: the name of the column to predict.
-      features: the feature columns, in the order wanted; ``None`` for every column but the target (and weights).
+      features: the feature columns, in order; ``None`` for every column but the target (and weights).
       rows: the 0-based data rows to read, e.g. ``range(1000, 2000)`` (``None``: all).
       weights: a column of sample weights (non-negative, not all zero, never a feature), or ``None``.
       sep: the separator; ``None`` picks the most frequent of ``,`` ``;`` tab ``|`` in the header line.
       encoding: the file's text encoding, e.g. ``"latin-1"``.
-      dropna: drop rows with a missing cell (empty, ``NA``, ``NULL``), counted in ``Dataset.dropped``;
-        without it a missing cell is an error.
+      dropna: drop the rows with a missing cell (empty, ``NA``, ``NULL``; counted in ``Dataset.dropped``).
       progress: show a progress bar on stderr for a load taking over a second.
 
     Raises:
-      DataError: a one-line message naming the file and, where there is one, the row, line and column;
-        :class:`WeightsError` (a ``DataError``) when the problem is the weights column.
+      DataError: one line naming the file and the row, line and column (:class:`WeightsError`: the weights).
 
     Examples:
-      >>> import pathlib, tempfile
-      >>> import jaxlr
+      >>> import pathlib, tempfile, jaxlr
       >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
       >>> _ = path.write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
       >>> data = jaxlr.load_csv(path, target="y", features=["a"])
@@ -160,16 +159,15 @@ def load_csv(
 def load_dataset(
     name: str, *, target: str | None = None, features: Sequence[str] | None = None, weights: str | None = None
 ) -> Dataset:
-    """Loads a built-in data set: ``"lesson"`` (the tutorial's ``y = 2x`` on ``x = 1..4``) or ``"diabetes"``.
+    """Loads a built-in data set: ``"lesson"`` (``y = 2x`` on ``x = 1..4``) or ``"diabetes"``.
 
-    ``"diabetes"`` is scikit-learn's bundled data (442 patients, 10 features in their original units, the target
-    a disease progression score a year later); it needs ``pip install 'jaxlr[data]'``.
+    ``"diabetes"`` is scikit-learn's (442 patients, 10 features in their original units, the target a disease
+    progression score a year later); it needs ``pip install 'jaxlr[data]'``.
 
     Args:
       name: ``"lesson"`` or ``"diabetes"``.
       target: the column to predict; ``None`` for the data set's own target.
-      features: feature columns by name; ``None`` for all the others.
-      weights: a column to use as sample weights (not as a feature), or ``None``.
+      features, weights: as for :func:`load_csv`.
 
     Raises:
       DataError: an unknown name or column, or no scikit-learn (:class:`WeightsError`: the weights column).

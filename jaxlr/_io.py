@@ -21,21 +21,13 @@ from typing import IO, Any
 STDOUT = "-"
 
 _unfinished: set[str] = set()  # temporary files being written now
-_lock = threading.Lock()
 
 
 def remove_unfinished_outputs() -> None:
     """Deletes the temporary files of writes still in progress (their destinations stay untouched)."""
-    with _lock:
-        for tmp in _unfinished:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _stat(path: str) -> os.stat_result | None:
-    with contextlib.suppress(FileNotFoundError):
-        return os.stat(path)  # through any symlinks
-    return None
+    for tmp in list(_unfinished):  # list(): one step, even while a worker thread adds to the set
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def output_problem(path: str | os.PathLike) -> str | None:
@@ -43,7 +35,7 @@ def output_problem(path: str | os.PathLike) -> str | None:
     path = os.fspath(path)
     if path == STDOUT:
         return None
-    info = _stat(path)
+    info = os.stat(path) if os.path.exists(path) else None  # through any symlinks
     if info is not None and stat.S_ISDIR(info.st_mode):
         return f"{path} is a directory"
     if info is not None and not stat.S_ISREG(info.st_mode):  # a FIFO, a device: written in place
@@ -57,8 +49,7 @@ def output_problem(path: str | os.PathLike) -> str | None:
 @contextlib.contextmanager
 def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    with _lock:
-        _unfinished.add(tmp)
+    _unfinished.add(tmp)
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
@@ -74,14 +65,13 @@ def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[I
             os.unlink(tmp)
         raise
     finally:
-        with _lock:
-            _unfinished.discard(tmp)
+        _unfinished.discard(tmp)
 
 
 def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> contextlib.AbstractContextManager[IO[Any]]:
     """Opens the output ``path`` (text in UTF-8, or ``binary``); a regular file is replaced when the block ends."""
     path = os.fspath(path)
-    info = _stat(path)
+    info = os.stat(path) if os.path.exists(path) else None
     for fd in (1, 2):  # e.g. /dev/stdout redirected to a file: append where the stream is, never replace it
         with contextlib.suppress(OSError):
             if (path == STDOUT and fd == 1) or (info is not None and os.path.samestat(os.fstat(fd), info)):

@@ -1,10 +1,7 @@
-"""Fitting on standardized features and reporting the model in the original units.
-
-Gradient descent on features of very different scales is slow or diverges (the loss's Hessian is
-badly conditioned); standardizing each to mean 0 and standard deviation 1 fixes that, and the model
-is mapped back: with ``z = (x - mean) / scale`` and ``f = z @ v + c``,
-``f = x @ (v / scale) + (c - sum(v * mean / scale))``. A model without a bias cannot be centred (no
-bias to add the means back), so its columns are only scaled to root mean square 1 (``center=False``).
+"""Fitting on standardized features (gradient descent on features of very different scales is slow or
+diverges) and mapping the model back: with ``z = (x - mean) / scale`` and ``f = z @ v + c``,
+``f = x @ (v / scale) + (c - sum(v * mean / scale))``. A model without a bias has no bias to add the means
+back to, so its columns are only scaled to root mean square 1 (``center=False``).
 """
 
 from collections.abc import Sequence
@@ -20,7 +17,7 @@ class Standardization(NamedTuple):
     """The per-feature shift and scale :func:`standardize` applied."""
 
     mean: np.ndarray  # (d,) each feature's mean (0 with center=False)
-    scale: np.ndarray  # (d,) each feature's (population) standard deviation (root mean square uncentred)
+    scale: np.ndarray  # (d,) each feature's population standard deviation (root mean square uncentred)
 
 
 def standardize(
@@ -34,14 +31,10 @@ def standardize(
       center: ``False`` for a model without a bias: the columns are only scaled, to root mean square 1.
 
     Returns:
-      ``(standardized x, Standardization)``.
-
-    Raises:
-      DataError: if a feature is constant (all zeros, with ``center=False``): it has no scale.
+      ``(standardized x, Standardization)``; a :class:`DataError` for a constant feature (all zeros uncentred).
 
     Examples:
-      >>> import numpy as np
-      >>> import jaxlr
+      >>> import numpy as np, jaxlr
       >>> z, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
       >>> z[:, 0].tolist(), s.mean.tolist(), s.scale.tolist()
       ([-1.0, 1.0], [2.0], [1.0])
@@ -55,27 +48,19 @@ def standardize(
     if bad.size:
         j = bad[0]
         name = feature_names[j] if feature_names is not None else f"column {j}"
-        if not center:
-            raise DataError(f"feature {name!r} is all zeros, so it cannot be scaled; leave it out of the features")
-        raise DataError(
-            f"feature {name!r} is constant (every value is {matrix[0, j]:g}), so it cannot be standardized; "
-            "leave it out of the features"
-        )
+        what = f"is constant (every value is {matrix[0, j]:g}), so it cannot be standardized"
+        what = what if center else "is all zeros, so it cannot be scaled"
+        raise DataError(f"feature {name!r} {what}; leave it out of the features")
     z = (matrix - mean) / scale
     return (z[:, 0] if x.ndim == 1 else z), Standardization(mean, scale)
 
 
 def unstandardize(params: Params, standardization: Standardization) -> Params:
-    """Maps a model fitted on standardized features back to the original units (float64 NumPy values).
-
-    Args:
-      params: :class:`Params` fitted on ``standardize``'d features (without a bias: ``center=False``).
-      standardization: what :func:`standardize` returned.
+    """Maps ``params`` fitted on ``standardize``'d features (``center=False`` without a bias) to the original units.
 
     Examples:
-      >>> import numpy as np
-      >>> import jaxlr
-      >>> z, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
+      >>> import numpy as np, jaxlr
+      >>> _, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
       >>> p = jaxlr.unstandardize(jaxlr.Params(w=np.array([2.0]), b=5.0), s)
       >>> p.w.tolist(), float(p.b)
       ([2.0], 1.0)
