@@ -15,9 +15,12 @@ from jaxlr._csv import DataError as DataError
 from jaxlr._curvature import condition_number as condition_number
 from jaxlr._curvature import lipschitz_constant as lipschitz_constant
 from jaxlr._datasets import Dataset as Dataset
+from jaxlr._datasets import Standardization as Standardization
 from jaxlr._datasets import lesson_data as lesson_data
 from jaxlr._datasets import load_csv as load_csv
 from jaxlr._datasets import load_dataset as load_dataset
+from jaxlr._datasets import standardize as standardize
+from jaxlr._datasets import unstandardize as unstandardize
 from jaxlr._distributed import fit_distributed as fit_distributed
 from jaxlr._distributed import initialize_distributed as initialize_distributed
 from jaxlr._distributed import read_csv_rows as read_csv_rows
@@ -36,9 +39,6 @@ from jaxlr._model_file import save_model as save_model
 from jaxlr._plot import plot_fit as plot_fit
 from jaxlr._plot import plot_loss as plot_loss
 from jaxlr._plot import plot_sweep as plot_sweep
-from jaxlr._standardize import Standardization as Standardization
-from jaxlr._standardize import standardize as standardize
-from jaxlr._standardize import unstandardize as unstandardize
 from jaxlr._stats import RegressionStats as RegressionStats
 from jaxlr._stats import regression_stats as regression_stats
 from jaxlr._sweep import sweep as sweep

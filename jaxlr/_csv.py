@@ -157,16 +157,11 @@ def _read(
         quoted_strings_can_be_null=True,
     )
     raw, stream = source.open()
-    capacity, start = raw.size() // len(header.names) + 1, max(rows.start, 0)
+    size, start = raw.size(), max(rows.start, 0)
+    capacity = size // len(header.names) + 1
     values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(
-        total=raw.size(),
-        desc="read",
-        unit="B",
-        unit_scale=True,
-        delay=PROGRESS_DELAY_S,
-        leave=False,
-        disable=not progress,
+        total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
     )
     seen, count, tail, more = 0, 0, b"", True
     with raw, stream, bar:
@@ -182,7 +177,7 @@ def _read(
             read.skip_rows = 0  # the header was in the first piece
             piece = table[max(start - seen, 0) : max(rows.stop - seen, 0)]
             seen += table.num_rows
-            if count + piece.num_rows > len(values):  # compressed: the file's size does not bound its rows
+            if count + piece.num_rows > capacity:  # compressed: the file's size does not bound its rows
                 capacity = 2 * (count + piece.num_rows)
                 values.resize((capacity, len(chosen)), refcheck=False)
                 missing.resize(capacity, refcheck=False)

@@ -16,9 +16,9 @@ from jax.typing import ArrayLike
 
 import jaxlr
 from jaxlr._csv import DataError
+from jaxlr._datasets import Standardization
 from jaxlr._io import write_json
 from jaxlr._model import predict
-from jaxlr._standardize import Standardization
 from jaxlr._types import Params
 
 FORMAT = "jaxlr-model"
