@@ -10,8 +10,7 @@ import sys
 
 from jaxlr import _cli_crosscheck, _cli_fit, _cli_lesson, _cli_predict, _cli_sweep  # _cli_crosscheck imports no torch
 from jaxlr._cli_util import ArgumentParser
-from jaxlr._interrupt import run_interruptibly
-from jaxlr._io import STDOUT
+from jaxlr._io import STDOUT, run_interruptibly
 
 COMMANDS = {
     "lesson": _cli_lesson,

@@ -17,9 +17,8 @@ from jax.experimental import multihost_utils
 from jaxlr._cli_problem import Problem, as_dtype, fail
 from jaxlr._cli_util import positive_int
 from jaxlr._csv import DataError
-from jaxlr._datasets import Dataset
+from jaxlr._datasets import Dataset, Standardization
 from jaxlr._distributed import initialize_distributed, raise_everywhere, read_csv_rows
-from jaxlr._standardize import Standardization
 
 PROG = "jaxlr fit"
 CONNECTION_OPTIONS = ("coordinator_address", "num_processes", "process_id")

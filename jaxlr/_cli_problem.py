@@ -11,11 +11,10 @@ import numpy as np
 
 from jaxlr._cli_util import positive_int
 from jaxlr._csv import DataError
-from jaxlr._datasets import DATASETS, Dataset, WeightsError, load_csv, load_dataset
+from jaxlr._datasets import DATASETS, Dataset, Standardization, WeightsError, load_csv, load_dataset, standardize
 from jaxlr._fit import OPTIMIZERS
 from jaxlr._io import STDOUT, output_problem
 from jaxlr._progress import stderr_is_terminal
-from jaxlr._standardize import Standardization, standardize
 
 DTYPES = ("float32", "float64")
 OUTPUTS = ("json", "plot", "save_model")

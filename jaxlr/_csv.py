@@ -1,12 +1,9 @@
 """Reading the numeric columns of a CSV file with a header row, through pyarrow's multi-threaded CSV reader.
 
-The header is read here first (separator, names, leading blank lines). pyarrow then converts the chosen
-columns to float64. If it refuses anything, a plain Python pass over the same rows finds the first bad
-row or cell and names its row, line and column in a one-line :class:`DataError`. pyarrow is imported
-only when a file is read.
+The header is read here first (separator, names, leading blank lines), then pyarrow converts the chosen
+columns to float64. If it refuses anything, a plain Python pass over the same rows names the first bad
+row or cell in a one-line :class:`DataError`. pyarrow is imported only when a file is read.
 """
-
-from __future__ import annotations
 
 import codecs
 import contextlib
@@ -14,12 +11,9 @@ import csv
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 SEPARATORS = (",", ";", "\t", "|")  # tried when none is given; the first wins a tie
 PROGRESS_DELAY_S = 1.0  # a progress bar shows itself once a load has taken this long
@@ -28,10 +22,7 @@ PIECE_BYTES = 32 << 20  # uncompressed inputs are parsed a piece of this size at
 
 
 class DataError(ValueError):
-    """Data that cannot be fitted: a missing file or column, a non-numeric cell, no rows, ...
-
-    The message is one line and names the file, row and column where it can.
-    """
+    """Data that cannot be fitted (a missing file or column, a non-numeric cell, no rows): one line naming where."""
 
 
 class CsvSource(NamedTuple):
@@ -39,17 +30,20 @@ class CsvSource(NamedTuple):
 
     label: str  # the name used in messages
     path: str | None
-    buffer: bytes | pa.Buffer | None
+    buffer: bytes | None
 
-    def stream(self) -> Any:
+    def open(self) -> tuple[Any, Any]:
+        """The raw input (whose size and position measure progress) and the stream of its decompressed bytes."""
         import pyarrow as pa
 
-        if self.buffer is not None:
-            return pa.BufferReader(self.buffer)
+        compression = None
+        with contextlib.suppress(TypeError, ValueError):  # no path, or not the extension of a compressed file
+            compression = pa.Codec.detect(self.path).name
         try:
-            return pa.input_stream(self.path)
+            raw = pa.BufferReader(self.buffer) if self.path is None else pa.OSFile(self.path)
         except OSError as e:
             raise DataError(f"cannot read {self.path}: {e.strerror or str(e).splitlines()[0]}") from None
+        return raw, raw if compression is None else pa.CompressedInputStream(raw, compression)
 
 
 class CsvHeader(NamedTuple):
@@ -72,27 +66,24 @@ def csv_source(path: str | os.PathLike) -> CsvSource:
 
 def _codec(encoding: str) -> str:
     try:
-        name = codecs.lookup(encoding).name
+        return codecs.lookup(encoding).name
     except LookupError:
         raise DataError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1)") from None
-    return "utf-8-sig" if name == "utf-8" else name  # a byte-order mark is not part of the first name
 
 
 def read_header(source: CsvSource, sep: str | None, encoding: str) -> CsvHeader:
     """The first line that is not blank: its column names and separator (detected when ``sep`` is ``None``)."""
-    codec, head = _codec(encoding), b""
-    with source.stream() as f:
-        while True:  # up to the first line that is not blank
-            chunk = f.read(1 << 16)
-            head += chunk
-            lines = head.split(b"\n")
-            if not chunk or any(line.strip() for line in lines[:-1]):
-                break
-    index = next((i for i, raw in enumerate(lines) if raw.strip(b" \t\r\xef\xbb\xbf")), None)
+    (raw, stream), codec = source.open(), _codec(encoding)
+    with raw, stream:
+        head = stream.read(1 << 16)
+        while not any(line.strip() for line in head.split(b"\n")[:-1]) and (more := stream.read(1 << 16)):
+            head += more  # up to the first whole line that is not blank
+    lines = head.split(b"\n")
+    index = next((i for i, line in enumerate(lines) if line.strip(b" \t\r\xef\xbb\xbf")), None)
     if index is None:
         raise DataError(f"{source.label} is empty: expected a header row with column names, then rows of numbers")
     try:
-        line = lines[index].decode(codec).rstrip("\r")
+        line = lines[index].decode(codec).lstrip("\ufeff").rstrip("\r")  # without a byte-order mark
     except UnicodeDecodeError as e:
         raise DataError(
             f"{source.label} is not a {encoding} text file ({e.reason} at byte {e.start} of the header); "
@@ -124,20 +115,16 @@ def parse(
     """The ``chosen`` columns of ``source`` as one float64 array, and the number of rows ``dropna`` dropped."""
     import pyarrow as pa
 
-    codec = _codec(encoding)
+    codec, span = _codec(encoding), range(sys.maxsize) if rows is None else rows
     try:
-        values, missing = _read(source, header, chosen, rows, codec.removesuffix("-sig"), progress)
+        values, missing = _read(source, header, chosen, span, codec, progress)
+        bad = (missing.any() and not dropna) or not (missing | np.isfinite(values).all(axis=1)).all()
     except pa.ArrowInvalid:  # a cell that is not a number, a row of the wrong length
-        values = missing = None
+        values, missing, bad = None, None, True
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"{source.label}: not a readable CSV file ({str(e).splitlines()[0]})") from None
-    if (
-        values is None
-        or missing is None
-        or (missing.any() and not dropna)
-        or not (missing | np.isfinite(values).all(axis=1)).all()
-    ):  # raises for the first bad row or cell, or reads the rows (when the bad ones were past ``rows``)
-        values, missing = _read_slowly(source, header, chosen, rows, codec, dropna)
+    if bad or values is None or missing is None:  # raises for the first bad row or cell, or reads the rows
+        values, missing = _read_slowly(source, header, chosen, span, codec, dropna)
     dropped = int(missing.sum())
     values = values[~missing] if dropped else values
     if len(values) == 0 and not allow_empty:
@@ -148,99 +135,76 @@ def parse(
 
 
 def _read(
-    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range | None, codec: str, progress: bool
+    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range, codec: str, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """pyarrow's float64 parse of the chosen columns, and the rows with a missing cell.
 
-    An uncompressed input is parsed a piece of whole lines at a time, each piece copied at once into an
-    array with room for the most rows the input could hold (a byte a cell): the peak memory is the array
-    plus a piece, and the array's pages past the rows read are never touched.
+    The input is parsed a piece of whole lines at a time, each piece copied at once into an array with room
+    for the most rows an uncompressed input could hold (a byte a cell): the peak memory is the array plus a
+    piece, and the array's pages past the rows read are never touched.
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     from tqdm import tqdm
 
     read = pa_csv.ReadOptions(column_names=list(header.names), skip_rows=header.skip, encoding=codec)
-    options = {
-        "parse_options": pa_csv.ParseOptions(delimiter=header.sep),
-        "convert_options": pa_csv.ConvertOptions(
-            include_columns=list(chosen),
-            column_types=dict.fromkeys(chosen, pa.float64()),
-            null_values=list(MISSING),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    }
-    compression = None
-    if source.path is not None:
-        with contextlib.suppress(TypeError, ValueError):  # not the extension of a compressed file
-            compression = pa.Codec.detect(source.path).name
-    raw = pa.OSFile(source.path) if source.buffer is None else pa.BufferReader(source.buffer)
-    stream = raw if compression is None else pa.CompressedInputStream(raw, compression)
-    size = raw.size()
+    parse = pa_csv.ParseOptions(delimiter=header.sep)
+    convert = pa_csv.ConvertOptions(
+        include_columns=list(chosen),
+        column_types=dict.fromkeys(chosen, pa.float64()),
+        null_values=list(MISSING),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    raw, stream = source.open()
+    size, start = raw.size(), max(rows.start, 0)
+    capacity = size // len(header.names) + 1
+    values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(
         total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
     )
+    seen, count, tail, more = 0, 0, b"", True
     with raw, stream, bar:
-        if rows is None and compression is None:
-            capacity, offset, tail, more = size // len(header.names) + 1, 0, b"", True
-            values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
-            while more:
-                data = tail + stream.read(PIECE_BYTES)
-                more = len(data) > len(tail)
-                end = data.rfind(b"\n") + 1 if more else len(data)  # whole lines; at the end, the last one too
-                tail = data[end:]
-                bar.update(raw.tell() - bar.n)
-                if end:
-                    table = pa_csv.read_csv(pa.py_buffer(data)[:end], read_options=read, **options)
-                    offset += _fill(table, chosen, values, missing, offset)
-                    read.skip_rows = 0  # the header was in the first piece
-            return values[:offset], missing[:offset]
-        read.skip_rows_after_names = 0 if rows is None else max(rows.start, 0)
-        wanted = None if rows is None else max(rows.stop - max(rows.start, 0), 0)
-        batches, count = [], 0
-        with pa_csv.open_csv(stream, read_options=read, **options) as reader:
-            for batch in reader:  # the rest of the file is not read
-                if wanted is not None and count >= wanted:
-                    break
-                batches.append(batch)
-                count += batch.num_rows
-                bar.update(raw.tell() - bar.n)
-        table = pa.Table.from_batches(batches, schema=reader.schema)
-    table = table if rows is None else table[: wanted : rows.step]
-    values, missing = np.empty((table.num_rows, len(chosen))), np.zeros(table.num_rows, bool)
-    _fill(table, chosen, values, missing, 0)
-    return values, missing
-
-
-def _fill(table: Any, chosen: tuple[str, ...], values: np.ndarray, missing: np.ndarray, offset: int) -> int:
-    """Copies the chosen columns into ``values[offset:]`` chunk by chunk, marking nulls in ``missing``; the rows."""
-    for j, name in enumerate(chosen):
-        start = offset
-        for chunk in table.column(name).chunks:
-            end = start + len(chunk)
-            values[start:end, j] = chunk.to_numpy(zero_copy_only=False)
-            if chunk.null_count:
-                missing[start:end] |= ~chunk.is_valid().to_numpy(zero_copy_only=False)
-            start = end
-    return table.num_rows
+        while more and seen < rows.stop:
+            data = tail + stream.read(PIECE_BYTES)
+            more = len(data) > len(tail)
+            end = data.rfind(b"\n") + 1 if more else len(data)  # whole lines; at the end, the last one too
+            tail = data[end:]
+            bar.update(raw.tell() - bar.n)
+            if not end:
+                continue
+            table = pa_csv.read_csv(pa.py_buffer(data)[:end], read, parse, convert)
+            read.skip_rows = 0  # the header was in the first piece
+            piece = table[max(start - seen, 0) : max(rows.stop - seen, 0)]
+            seen += table.num_rows
+            if count + piece.num_rows > capacity:  # compressed: the file's size does not bound its rows
+                capacity = 2 * (count + piece.num_rows)
+                values.resize((capacity, len(chosen)), refcheck=False)
+                missing.resize(capacity, refcheck=False)
+            for j, name in enumerate(chosen):
+                column = piece.column(name)
+                values[count : count + piece.num_rows, j] = column.to_numpy()
+                missing[count : count + piece.num_rows] |= column.is_null().to_numpy()
+            count += piece.num_rows
+    return values[: count : rows.step], missing[: count : rows.step]
 
 
 def _read_slowly(
-    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range | None, codec: str, dropna: bool
+    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range, codec: str, dropna: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """The chosen columns read line by line in Python; a :class:`DataError` at the first bad row or cell."""
     columns = [header.names.index(name) for name in chosen]
     values, missing, row = [], [], -1
-    with source.stream() as f:
-        lines = f.read().split(b"\n")[header.skip :]
+    raw, stream = source.open()
+    with raw, stream:
+        lines = stream.read().split(b"\n")[header.skip :]
     for number, line in enumerate(lines, start=header.skip + 1):
         if not line.strip():
             continue
         row += 1
-        if rows is not None and row not in rows:
-            if row >= rows.stop:
-                break
+        if row >= rows.stop:
+            break
+        if row not in rows:
             continue
         where = f"{source.label}: row {row + 1} (line {number})"
         cells = next(csv.reader([line.rstrip(b"\r").decode(codec, "replace")], delimiter=header.sep))
@@ -249,20 +213,14 @@ def _read_slowly(
         texts = [cells[j].strip().strip('"') for j in columns]
         missing.append(dropna and any(text in MISSING for text in texts))
         for name, text in zip(chosen, texts, strict=True):
-            value = math.nan if dropna and text in MISSING else _number(text)
-            if isinstance(value, str):
-                raise DataError(f"{where}, column {name!r}: {value}")
-            values.append(value)
+            if text in MISSING and not dropna:
+                what = repr(text) if text else "an empty cell"
+                problem = f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
+                raise DataError(f"{where}, column {name!r}: {problem}")
+            try:
+                values.append(math.nan if text in MISSING else float(text))
+            except ValueError:
+                raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
+            if not (math.isfinite(values[-1]) or text in MISSING):
+                raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
     return np.array(values, np.float64).reshape(len(missing), len(chosen)), np.array(missing, bool)
-
-
-def _number(text: str) -> float | str:
-    """The finite number a cell holds, or what is wrong with it."""
-    if text in MISSING:
-        what = repr(text) if text else "an empty cell"
-        return f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
-    try:
-        value = float(text)
-    except ValueError:
-        return f"{text[:40]!r} is not a number"
-    return value if math.isfinite(value) else f"{text!r} is not a finite number"

@@ -1,40 +1,33 @@
-"""Output files, written whole or not at all.
+"""Output files written whole or not at all, and a clean stop on SIGINT or SIGTERM.
 
 ``-`` is standard output. A regular file (or a new path) is written to a temporary file beside it, then
-renamed over it with ``os.replace`` (atomic), so a reader sees the old file or the new one, never half;
-a symlink's target is replaced, never the link. A FIFO or device (``/dev/null``) is written in place,
-and a path that is this process's stdout or stderr (``/dev/stdout > out.txt``) is appended to.
+renamed over it (atomic), so a reader sees the old file or the new one; a symlink's target is replaced,
+never the link. A FIFO or device is written in place, and a path that is this process's stdout or stderr
+(``/dev/stdout > out.txt``) is appended to. A signal removes the temporary files of unfinished writes.
 """
 
 import contextlib
 import json
 import os
+import signal
 import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 STDOUT = "-"
 
-_unfinished: set[str] = set()  # temporary files being written now, removed by jaxlr._interrupt on a signal
-_lock = threading.Lock()
+_unfinished: set[str] = set()  # temporary files being written now
 
 
 def remove_unfinished_outputs() -> None:
     """Deletes the temporary files of writes still in progress (their destinations stay untouched)."""
-    with _lock:
-        for tmp in list(_unfinished):
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)  # through any symlinks
-    except FileNotFoundError:
-        return None
+    for tmp in list(_unfinished):  # list(): one step, even while a worker thread adds to the set
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def output_problem(path: str | os.PathLike) -> str | None:
@@ -42,7 +35,7 @@ def output_problem(path: str | os.PathLike) -> str | None:
     path = os.fspath(path)
     if path == STDOUT:
         return None
-    info = _stat(path)
+    info = os.stat(path) if os.path.exists(path) else None  # through any symlinks
     if info is not None and stat.S_ISDIR(info.st_mode):
         return f"{path} is a directory"
     if info is not None and not stat.S_ISREG(info.st_mode):  # a FIFO, a device: written in place
@@ -56,15 +49,14 @@ def output_problem(path: str | os.PathLike) -> str | None:
 @contextlib.contextmanager
 def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    with _lock:
-        _unfinished.add(tmp)
+    _unfinished.add(tmp)
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         if mode is None:  # a new file: the mode open() would give it (mkstemp's is 0600)
-            os.umask(umask := os.umask(0))  # reads the umask (setting it back)
+            os.umask(umask := os.umask(0))
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         os.replace(tmp, path)
@@ -73,44 +65,18 @@ def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[I
             os.unlink(tmp)
         raise
     finally:
-        with _lock:
-            _unfinished.discard(tmp)
-
-
-@contextlib.contextmanager
-def _standard_stream(fd: int, binary: bool) -> Iterator[IO[Any]]:
-    (sys.stdout if fd == 1 else sys.stderr).flush()  # what was printed before comes first
-    with os.fdopen(os.dup(fd), "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
-        yield f
+        _unfinished.discard(tmp)
 
 
 def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> contextlib.AbstractContextManager[IO[Any]]:
-    """Opens the output ``path`` for writing, atomically where it can be (see the module docstring).
-
-    Args:
-      path: ``-`` for standard output, a file (its directory must exist), a symlink, a FIFO or device.
-      binary: open it in binary mode (``"wb"``) rather than text (``"w"``, UTF-8).
-
-    Returns:
-      A context manager yielding the open file; a regular file is replaced when the block ends without error.
-
-    Examples:
-      >>> import pathlib, tempfile
-      >>> from jaxlr._io import atomic_write
-      >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-      >>> with atomic_write(target) as f:
-      ...     _ = f.write("all or nothing")
-      >>> target.read_text()
-      'all or nothing'
-    """
+    """Opens the output ``path`` (text in UTF-8, or ``binary``); a regular file is replaced when the block ends."""
     path = os.fspath(path)
-    if path == STDOUT:
-        return _standard_stream(1, binary)
-    info = _stat(path)
+    info = os.stat(path) if os.path.exists(path) else None
     for fd in (1, 2):  # e.g. /dev/stdout redirected to a file: append where the stream is, never replace it
         with contextlib.suppress(OSError):
-            if info is not None and os.path.samestat(os.fstat(fd), info):
-                return _standard_stream(fd, binary)
+            if (path == STDOUT and fd == 1) or (info is not None and os.path.samestat(os.fstat(fd), info)):
+                (sys.stdout if fd == 1 else sys.stderr).flush()  # what was printed before comes first
+                return os.fdopen(os.dup(fd), "wb" if binary else "w", encoding=None if binary else "utf-8")
     if info is None or stat.S_ISREG(info.st_mode):
         mode = None if info is None else stat.S_IMODE(info.st_mode)
         return _replace_atomically(os.path.realpath(path), binary, mode)  # a symlink's target: the link stays
@@ -122,3 +88,30 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
     text = json.dumps(value, indent=2, allow_nan=False) + "\n"
     with atomic_write(path) as f:
         f.write(text)
+
+
+def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
+    """Runs ``work()`` in a worker thread and returns its exit code; a SIGINT or SIGTERM ends the process at once.
+
+    While XLA runs, the thread that called it waits in C++ where Python's signal handlers cannot run, so the
+    main thread only waits. On a signal it removes the outputs still being written, prints one line and exits
+    with ``128 + signal`` without waiting for the device. Outside the main thread it just calls ``work()``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+
+    def stop(signum: int, frame: Any) -> None:
+        remove_unfinished_outputs()
+        name = signal.Signals(signum).name
+        print(f"{prog}: interrupted by {name}; stopped, no output was left half-written", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)  # not sys.exit: that would wait for the device to finish the fit
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix=prog) as worker:
+            return worker.submit(work).result()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,8 +1,7 @@
 """A fitted model as a small, versioned JSON file: what ``jaxlr fit --save-model`` writes and ``jaxlr predict`` reads.
 
-It holds what predicting needs (no loss history): the feature and target names, the weights and bias as
-trained, the standardization applied before training, the dtype, and the jaxlr and file format versions.
-``json`` writes floats as their shortest round-tripping ``repr``, so a model loads back bit for bit.
+It holds what predicting needs (no loss history). ``json`` writes floats as their shortest round-tripping
+``repr``, so a model loads back bit for bit.
 """
 
 import json
@@ -15,10 +14,11 @@ import jax
 import numpy as np
 from jax.typing import ArrayLike
 
+import jaxlr
 from jaxlr._csv import DataError
+from jaxlr._datasets import Standardization
 from jaxlr._io import write_json
 from jaxlr._model import predict
-from jaxlr._standardize import Standardization
 from jaxlr._types import Params
 
 FORMAT = "jaxlr-model"
@@ -27,32 +27,21 @@ DTYPES = ("float32", "float64")
 
 
 class Model(NamedTuple):
-    """A fitted linear model, ready to predict with: ``model.predict(x)``.
+    """A fitted linear model, ready to predict with: ``model.predict(x)``."""
 
-    Attributes:
-      features: the ``d`` feature names, in the order of the weights.
-      target: the name of what is predicted, or ``None``.
-      weights: ``(d,)`` float64, as trained: on the standardized features when ``standardization`` is given.
-      bias: the trained bias, or ``None`` for a model through the origin.
-      standardization: the shift and scale applied to raw features before the weights, or ``None``.
-      dtype: the precision it was trained in and :meth:`predict` computes in, ``"float32"`` or ``"float64"``.
-    """
-
-    features: tuple[str, ...]
-    target: str | None
-    weights: np.ndarray
-    bias: float | None
-    standardization: Standardization | None
-    dtype: str
+    features: tuple[str, ...]  # the d feature names, in the order of the weights
+    target: str | None  # the name of what is predicted
+    weights: np.ndarray  # (d,) float64 as trained: on the standardized features when standardization is given
+    bias: float | None  # None for a model through the origin
+    standardization: Standardization | None  # the shift and scale applied to raw features before the weights
+    dtype: str  # "float32" or "float64": the precision it was trained in and predict computes in
 
     def predict(self, x: ArrayLike) -> jax.Array:
         """``jaxlr.predict`` on raw features ``x`` of shape ``(n, d)``, standardized first if the model was.
 
         Examples:
-          >>> import numpy as np
-          >>> import jaxlr
-          >>> model = jaxlr.Model(("a",), "y", np.array([2.0]), 1.0, None, "float32")
-          >>> model.predict(np.array([[1.0], [2.0]])).tolist()
+          >>> import numpy as np, jaxlr
+          >>> jaxlr.Model(("a",), "y", np.array([2.0]), 1.0, None, "float32").predict(np.array([[1.0], [2.0]])).tolist()
           [3.0, 5.0]
         """
         x = np.asarray(x, np.float64)
@@ -74,9 +63,7 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
       ValueError: for a weight, bias or standardization that is not finite or does not match the features.
 
     Examples:
-      >>> import pathlib, tempfile
-      >>> import numpy as np
-      >>> import jaxlr
+      >>> import pathlib, tempfile, numpy as np, jaxlr
       >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
       >>> jaxlr.save_model(path, jaxlr.Model(("a",), "y", np.array([0.1]), None, None, "float64"))
       >>> jaxlr.load_model(path).weights.tolist()
@@ -86,7 +73,7 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "jaxlr_version": _version(),
+        "jaxlr_version": jaxlr.__version__,
         "features": list(model.features),
         "target": model.target,
         "weights": np.asarray(model.weights, np.float64).tolist(),
@@ -104,8 +91,7 @@ def load_model(path: str | os.PathLike) -> Model:
     """Reads a model file that :func:`save_model` (or ``jaxlr fit --save-model``) wrote.
 
     Raises:
-      DataError: a one-line reason if the file cannot be read, is not JSON or not a jaxlr model file, is of
-        another format version, or has a field that is missing or of the wrong kind.
+      DataError: one line: the file cannot be read, is not a jaxlr model file of this version, or has a bad field.
     """
     path = os.fspath(path)
     try:
@@ -113,27 +99,21 @@ def load_model(path: str | os.PathLike) -> Model:
             record = json.load(f)
     except OSError as e:
         raise DataError(f"cannot read the model file {path}: {e.strerror or e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # a UnicodeDecodeError or JSONDecodeError
         raise DataError(f"{path} is not a jaxlr model file: it is not valid JSON ({e})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise DataError(f'{path} is not a jaxlr model file: it has no "format": "{FORMAT}"')
     if record.get("format_version") != FORMAT_VERSION:
         raise DataError(
             f"{path} is a jaxlr model file of format version {record.get('format_version')!r}; "
-            f"this jaxlr ({_version()}) reads version {FORMAT_VERSION}"
+            f"this jaxlr ({jaxlr.__version__}) reads version {FORMAT_VERSION}"
         )
     _check(record, path, DataError)
     scaling = record["standardization"]
     if scaling is not None:
         scaling = Standardization(np.asarray(scaling["mean"], np.float64), np.asarray(scaling["scale"], np.float64))
-    return Model(
-        tuple(record["features"]),
-        record["target"],
-        np.asarray(record["weights"], np.float64),
-        None if record["bias"] is None else float(record["bias"]),
-        scaling,
-        record["dtype"],
-    )
+    params = Params(np.asarray(record["weights"], np.float64), record["bias"])
+    return model_from_fit(record["features"], record["target"], params, scaling, record["dtype"])
 
 
 def _numbers(value: Any, d: int, positive: bool = False) -> bool:
@@ -161,12 +141,6 @@ def _check(record: dict[str, Any], where: str, error: type[Exception]) -> None:
     ]:  # fmt: skip
         if not ok:
             raise error(f"{where}: field {field!r}: expected {expected}, got {record.get(field)!r:.80}")
-
-
-def _version() -> str:
-    from jaxlr import __version__
-
-    return __version__
 
 
 def model_from_fit(

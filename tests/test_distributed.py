@@ -4,7 +4,7 @@ The two-process test runs the README's command lines verbatim (port and file
 names substituted; ``jaxlr`` as ``python -m jaxlr``, the same ``main``) and
 bounds every process in time: if one fails or hangs, the others are killed and
 the test fails with their output. The command runs its work in a worker thread
-(``jaxlr._interrupt``), so these runs also check that
+(``jaxlr._io.run_interruptibly``), so these runs also check that
 ``jax.distributed.initialize`` works from there.
 """
 

@@ -155,7 +155,7 @@ def test_a_closed_pipe_ends_the_command_quietly_with_exit_0(tmp_path):
 _WRITER = """
 import sys, time
 from jaxlr import _io
-from jaxlr._interrupt import run_interruptibly
+from jaxlr._io import run_interruptibly
 
 def work():
     with _io.atomic_write(sys.argv[1]) as f:
