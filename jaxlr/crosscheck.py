@@ -1,10 +1,8 @@
 """Cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
 
 Each :class:`Case` runs a reference program (:data:`REFERENCES`, written as the lesson writes it) and
-:func:`jaxlr.fit` on the same data, start, learning rate, steps and dtype, and compares the parameters after
-every update, the loss at every step, the gradient at the start and the final prediction, each against its
-scale (see :func:`compare`). ``python -m jaxlr.crosscheck`` prints the table and exits 0 when every case
-passes, 1 when one fails, 2 on bad arguments and 3 without PyTorch, which only the references import.
+:func:`jaxlr.fit` from the same start, and compares parameters, losses, the gradient at the start and the
+final prediction with their scales (:func:`compare`). ``python -m jaxlr.crosscheck`` prints the table.
 """
 
 from __future__ import annotations
@@ -86,10 +84,7 @@ class Errors(NamedTuple):
 
 def _json_object(record: Any) -> dict[str, Any]:
     """A NamedTuple as a dict, non-finite floats as ``None``."""
-    return {
-        key: (float(value) if math.isfinite(value) else None) if isinstance(value, float) else value
-        for key, value in record._asdict().items()
-    }
+    return {k: (v if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in record._asdict().items()}
 
 
 class Row(NamedTuple):
@@ -128,8 +123,8 @@ def _import_torch() -> Any:
 def float32_ulps_per_step(n: int) -> float:
     """The float32 bound per step for ``n`` samples: ``4 + sqrt(n) / 2`` ulps of the scale.
 
-    4 ulps for the update's roundings, ``sqrt(n) / 2`` for the gradient, a sum of ``n`` terms each library adds
-    in its own order (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., section 2.8).
+    ``sqrt(n) / 2`` is for the gradient, a sum of ``n`` terms each library adds in its own order (Higham,
+    *Accuracy and Stability of Numerical Algorithms*, 2nd ed., section 2.8).
 
     Examples:
       >>> from jaxlr import crosscheck
@@ -423,20 +418,16 @@ def lesson_problem() -> Problem:
 
 
 def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
-    """A seeded random problem: ``y = X w_true + b_true + noise``, a random start, predictions on ``X``.
+    """A seeded ``y = X w_true + b_true + noise``, a random start, predictions on ``X``.
 
-    ``d=None`` gives the lesson's model (scalar ``w``, no bias) on ``n`` samples; an integer ``d``
-    gives ``x`` of shape ``(n, d)`` and a bias.
+    ``d=None`` gives the lesson's model (scalar ``w``, no bias), an integer ``d`` ``x`` of shape ``(n, d)`` and a bias.
     """
     rng = np.random.default_rng(seed)
-    if d is None:
-        x = rng.normal(size=n)
-        y = x * rng.normal() + 0.1 * rng.normal(size=n)
-        return Problem(x, y, np.asarray(rng.normal()), None, x)
-    x = rng.normal(size=(n, d))
-    w_true, b_true = rng.normal(size=d), rng.normal()
-    y = x @ w_true + b_true + 0.1 * rng.normal(size=n)
-    return Problem(x, y, rng.normal(size=d), float(rng.normal()), x)
+    shape = () if d is None else (d,)
+    x = rng.normal(size=(n, *shape))
+    w_true, b_true = rng.normal(size=shape), 0.0 if d is None else rng.normal()
+    y = np.dot(x, w_true) + b_true + 0.1 * rng.normal(size=n)
+    return Problem(x, y, rng.normal(size=shape), None if d is None else float(rng.normal()), x)
 
 
 def lesson_cases(*, learning_rate: float = 0.01, n_iters: int | None = None) -> list[Case]:
