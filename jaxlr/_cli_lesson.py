@@ -72,9 +72,8 @@ def run(args: argparse.Namespace) -> int:
     del args  # unused
     _print_backend()
     runs = [(p, *run_lesson(p)) for p in PROGRAMS.values()]
-    columns = [[f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations", *lines] for p, lines, *_ in runs]
-    for column in columns:
-        column.insert(1, "-" * len(column[0]))
+    titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p, *_ in runs]
+    columns = [[title, "-" * len(title), *lines] for title, (_, lines, *_) in zip(titles, runs, strict=True)]
     width = max(map(len, columns[0])) + 4
     for a, b in itertools.zip_longest(*columns, fillvalue=""):
         print(f"{a:<{width}}{b}".rstrip())

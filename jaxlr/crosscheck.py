@@ -251,10 +251,8 @@ def jaxlr_program(
     dtype: str = "float32",
     fit: _Fit = jaxlr.fit,
 ) -> Trace:
-    """jaxlr on a :class:`Problem`: one ``fit`` call, the gradient at the start, the final prediction.
-
-    ``gradient``, ``learning_rate`` and ``n_iters`` go to ``fit``: :func:`jaxlr.fit`, or a stand-in with its
-    signature (a test passes a broken one). float64 needs JAX's 64-bit mode.
+    """jaxlr on a :class:`Problem`: one ``fit`` call (:func:`jaxlr.fit`, or a test's broken stand-in), the
+    gradient at the start and the final prediction. float64 needs JAX's 64-bit mode.
     """
     check_choice("jaxlr_program", "dtype", dtype, DTYPES)
     if dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
@@ -297,13 +295,11 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
 
 
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
-    """Each quantity's scale and the steps its rounding carries, in float64 from the reference trace.
+    """Each quantity's scale (the sum of the absolute values of its terms, which bounds the rounding error of
+    any summation order) and the steps its rounding carries, in float64 from the reference trace. With ``a_i``
+    the ``i``-th row of ``A`` (``x``, and a 1 for a bias), ``p_k`` the parameters at step ``k``:
 
-    A scale is the sum of the absolute values of a value's terms, which bounds the rounding error of any
-    summation order. With ``a_i`` the ``i``-th row of ``A`` (``x``, and a 1 for a bias), ``p_k`` the
-    parameters at step ``k`` and ``eps`` the dtype's machine epsilon:
-
-    * residuals: ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``, ``r = A p_k - y``;
+    * residuals: ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``, ``r = A p_k - y``, ``eps`` the dtype's;
     * the gradient ``c * A^T r`` (``c = 2/n``, or 2 for the lesson's gradient): ``c * |A|^T rho``;
     * parameters after step ``k``: ``S_k = max over steps 1..k of max(|p_{k-1}|, |p_k|) + lr * (gradient scale)``;
     * the loss at step ``k``: ``mean(rho**2) + 2 * mean(rho_i * |a_i|_1) * S_{k-1}``;
@@ -365,11 +361,8 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     bound = f"rel <= {FLOAT64_RTOL:g}" if np_dtype == np.float64 else f"<= {ulps_per_step:.3g} ulps/step"
     head = (case.name, case.reference, case.gradient, dtype, case.n_iters)
     pairs = list(zip(Trace._fields, ours, reference, strict=True))
-    mismatched = [
-        f"{name} has shape {np.shape(a)} on the jaxlr side, {np.shape(b)} on the reference side"
-        for name, a, b in pairs
-        if np.shape(a) != np.shape(b)
-    ]
+    shapes = [(name, np.shape(a), np.shape(b)) for name, a, b in pairs]
+    mismatched = [f"{k} has shape {s} on the jaxlr side, {r} on the reference side" for k, s, r in shapes if s != r]
     if mismatched:
         return Row(*head, math.inf, math.inf, math.inf, bound, False, "FAIL: " + "; ".join(mismatched), {})
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged trace is reported, not warned about
@@ -379,9 +372,7 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
         side for side, t in (("jaxlr", ours), ("reference", reference)) if not all(np.isfinite(a).all() for a in t)
     ]
     measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
-    failures = [
-        f"{name} at step {e.worst_step}: " + measure.format(e) for name, e in errors.items() if not e.within_bound
-    ]
+    failures = [f"{k} at step {e.worst_step}: " + measure.format(e) for k, e in errors.items() if not e.within_bound]
     if diverged:
         limit = stable_learning_rate_limit(case.problem.x, bias=case.problem.b is not None, gradient=case.gradient)
         failures = [f"{' and '.join(diverged)} diverged (lr {case.learning_rate:g}; stable below {limit:.4g})"]
@@ -398,10 +389,7 @@ def run_case(case: Case, dtype: str = "float32", *, fit: _Fit = jaxlr.fit) -> Ro
 
     Examples:
       >>> from jaxlr import crosscheck
-      >>> case = crosscheck.lesson_cases()[1]  # the NumPy program, original gradient
-      >>> case.name, case.reference, case.n_iters
-      ('lesson', 'numpy original', 20)
-      >>> row = crosscheck.run_case(case, "float32")
+      >>> row = crosscheck.run_case(crosscheck.lesson_cases()[1], "float32")  # the NumPy program, 20 steps
       >>> row.passed, row.max_ulps <= 4
       (True, True)
     """
