@@ -23,11 +23,10 @@ def _json_path(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options (shared by ``python -m jaxlr.crosscheck`` and ``jaxlr crosscheck``)."""
     iters_help = "steps, every case (default: the lesson's 100, or 20 for its NumPy program; 100 for random problems)"
+    dtypes = (*crosscheck.DTYPES, "both")
     parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
     parser.add_argument("--iters", type=positive_int, default=None, help=iters_help)
-    parser.add_argument(
-        "--dtype", choices=(*crosscheck.DTYPES, "both"), default="both", help="dtype to compare in (%(default)s)"
-    )
+    parser.add_argument("--dtype", choices=dtypes, default="both", help="dtype to compare in (%(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random problems (%(default)s)")
     parser.add_argument("--n", type=positive_int, default=50, help="samples in the random problems (%(default)s)")
     parser.add_argument("--d", type=positive_int, default=3, help="features in the random (n, d) problem (%(default)s)")

@@ -1,8 +1,7 @@
 """``jaxlr lesson`` and ``scripts/gradient_descent_{manual,autograd}.py``: the two lesson programs, ported.
 
-Each prints ``f(5)`` before training, one line every ``print_every`` epochs (``w`` after that
-epoch's update, the loss computed before it) and ``f(5)`` after training. The whole loop is one
-:func:`jaxlr.fit` call; the printing reads its history.
+Each prints ``f(5)`` before training, one line every ``print_every`` epochs (``w`` after that epoch's update,
+the loss computed before it) and ``f(5)`` after training, all read from one :func:`jaxlr.fit`.
 """
 
 import argparse
@@ -38,42 +37,25 @@ PROGRAMS = {  # the NumPy program (hand-written gradient) and the PyTorch autogr
 }
 
 
-class LessonRun(NamedTuple):
-    lines: list[str]  # what the lesson program prints
-    w: float  # final w
-    f5: float  # final prediction f(5)
-    warning: str | None  # why the result is not an answer, or None
-
-
-def run_lesson(program: LessonProgram) -> LessonRun:
-    """Trains the lesson's model on the lesson's data as ``program`` says and returns the lines it prints.
-
-    Examples:
-      >>> from jaxlr._cli_lesson import PROGRAMS, run_lesson
-      >>> run = run_lesson(PROGRAMS["manual"])
-      >>> print("\\n".join(run.lines[:2]))
-      Prediction before training: f(5) = 0.000
-      epoch 1: w = 1.200, loss = 30.00000000
-    """
+def run_lesson(program: LessonProgram) -> tuple[list[str], float, float, str | None]:
+    """The lesson's fit as ``program`` says: the lines it prints, the final ``w`` and ``f(5)``, and a warning."""
     _, gradient, learning_rate, n_iters, print_every = program
-    x, y = jaxlr.lesson_data()
-    params = jaxlr.Params(w=np.float32(0.0))
+    (x, y), params = jaxlr.lesson_data(), jaxlr.Params(w=np.float32(0.0))
     with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
         warnings.simplefilter("always", jaxlr.DivergenceWarning)
         result = jaxlr.fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
-    w_history, loss_history = jax.device_get((cast(jaxlr.Params, result.history.params).w, result.history.loss))
-    lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
-    for epoch in range(0, n_iters, print_every):
-        lines.append(f"epoch {epoch + 1}: w = {w_history[epoch]:.3f}, loss = {loss_history[epoch]:.8f}")
+    w, loss = jax.device_get((cast(jaxlr.Params, result.history.params).w, result.history.loss))
     f5 = float(_predict(result.params, jnp.asarray(5.0, jnp.float32)))  # unchecked: a diverged run prints nan
+    lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
+    lines += [f"epoch {i + 1}: w = {w[i]:.3f}, loss = {loss[i]:.8f}" for i in range(0, n_iters, print_every)]
     lines.append(f"Prediction after training: f(5) = {f5:.3f}")
-    warning = None
-    if result.diverged or not math.isfinite(f5):
-        warning = f"warning: training diverged at epoch {result.diverged_at + 1}: "
-        warning += f"learning_rate={learning_rate:g} is too large for this data"
-        if caught:  # fit's DivergenceWarning knows the stable bound
-            warning += f" ({str(caught[0].message).partition('blew up): ')[2]})"
-    return LessonRun(lines, float(np.asarray(result.params.w)), f5, warning)
+    if not result.diverged and math.isfinite(f5):
+        return lines, float(w[-1]), f5, None
+    warning = f"warning: training diverged at epoch {result.diverged_at + 1}: "
+    warning += f"learning_rate={learning_rate:g} is too large for this data"
+    if caught:  # fit's DivergenceWarning knows the stable bound
+        warning += f" ({str(caught[0].message).partition('blew up): ')[2]})"
+    return lines, float(w[-1]), f5, warning
 
 
 def _print_backend() -> None:
@@ -89,17 +71,15 @@ def run(args: argparse.Namespace) -> int:
     """``jaxlr lesson``: both programs side by side, then their results."""
     del args  # unused
     _print_backend()
-    runs = {name: run_lesson(p) for name, p in PROGRAMS.items()}
-    titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p in PROGRAMS.values()]
-    left, right = runs["manual"].lines, runs["autograd"].lines
-    width = max(len(line) for line in [*left, titles[0]]) + 4
-    print(f"{titles[0]:<{width}}{titles[1]}")
-    print(f"{'-' * (width - 4):<{width}}{'-' * len(titles[1])}")
-    for a, b in itertools.zip_longest(left, right, fillvalue=""):
+    runs = [(p, *run_lesson(p)) for p in PROGRAMS.values()]
+    titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p, *_ in runs]
+    columns = [[title, "-" * len(title), *lines] for title, (_, lines, *_) in zip(titles, runs, strict=True)]
+    width = max(map(len, columns[0])) + 4
+    for a, b in itertools.zip_longest(*columns, fillvalue=""):
         print(f"{a:<{width}}{b}".rstrip())
     print()
-    for name, p in PROGRAMS.items():
-        print(f"{p.title:<32} final w = {runs[name].w:.6f}, f(5) = {runs[name].f5:.6f}")
+    for p, _, w, f5, _ in runs:
+        print(f"{p.title:<32} final w = {w:.6f}, f(5) = {f5:.6f}")
     print(
         "The manual port reproduces the lesson's hand-written gradient, which is N = 4 times the "
         "true one:\nthat is why it converges in 20 steps where autograd needs 100. "
@@ -127,11 +107,9 @@ def script_main(name: str, argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     enable_compilation_cache()
     _print_backend()
-    gradient = {"lesson": "lesson", "correct": "manual"}[args.gradient] if name == "manual" else "autograd"
-    run = run_lesson(
-        p._replace(gradient=gradient, learning_rate=args.lr, n_iters=args.iters, print_every=args.print_every)
-    )
-    print("\n".join(run.lines))
-    if run.warning:
-        print(run.warning, file=sys.stderr)
-    return 1 if run.warning else 0
+    gradient = "manual" if getattr(args, "gradient", None) == "correct" else p.gradient
+    lines, _, _, warning = run_lesson(LessonProgram(p.title, gradient, args.lr, args.iters, args.print_every))
+    print("\n".join(lines))
+    if warning:
+        print(warning, file=sys.stderr)
+    return 1 if warning else 0

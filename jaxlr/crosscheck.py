@@ -1,42 +1,9 @@
 """Cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
 
-This is the project's proof of correctness. Each :class:`Case` runs one reference program (the
-lesson's own, written as the lesson writes it: :data:`REFERENCES`) and jaxlr on the same data, from
-the same initial parameters, with the same learning rate, steps and dtype, and compares the
-parameters after every step's update, the loss at every step (before its update), the gradient at
-the start and the final prediction.
-
-**Errors are measured against each value's scale**, the sum of the absolute values of its terms,
-which bounds the rounding error of any summation order: a value that cancels to nearly zero (the
-loss near convergence: ``7.5 (w - 2)**2`` on the lesson's data) is compared with its scale, not
-with itself. The scales, in float64 from the reference trace (``a_i`` is the ``i``-th row of ``x``,
-with a 1 appended when there is a bias; ``eps`` is the dtype's machine epsilon):
-
-* residuals at step ``k``: ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``, ``r = X w + b - y``;
-* the gradient ``c * A^T r`` (``c = 2/n``, or 2 for the lesson's gradient): ``c * |A|^T rho``;
-* parameters after step ``k``: ``S_k``, the largest over steps ``1..k`` of
-  ``max(|p_{k-1}|, |p_k|) + lr * (the gradient's scale)``;
-* the loss at step ``k``: ``mean(rho**2) + 2 * mean(rho_i * |a_i|_1) * S_{k-1}``;
-* the final prediction ``a_i . p``: ``|a_i|_1 * S_n``.
-
-``rel err = |ours - reference| / scale``; ``ulps`` is that difference in float32 ulps of the scale.
-A float64 case passes with every relative error at most :data:`FLOAT64_RTOL`; a float32 case when
-each value is within ``k * float32_ulps_per_step(n)`` ulps, ``k`` the steps it carries (the
-gradient at the start 1, the final prediction ``n_iters + 1``). One step's roundings differ by a
-few ulps, and below :func:`stable_learning_rate_limit` the steps do not grow old differences.
-
-``python -m jaxlr.crosscheck`` (also ``jaxlr crosscheck`` and ``scripts/crosscheck.py``) prints a
-table of the cases and exits 0 when all pass, 1 when one fails, 2 on bad arguments and 3 when
-PyTorch is not installed. Only the functions that need PyTorch import it.
-
-Examples:
-  >>> from jaxlr import crosscheck
-  >>> case = crosscheck.lesson_cases()[1]  # the NumPy program, original gradient
-  >>> case.name, case.reference, case.n_iters
-  ('lesson', 'numpy original', 20)
-  >>> row = crosscheck.run_case(case, "float32")
-  >>> row.passed, row.max_ulps <= 4
-  (True, True)
+Each :class:`Case` runs a reference program (:data:`REFERENCES`, written as the lesson writes it) and
+:func:`jaxlr.fit` from the same start, and compares parameters, losses, the gradient at the start and the
+final prediction with their scales (:func:`compare`). ``python -m jaxlr.crosscheck`` prints the table and
+exits 0 when every case passes, 1 when one fails, 2 on bad arguments and 3 without PyTorch.
 """
 
 from __future__ import annotations
@@ -54,21 +21,13 @@ import numpy as np
 import jaxlr
 from jaxlr import _io
 from jaxlr._model import _predict
-from jaxlr._validate import check_choice, check_n_iters, check_positive
+from jaxlr._validate import check_choice
 
-FLOAT64_RTOL = 1e-12
-"""float64: the largest relative error (to the quantity's scale) a passing case may have."""
-
-FLOAT32_ULPS_PER_STEP = 4
-"""float32: the ulps one step's update may add, besides the gradient's sum (see :func:`float32_ulps_per_step`)."""
-
-EXIT_NO_TORCH = 3
-"""The command's exit code when PyTorch is not installed."""
-
+FLOAT64_RTOL = 1e-12  # float64: the largest relative error (to its scale) a passing case may have
+FLOAT32_ULPS_PER_STEP = 4  # float32: the ulps one update may add besides the gradient's sum
+EXIT_NO_TORCH = 3  # the command's exit code when PyTorch is not installed
 DTYPES = ("float32", "float64")
-
 HELP = "compare jaxlr, step by step, with the lesson's PyTorch and NumPy programs"
-
 TORCH_INSTALL_HINT = (
     "PyTorch is not installed, and it is the reference the cross-check compares against.\n"
     "Install the extra:  pip install 'jaxlr[torch]'\n"
@@ -77,9 +36,7 @@ TORCH_INSTALL_HINT = (
 )
 
 _Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
-
-# The jaxlr gradient each name selects, for the gradient at the start.
-_GRADIENT_FUNCTIONS = {
+_GRADIENT_FUNCTIONS = {  # the gradient at the start, for each fit(gradient=...)
     "autograd": jaxlr.autograd_gradient,
     "manual": jaxlr.manual_gradient,
     "lesson": jaxlr.lesson_gradient_n_times_too_large,
@@ -128,10 +85,7 @@ class Errors(NamedTuple):
 
 def _json_object(record: Any) -> dict[str, Any]:
     """A NamedTuple as a dict, non-finite floats as ``None``."""
-    return {
-        key: (float(value) if math.isfinite(value) else None) if isinstance(value, float) else value
-        for key, value in record._asdict().items()
-    }
+    return {k: (v if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in record._asdict().items()}
 
 
 class Row(NamedTuple):
@@ -170,8 +124,7 @@ def _import_torch() -> Any:
 def float32_ulps_per_step(n: int) -> float:
     """The float32 bound per step for ``n`` samples: ``4 + sqrt(n) / 2`` ulps of the scale.
 
-    4 ulps for the update's own roundings, ``sqrt(n) / 2`` for the gradient, a sum of ``n`` terms
-    that each library adds in its own order: typically ``sqrt(n)`` half-ulps of its scale (Higham,
+    ``sqrt(n) / 2`` is for the gradient, a sum of ``n`` terms each library adds in its own order (Higham,
     *Accuracy and Stability of Numerical Algorithms*, 2nd ed., section 2.8).
 
     Examples:
@@ -182,39 +135,19 @@ def float32_ulps_per_step(n: int) -> float:
     return FLOAT32_ULPS_PER_STEP + math.sqrt(n) / 2
 
 
-def _float_type(fn: str, dtype: Any, *, jax_side: bool = False) -> Any:
-    """The NumPy scalar type of ``dtype``; on the jax side float64 needs JAX's 64-bit mode."""
-    check_choice(fn, "dtype", dtype, DTYPES)
-    if jax_side and dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
-        raise ValueError(
-            f"{fn}: dtype 'float64' needs JAX's 64-bit mode, which is off, so JAX would compute in float32; "
-            'call jax.config.update("jax_enable_x64", True) before creating any array'
-        )
-    return np.dtype(dtype).type
-
-
-def _settings(
-    fn: str, problem: Problem, learning_rate: Any, n_iters: Any, dtype: Any, *, linear: bool = False
-) -> tuple[float, int, Any]:
-    """A reference's checked learning rate, steps and scalar type, for the lesson's model or nn.Linear's."""
-    float_type = _float_type(fn, dtype)
-    learning_rate, n_iters = float(check_positive(fn, "learning_rate", learning_rate)), check_n_iters(fn, n_iters)
-    if linear and (np.ndim(problem.w) != 1 or problem.b is None):
-        raise ValueError(f"{fn}: nn.Linear needs w of shape (d,) and a bias")
-    if not linear and (problem.b is not None or np.ndim(problem.w) != 0):
-        raise ValueError(f"{fn}: the lesson's model is f = w * x: scalar w, no bias")
-    return learning_rate, n_iters, float_type
-
-
 def _flat_params(w: Any, b: Any, *lead: int) -> np.ndarray:
     """``[w..., b]`` along the last axis: ``(P,)``, or ``(*lead, P)`` for a history."""
     return np.concatenate([np.reshape(w, (*lead, -1)), *([] if b is None else [np.reshape(b, (*lead, 1))])], axis=-1)
 
 
+def _trace(steps: list[tuple[Any, Any, Any]], prediction: Any) -> Trace:
+    """The :class:`Trace` of each step's ``(params, loss, gradient)`` (NumPy or torch values) and a prediction."""
+    params, loss, gradient = (np.stack([np.asarray(v) for v in values]) for values in zip(*steps, strict=True))
+    return Trace(params.reshape(len(steps), -1), loss, gradient[0].reshape(-1), np.asarray(prediction).reshape(-1))
+
+
 def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: int, dtype: str = "float32") -> Trace:
     """The lesson's PyTorch program: ``f = w * x``, autograd, ``w -= lr * w.grad`` under ``no_grad``.
-
-    Written as the lesson writes it (scalar ``w``, no bias), recording every step.
 
     Examples:
       >>> from jaxlr import crosscheck
@@ -223,32 +156,22 @@ def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: i
       >>> print(f"{trace.params[0, 0]:.3f} {trace.loss[0]:.8f} {trace.prediction[0]:.3f}")
       0.300 30.00000000 10.000
     """
-    learning_rate, n_iters, _ = _settings("torch_autograd_program", problem, learning_rate, n_iters, dtype)
     torch = _import_torch()
-    X, Y, X_test = (torch.tensor(a, dtype=getattr(torch, dtype)) for a in (problem.x, problem.y, problem.x_test))
-    w = torch.tensor(float(problem.w), dtype=getattr(torch, dtype), requires_grad=True)
-
-    def forward(x):  # model output
-        return w * x
-
-    def loss(y, y_pred):  # loss = MSE
-        return ((y_pred - y) ** 2).mean()
-
-    ws, losses, gradients = [], [], []
+    torch_dtype = getattr(torch, check_choice("torch_autograd_program", "dtype", dtype, DTYPES))
+    X, Y, X_test = (torch.tensor(a, dtype=torch_dtype) for a in (problem.x, problem.y, problem.x_test))
+    w = torch.tensor(float(problem.w), dtype=torch_dtype, requires_grad=True)
+    steps = []  # (w, loss, gradient) at each step
     for _epoch in range(n_iters):
-        y_pred = forward(X)  # predict = forward pass
-        l = loss(Y, y_pred)  # noqa: E741 (the lesson's name)
+        y_pred = w * X  # predict = forward pass
+        l = ((y_pred - Y) ** 2).mean()  # noqa: E741 (the lesson's name); loss = MSE
         l.backward()  # calculate gradients = backward pass
-        gradients.append(w.grad.detach().clone())
+        dw = w.grad.clone()
         with torch.no_grad():  # update weights
             w -= learning_rate * w.grad
         w.grad.zero_()  # zero the gradients after updating
-        ws.append(w.detach().clone())
-        losses.append(l.detach())
+        steps.append((w.detach().clone(), l.detach(), dw))
     with torch.no_grad():
-        prediction = forward(X_test)
-    ws, losses = torch.stack(ws).numpy()[:, None], torch.stack(losses).numpy()
-    return Trace(ws, losses, gradients[0].numpy()[None], prediction.numpy())
+        return _trace(steps, w * X_test)
 
 
 def numpy_program(
@@ -256,11 +179,8 @@ def numpy_program(
 ) -> Trace:
     """The lesson's NumPy program: ``f = w * x`` with a hand-written gradient.
 
-    Args:
-      problem: a :class:`Problem` with a scalar ``w`` and no bias.
-      learning_rate, n_iters, dtype: the lesson's are 0.01, 20 and ``"float32"``.
-      gradient: ``"original"``, the lesson's ``np.dot(2*x, y_pred - y).mean()``, N times the true one
-        (``np.dot`` already returns a scalar), or ``"corrected"``: ``np.mean(2*x*(y_pred - y))``.
+    ``gradient`` is ``"original"``, the lesson's ``np.dot(2*x, y_pred - y).mean()``, N times the true one
+    (``np.dot`` already returns a scalar), or ``"corrected"``: ``np.mean(2*x*(y_pred - y))``.
 
     Examples:
       >>> from jaxlr import crosscheck
@@ -269,41 +189,24 @@ def numpy_program(
       >>> print(f"{trace.params[0, 0]:.3f} {trace.params[2, 0]:.3f} {trace.loss[2]:.8f}")
       1.200 1.872 0.76800019
     """
-    learning_rate, n_iters, float_type = _settings("numpy_program", problem, learning_rate, n_iters, dtype)
-    check_choice("numpy_program", "gradient", gradient, ("original", "corrected"))
+    float_type = np.dtype(check_choice("numpy_program", "dtype", dtype, DTYPES)).type
+    original = check_choice("numpy_program", "gradient", gradient, ("original", "corrected")) == "original"
     X, Y = np.asarray(problem.x, dtype=float_type), np.asarray(problem.y, dtype=float_type)
     w = float_type(problem.w)  # the lesson's w = 0.0 becomes this type at its first update (NumPy 2)
-
-    def forward(x):  # model output
-        return w * x
-
-    def loss(y, y_pred):  # loss = MSE
-        return ((y_pred - y) ** 2).mean()
-
-    # J = MSE = 1/N * (w*x - y)**2
-    # dJ/dw = 1/N * 2x(w*x - y)
-    def gradient_fn(x, y, y_pred):
-        if gradient == "original":
-            return np.dot(2 * x, y_pred - y).mean()
-        return np.mean(2 * x * (y_pred - y))
-
-    ws, losses, gradients = [], [], []
+    steps = []  # (w, loss, gradient) at each step
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by the comparison
         for _epoch in range(n_iters):
-            y_pred = forward(X)  # predict = forward pass
-            losses.append(loss(Y, y_pred))
-            gradients.append(gradient_fn(X, Y, y_pred))  # calculate gradients
-            w -= learning_rate * gradients[-1]  # update weights
-            ws.append(w)
-    prediction = forward(np.asarray(problem.x_test, dtype=float_type))
-    return Trace(*(np.asarray(a, float_type) for a in (np.reshape(ws, (-1, 1)), losses, gradients[:1], prediction)))
+            y_pred = w * X  # predict = forward pass
+            l = ((y_pred - Y) ** 2).mean()  # noqa: E741 (the lesson's name); loss = MSE
+            # dJ/dw = 1/N * 2x(w*x - y)
+            dw = np.dot(2 * X, y_pred - Y).mean() if original else np.mean(2 * X * (y_pred - Y))
+            w -= learning_rate * dw  # update weights
+            steps.append((w, l, dw))
+        return _trace(steps, w * np.asarray(problem.x_test, dtype=float_type))
 
 
 def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int, dtype: str = "float32") -> Trace:
-    """The lesson series' next step: ``nn.Linear(d, 1)``, ``nn.MSELoss``, ``torch.optim.SGD``.
-
-    The model's weight and bias are overwritten with the problem's initial parameters, so both
-    sides start from the same point.
+    """The lesson series' next step: ``nn.Linear(d, 1)``, ``nn.MSELoss``, ``torch.optim.SGD``, from the problem's start.
 
     Examples:
       >>> from jaxlr import crosscheck
@@ -312,43 +215,32 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
       >>> trace.params.shape, trace.loss.shape, trace.gradient.shape
       ((5, 4), (5,), (4,))
     """
-    learning_rate, n_iters, _ = _settings("torch_linear_program", problem, learning_rate, n_iters, dtype, linear=True)
     torch = _import_torch()
-    torch_dtype = getattr(torch, dtype)
-    n, d = problem.x.shape
-    X, X_test = torch.tensor(problem.x, dtype=torch_dtype), torch.tensor(problem.x_test, dtype=torch_dtype)
-    Y = torch.tensor(problem.y, dtype=torch_dtype).reshape(n, 1)
-    model = torch.nn.Linear(d, 1, dtype=torch_dtype)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(problem.w, dtype=torch_dtype).reshape(1, d))
-        model.bias.copy_(torch.tensor([problem.b], dtype=torch_dtype))
-    loss_fn = torch.nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-
-    def flat(weight, bias):
-        return torch.cat([weight.detach().reshape(-1), bias.detach().reshape(-1)]).clone()
-
-    params, losses, gradients = [], [], []
+    torch_dtype = getattr(torch, check_choice("torch_linear_program", "dtype", dtype, DTYPES))
+    as_vector = torch.nn.utils.parameters_to_vector
+    X, Y, X_test = (torch.tensor(a, dtype=torch_dtype) for a in (problem.x, problem.y, problem.x_test))
+    model = torch.nn.Linear(X.shape[1], 1, dtype=torch_dtype)
+    start = torch.tensor(_flat_params(problem.w, problem.b), dtype=torch_dtype)
+    torch.nn.utils.vector_to_parameters(start, model.parameters())
+    loss_fn, optimizer = torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=learning_rate)
+    steps = []  # ([weight..., bias], loss, gradient) at each step
     for _epoch in range(n_iters):
-        l = loss_fn(model(X), Y)  # noqa: E741 (the lesson's name)
+        l = loss_fn(model(X), Y.reshape(-1, 1))  # noqa: E741 (the lesson's name)
         l.backward()
-        gradients.append(flat(model.weight.grad, model.bias.grad))
+        dw = as_vector(p.grad for p in model.parameters())
         optimizer.step()
         optimizer.zero_grad()
-        params.append(flat(model.weight, model.bias))
-        losses.append(l.detach())
+        steps.append((as_vector(model.parameters()).detach(), l.detach(), dw))
     with torch.no_grad():
-        prediction = model(X_test).reshape(-1)
-    return Trace(torch.stack(params).numpy(), torch.stack(losses).numpy(), gradients[0].numpy(), prediction.numpy())
+        return _trace(steps, model(X_test))
 
 
-REFERENCES: dict[str, Callable[..., Trace]] = {
+REFERENCES: dict[str, Callable[..., Trace]] = {  # reference(problem, *, learning_rate, n_iters, dtype) -> Trace
     "torch autograd": torch_autograd_program,
     "numpy original": functools.partial(numpy_program, gradient="original"),
     "numpy corrected": functools.partial(numpy_program, gradient="corrected"),
     "torch nn.Linear+SGD": torch_linear_program,
 }
-"""The reference programs by name: ``reference(problem, *, learning_rate, n_iters, dtype) -> Trace``."""
 
 
 def jaxlr_program(
@@ -360,19 +252,17 @@ def jaxlr_program(
     dtype: str = "float32",
     fit: _Fit = jaxlr.fit,
 ) -> Trace:
-    """jaxlr on a :class:`Problem`: one ``fit`` call, the gradient at the start, the final prediction.
-
-    Args:
-      problem: the :class:`Problem`.
-      gradient, learning_rate, n_iters: passed to ``fit`` (``gradient``: ``"autograd"``, ``"manual"`` or ``"lesson"``).
-      dtype: ``"float32"`` or ``"float64"`` (needs JAX's 64-bit mode).
-      fit: the function under test, with :func:`jaxlr.fit`'s signature (a test passes a broken one).
+    """jaxlr on a :class:`Problem`: one ``fit`` call (:func:`jaxlr.fit`, or a test's broken stand-in), the
+    gradient at the start and the final prediction. float64 needs JAX's 64-bit mode.
     """
-    float_type = _float_type("jaxlr_program", dtype, jax_side=True)
-    check_choice("jaxlr_program", "gradient", gradient, _GRADIENT_FUNCTIONS)
-    x, y, x_test = (jnp.asarray(a, dtype=float_type) for a in (problem.x, problem.y, problem.x_test))
-    b = None if problem.b is None else jnp.asarray(problem.b, float_type)
-    params = jaxlr.Params(jnp.asarray(problem.w, dtype=float_type), b)
+    check_choice("jaxlr_program", "dtype", dtype, DTYPES)
+    if dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
+        raise ValueError(
+            "jaxlr_program: dtype 'float64' needs JAX's 64-bit mode, which is off, so JAX would compute in "
+            'float32; call jax.config.update("jax_enable_x64", True) before creating any array'
+        )
+    x, y, x_test, w = (jnp.asarray(a, dtype) for a in (problem.x, problem.y, problem.x_test, problem.w))
+    params = jaxlr.Params(w, None if problem.b is None else jnp.asarray(problem.b, dtype))
     with warnings.catch_warnings():  # a diverged case is reported in its row, with the stable limit
         warnings.simplefilter("ignore", jaxlr.DivergenceWarning)
         result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
@@ -380,9 +270,7 @@ def jaxlr_program(
     prediction = _predict(result.params, x_test)  # unchecked: a diverged run's NaN is part of what is compared
     history, loss, start, prediction = jax.device_get((result.history.params, result.history.loss, start, prediction))
     params_trace = _flat_params(history.w, history.b, np.shape(history.w)[0])
-    return Trace(
-        *(np.atleast_1d(np.asarray(a, float_type)) for a in (params_trace, loss, _flat_params(*start), prediction))
-    )
+    return Trace(*(np.atleast_1d(np.asarray(a, dtype)) for a in (params_trace, loss, _flat_params(*start), prediction)))
 
 
 def _design(x: np.ndarray, bias: bool) -> np.ndarray:
@@ -394,8 +282,8 @@ def _design(x: np.ndarray, bias: bool) -> np.ndarray:
 def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd") -> float:
     """The largest learning rate for which gradient descent on the MSE converges: ``2 / lambda_max(H)``.
 
-    ``H = 2/n A^T A`` is the loss's Hessian (``A``: ``x`` with a column of ones when there is a bias);
-    the lesson's gradient is ``n`` times too large, so its limit is ``n`` times smaller.
+    ``H = 2/n A^T A`` is the loss's Hessian (``A``: ``x``, with a column of ones for a bias); the lesson's
+    gradient is ``n`` times too large, so its limit is ``n`` times smaller.
 
     Examples:
       >>> from jaxlr import crosscheck
@@ -408,7 +296,16 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
 
 
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
-    """Each quantity's scale (see the module docstring) and the steps its rounding carries, in float64."""
+    """Each quantity's scale (the sum of the absolute values of its terms, which bounds the rounding error of
+    any summation order) and the steps its rounding carries, in float64 from the reference trace. With ``a_i``
+    the ``i``-th row of ``A`` (``x``, and a 1 for a bias), ``p_k`` the parameters at step ``k``:
+
+    * residuals: ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``, ``r = A p_k - y``, ``eps`` the dtype's;
+    * the gradient ``c * A^T r`` (``c = 2/n``, or 2 for the lesson's gradient): ``c * |A|^T rho``;
+    * parameters after step ``k``: ``S_k = max over steps 1..k of max(|p_{k-1}|, |p_k|) + lr * (gradient scale)``;
+    * the loss at step ``k``: ``mean(rho**2) + 2 * mean(rho_i * |a_i|_1) * S_{k-1}``;
+    * the final prediction ``a_i . p``: ``|a_i|_1 * S_n``.
+    """
     p = case.problem
     a = _design(p.x.astype(dtype).astype(np.float64), p.b is not None)  # the data each side actually used
     y = p.y.astype(dtype).astype(np.float64)
@@ -438,73 +335,69 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: Any, steps: Any, dtype: np
     ours, ref = ours.astype(np.float64), ref.astype(np.float64)
     scale, steps = np.broadcast_to(scale, ref.shape), np.broadcast_to(steps, ref.shape)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        finite = np.isfinite(ours) & np.isfinite(ref)
-        abs_err = np.where(ours == ref, 0.0, np.where(finite, np.abs(ours - ref), np.inf))  # inf == inf agrees
+        abs_err = np.where(ours == ref, 0.0, np.abs(ours - ref))  # inf == inf agrees; NaN is infinitely far
+        abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
         rel = np.where(abs_err == 0, 0.0, abs_err / scale)
         spacing = np.spacing(np.float32(np.minimum(scale, np.finfo(np.float32).max))).astype(np.float64)
         ulps = np.where(abs_err == 0, 0.0, abs_err / spacing)
         ratio = rel / FLOAT64_RTOL if dtype == np.float64 else ulps / (ulps_per_step * steps)
     rel, ulps, ratio = (np.where(np.isnan(v), np.inf, v) for v in (rel, ulps, ratio))
+    worst = int(steps.flat[np.argmax(ratio)]) if ratio.size else 0
     return Errors(
-        float(abs_err.max(initial=0.0)),
-        float(rel.max(initial=0.0)),
-        float(ulps.max(initial=0.0)),
-        int(steps.flat[np.argmax(ratio)]) if ratio.size else 0,
-        bool(np.all(ratio <= 1.0)),
+        abs_err.max(initial=0.0), rel.max(initial=0.0), ulps.max(initial=0.0), worst, bool(np.all(ratio <= 1))
     )
 
 
 def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
-    """Compares two traces of ``case`` and returns its table row (see the module docstring for the measures)."""
+    """Compares two traces of ``case`` and returns its table row.
+
+    ``rel err = |ours - reference| / scale`` (see ``_scales``), and ``ulps`` is that difference in float32 ulps
+    of the scale. A float64 case passes with every relative error at most :data:`FLOAT64_RTOL`, a float32 one
+    with each value within ``k * float32_ulps_per_step(n)`` ulps, ``k`` the steps it carries (the gradient at
+    the start 1, the final prediction ``n_iters + 1``): one step's roundings differ by a few ulps, and below
+    :func:`stable_learning_rate_limit` the steps do not grow old differences.
+    """
     np_dtype = np.dtype(dtype)
     ulps_per_step = float32_ulps_per_step(np.shape(case.problem.x)[0])
     bound = f"rel <= {FLOAT64_RTOL:g}" if np_dtype == np.float64 else f"<= {ulps_per_step:.3g} ulps/step"
     head = (case.name, case.reference, case.gradient, dtype, case.n_iters)
     pairs = list(zip(Trace._fields, ours, reference, strict=True))
-    mismatched = [
-        f"{name} has shape {np.shape(a)} on the jaxlr side, {np.shape(b)} on the reference side"
-        for name, a, b in pairs
-        if np.shape(a) != np.shape(b)
-    ]
+    shapes = [(name, np.shape(a), np.shape(b)) for name, a, b in pairs]
+    mismatched = [f"{k} has shape {s} on the jaxlr side, {r} on the reference side" for k, s, r in shapes if s != r]
     if mismatched:
         return Row(*head, math.inf, math.inf, math.inf, bound, False, "FAIL: " + "; ".join(mismatched), {})
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged trace is reported, not warned about
         scales = _scales(case, np_dtype, reference)
     errors = {name: _errors(a, b, *scales[name], np_dtype, ulps_per_step) for name, a, b in pairs}
-    sides = {"jaxlr": ours, "reference": reference}
-    diverged = [side for side, trace in sides.items() if not all(np.isfinite(a).all() for a in trace)]
+    diverged = [
+        side for side, t in (("jaxlr", ours), ("reference", reference)) if not all(np.isfinite(a).all() for a in t)
+    ]
+    measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
+    failures = [f"{k} at step {e.worst_step}: " + measure.format(e) for k, e in errors.items() if not e.within_bound]
     if diverged:
         limit = stable_learning_rate_limit(case.problem.x, bias=case.problem.b is not None, gradient=case.gradient)
-        verdict = f"FAIL: {' and '.join(diverged)} diverged (lr {case.learning_rate:g}; stable below {limit:.4g})"
-    else:
-        measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
-        failures = [
-            f"{name} at step {e.worst_step}: " + measure.format(e) for name, e in errors.items() if not e.within_bound
-        ]
-        verdict = "FAIL: " + "; ".join(failures) if failures else "ok"
-    abs_err, rel_err, ulps = (
-        max(getattr(e, f) for e in errors.values()) for f in ("max_abs_err", "max_rel_err", "max_ulps")
-    )
-    return Row(*head, abs_err, rel_err, ulps, bound, verdict == "ok", verdict, errors)
+        failures = [f"{' and '.join(diverged)} diverged (lr {case.learning_rate:g}; stable below {limit:.4g})"]
+    verdict = "FAIL: " + "; ".join(failures) if failures else "ok"
+    abs_err, rel_err, ulps = (max(e[i] for e in errors.values()) for i in range(3))
+    return Row(*head, float(abs_err), float(rel_err), float(ulps), bound, not failures, verdict, errors)
 
 
 def run_case(case: Case, dtype: str = "float32", *, fit: _Fit = jaxlr.fit) -> Row:
     """Runs ``case`` on both sides in ``dtype`` and compares them.
 
-    Args:
-      case: the :class:`Case`.
-      dtype: ``"float32"`` or ``"float64"``; float64 needs ``jax.config.update("jax_enable_x64", True)`` first.
-      fit: the jaxlr side's ``fit`` (see :func:`jaxlr_program`).
+    float64 needs ``jax.config.update("jax_enable_x64", True)`` first; ``fit`` is as in :func:`jaxlr_program`.
+    Raises ``ValueError`` for an unknown dtype or reference, :class:`TorchNotInstalledError` without PyTorch.
 
-    Raises:
-      ValueError: for an unknown dtype or reference, or float64 with JAX's 64-bit mode off.
-      TorchNotInstalledError: when the case's reference needs PyTorch and it is missing.
+    Examples:
+      >>> from jaxlr import crosscheck
+      >>> row = crosscheck.run_case(crosscheck.lesson_cases()[1], "float32")  # the NumPy program, 20 steps
+      >>> row.passed, row.max_ulps <= 4
+      (True, True)
     """
-    _float_type("run_case", dtype, jax_side=True)
     check_choice("run_case", "reference", case.reference, REFERENCES)
     settings = {"learning_rate": case.learning_rate, "n_iters": case.n_iters, "dtype": dtype}
-    reference = REFERENCES[case.reference](case.problem, **settings)
-    return compare(case, dtype, jaxlr_program(case.problem, gradient=case.gradient, fit=fit, **settings), reference)
+    ours = jaxlr_program(case.problem, gradient=case.gradient, fit=fit, **settings)
+    return compare(case, dtype, ours, REFERENCES[case.reference](case.problem, **settings))
 
 
 def lesson_problem() -> Problem:
@@ -514,20 +407,16 @@ def lesson_problem() -> Problem:
 
 
 def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
-    """A seeded random problem: ``y = X w_true + b_true + noise``, a random start, predictions on ``X``.
+    """A seeded ``y = X w_true + b_true + noise``, a random start, predictions on ``X``.
 
-    ``d=None`` gives the lesson's model (scalar ``w``, no bias) on ``n`` samples; an integer ``d``
-    gives ``x`` of shape ``(n, d)`` and a bias.
+    ``d=None`` gives the lesson's model (scalar ``w``, no bias), an integer ``d`` ``x`` of shape ``(n, d)`` and a bias.
     """
     rng = np.random.default_rng(seed)
-    if d is None:
-        x = rng.normal(size=n)
-        y = x * rng.normal() + 0.1 * rng.normal(size=n)
-        return Problem(x, y, np.asarray(rng.normal()), None, x)
-    x = rng.normal(size=(n, d))
-    w_true, b_true = rng.normal(size=d), rng.normal()
-    y = x @ w_true + b_true + 0.1 * rng.normal(size=n)
-    return Problem(x, y, rng.normal(size=d), float(rng.normal()), x)
+    shape = () if d is None else (d,)
+    x = rng.normal(size=(n, *shape))
+    w_true, b_true = rng.normal(size=shape), 0.0 if d is None else rng.normal()
+    y = np.dot(x, w_true) + b_true + 0.1 * rng.normal(size=n)
+    return Problem(x, y, rng.normal(size=shape), None if d is None else float(rng.normal()), x)
 
 
 def lesson_cases(*, learning_rate: float = 0.01, n_iters: int | None = None) -> list[Case]:
