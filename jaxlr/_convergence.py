@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlr._least_squares import centre
 from jaxlr._lr import MOMENTUM
 
 LOOSEST_TOLERANCE = 1e-3  # the largest relative coefficient error still reported as converged
@@ -53,15 +54,11 @@ def least_squares_reference(
     n, d = x.shape
     # row weights of mean 1: the weighted problem is the plain one on rows scaled by their square roots
     rows = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64) * n / np.sum(sample_weight)
-    y_mean = float(np.mean(rows * y))
-    shift = np.mean(rows[:, None] * x, axis=0) if intercept else np.zeros(d)
-    spread = np.sqrt(np.mean(rows[:, None] * (x - shift) ** 2, axis=0))
-    centred = y - y_mean if intercept else y
+    c = centre(x, y, rows, bias=intercept, xp=np)
+    shift, scale, y_mean, design, target = c.x_mean, c.scale, float(c.y_mean), c.a, c.target
+    spread = np.sqrt(np.mean(rows[:, None] * c.x**2, axis=0))
     # constant: the same rule as jaxlr.standardize, a spread at the level of float64 noise in the values
     degenerate = [j for j in range(d) if not spread[j] > 1e-12 * max(1.0, abs(shift[j]))]
-    scale = np.where(spread > 0, spread, 1.0)
-    root = np.sqrt(rows)
-    design, target = root[:, None] * (x - shift) / scale, root * centred
     penalised = bool(np.any(np.asarray(l2) > 0))
     if penalised:  # n·l2·|w|² = Σ_j (√(n·l2)/scale_j · θ_j)²: one extra row per weight, target 0
         design = np.concatenate([design, np.diag(np.sqrt(n * l2) / scale)])
@@ -96,8 +93,8 @@ def least_squares_reference(
             f"others{', up to a constant' if intercept else ''}, to within float64 rounding: condition number "
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
-    y_spread = float(np.sqrt(np.mean(rows * centred**2)))
-    residual = root * (y - x @ weights - (bias or 0.0))
+    y_spread = float(np.sqrt(np.mean(c.target**2)))
+    residual = np.sqrt(rows) * (y - x @ weights - (bias or 0.0))
     return Reference(
         weights=weights,
         bias=bias,

@@ -1,8 +1,7 @@
 """The closed-form answer gradient descent should reach: (weighted, ridge-penalised) least squares.
 
-``lstsq`` on ``[X 1]`` loses the answer when the features have large offsets (the condition number
-grows like ``offset⁴``), so the columns are centred, which makes them orthogonal to the intercept,
-and scaled to equal size; the intercept is then exactly ``mean(y) - mean(x) @ w``.
+``lstsq`` on ``[X 1]`` loses the answer for features with large offsets (κ grows like ``offset⁴``), so the
+columns are centred, orthogonal to the intercept ``mean(y) - mean(x) @ w``, and scaled to equal size.
 """
 
 import functools
@@ -21,29 +20,32 @@ from jaxlr._types import Params
 from jaxlr._validate import checked_data, is_traced
 
 
+Array = Any  # jax.Array, or np.ndarray from centre(..., xp=np)
+
+
 class Centred(NamedTuple):
     """A design centred on its (weighted) means and scaled for an accurate solve."""
 
-    x_mean: jax.Array  # (d,) the (weighted) column means; zeros without an intercept
-    y_mean: jax.Array  # () the (weighted) mean of y; zero without an intercept
-    x: jax.Array  # (n, d) x - x_mean
-    y: jax.Array  # (n,) y - y_mean
-    scale: jax.Array  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
-    total_weight: jax.Array  # () sum of the weights (n without weights)
-    a: jax.Array  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
-    target: jax.Array  # (n,) sqrt(s) · y
+    x_mean: Array  # (d,) the (weighted) column means; zeros without an intercept
+    y_mean: Array  # () the (weighted) mean of y; zero without an intercept
+    x: Array  # (n, d) x - x_mean
+    y: Array  # (n,) y - y_mean
+    scale: Array  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
+    total_weight: Array  # () sum of the weights (n without weights)
+    a: Array  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
+    target: Array  # (n,) sqrt(s) · y
 
 
-def centre(x: jax.Array, y: jax.Array, weight: jax.Array | None, *, bias: bool) -> Centred:
-    """``x`` and ``y`` centred (when ``bias``) on their means ``sum(s x) / sum(s)``, and scaled. Traceable."""
-    s = jnp.ones_like(y) if weight is None else weight
-    total = jnp.asarray(x.shape[0], x.dtype) if weight is None else jnp.sum(weight)
-    x_mean = jnp.sum(s[:, None] * x, axis=0) / total if bias else jnp.zeros(x.shape[1:], x.dtype)
-    y_mean = jnp.sum(s * y) / total if bias else jnp.zeros((), y.dtype)
+def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred:
+    """``x`` and ``y`` centred (when ``bias``) on their means ``sum(s x) / sum(s)``, and scaled; ``xp``: jnp or np."""
+    s = xp.ones_like(y) if weight is None else weight
+    total = xp.asarray(x.shape[0], x.dtype) if weight is None else xp.sum(weight)
+    x_mean = xp.sum(s[:, None] * x, axis=0) / total if bias else xp.zeros(x.shape[1:], x.dtype)
+    y_mean = xp.sum(s * y) / total if bias else xp.zeros((), y.dtype)
     xc, yc = x - x_mean[None, :], y - y_mean
-    scale = jnp.sqrt(jnp.sum(s[:, None] * xc**2, axis=0) / total)
-    scale = jnp.where(scale > 0, scale, 1.0)
-    root = jnp.sqrt(s)
+    scale = xp.sqrt(xp.sum(s[:, None] * xc**2, axis=0) / total)
+    scale = xp.where(scale > 0, scale, 1.0)
+    root = xp.sqrt(s)
     return Centred(x_mean, y_mean, xc, yc, scale, total, root[:, None] * (xc / scale[None, :]), root * yc)
 
 

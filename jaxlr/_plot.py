@@ -135,10 +135,9 @@ def plot_sweep(
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
-      >>> result = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=100)
-      >>> fig = jaxlr.plot_sweep(result.learning_rates, result.final_loss, result.diverged)
-      >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
-      ('log', 'log')
+      >>> r = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=100)
+      >>> jaxlr.plot_sweep(r.learning_rates, r.final_loss, r.diverged).axes[0].get_xscale()
+      'log'
     """
     rates, loss = np.asarray(learning_rates, dtype=np.float64), np.asarray(final_loss, dtype=np.float64)
     diverged = np.asarray(diverged, dtype=bool) | ~np.isfinite(loss)

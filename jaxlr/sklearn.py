@@ -20,7 +20,7 @@ except ImportError as e:  # pragma: no cover - the extra is missing
     raise ImportError("jaxlr.sklearn needs scikit-learn 1.6 or later: pip install 'jaxlr[sklearn]'") from e
 
 import jaxlr
-from jaxlr._least_squares import check_sample_weight
+from jaxlr._least_squares import centre, check_sample_weight
 
 __all__ = ["GradientDescentRegressor"]
 
@@ -114,12 +114,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         n, d = X.shape
         check_sample_weight(name, sample_weight, n, None)
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        total = float(np.sum(weight))
-        x_mean, y_mean = (weight @ X / total, float(weight @ y) / total) if self.fit_intercept else (np.zeros(d), 0.0)
-        xc = X - x_mean
-        scale = np.sqrt(weight @ (xc * xc) / total)
-        units = np.where(scale > 0, scale, 1.0) if self.standardize else np.ones(d)  # coef_ = v / units
-        z = (xc / units).astype(dtype)
+        c = centre(X, y, weight, bias=self.fit_intercept, xp=np)
+        units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units
+        z = (c.x / units).astype(dtype)
         # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
@@ -130,7 +127,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 result = jaxlr.fit(
                     jaxlr.Params(np.zeros(d, dtype), None),
                     z,
-                    (y - y_mean).astype(dtype),
+                    c.y.astype(dtype),
                     learning_rate=float(rate) if isinstance(rate, numbers.Real) else rate,
                     n_iters=int(self.max_iter),
                     optimizer=self.optimizer,
@@ -140,7 +137,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                     l2=penalty,
                 )
             except jaxlr.DivergenceWarning as e:
-                raise ValueError(f"{type(self).__name__}: {str(e).removeprefix('fit: ')}") from None
+                raise ValueError(f"{name}: {str(e).removeprefix('fit: ')}") from None
         v = np.asarray(result.params.w, np.float64)
         if not np.all(np.isfinite(v)):
             raise ValueError(f"{name}: training diverged (the coefficients are not finite)")
@@ -153,7 +150,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=2,
             )
         self.coef_ = v / units
-        self.intercept_ = float(y_mean - x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
         self.n_iter_ = int(np.asarray(result.n_steps))
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
         return self
