@@ -19,7 +19,6 @@ from jaxlr._model import PRECISION
 from jaxlr._types import Params
 from jaxlr._validate import checked_data, is_traced
 
-
 Array = Any  # jax.Array, or np.ndarray from centre(..., xp=np)
 
 
