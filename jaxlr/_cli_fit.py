@@ -245,7 +245,7 @@ def _check(
         exact,
         values[:d],
         values[d] if intercept else None,
-        design=np.asarray(x),
+        dtype=x.dtype,
         shift=np.zeros(d) if scaling is None else scaling.mean,
         scale=np.ones(d) if scaling is None else scaling.scale,
         kappa=kappa,
@@ -253,7 +253,6 @@ def _check(
         learning_rate=float(np.asarray(result.learning_rate)),
         optimizer=args.optimizer,
         steps=args.steps,
-        sample_weight=data.weights,
     )
     outcome = "converged" if verdict.converged else f"not converged ({verdict.reason})"
     print(

@@ -1,35 +1,18 @@
 """When ``jaxlr fit`` may say "converged": every coefficient agrees with float64 least squares.
 
-On an ill-conditioned design the loss converges long before the weights, so the coefficients
-themselves are compared with a float64 reference, solved on the host by an SVD of the columns
-centred (with an intercept) and scaled to unit standard deviation (unit rms without one). With
-those means ``m`` and scales ``s``, a model ``x @ w + b`` has standardized weights ``θ = w·s`` and
-centred intercept ``c = b + m @ w``, comparable whatever the units:
-
-    max_error = max(|θ - θ*|_∞, |c - c*|) / S,   S = max(|θ*|_∞, σ_y),
-    tolerance = min(max(√eps, floor), 1e-3),
-
-``σ_y`` being the target's std (rms without an intercept). ``√eps`` is half the training dtype's
-digits. Gradient descent solves the normal equations ``AᵀA p = Aᵀy`` for the design ``A`` it ran on
-with a gradient rounded at ``eps``, which leaves ``|δp| ≤ eps·κ·(|p*| + rms(y)/σ)`` (``κ`` of
-``AᵀA``, ``σ`` the largest singular value of ``A/√n``); ``floor`` is that bound carried to the
-standardized coefficients over ``S`` (or the reference's own float64 perturbation bound, if larger).
-It is an upper bound: on 46 random polynomial, offset, badly scaled and collinear designs, float32
-gradient descent stalled 4 to 40,000 times below it.
-
-Converged when the answer is unique and ``max_error <= tolerance``. Otherwise the reason is
-``"not_unique"`` (fewer rows than parameters, a constant or all-zero column, or columns dependent to
-within float64 rounding, ``κ_std ≥ 1/eps64``), ``"ill_conditioned"`` (``floor > 1e-3``: more steps may
-not help) or ``"too_few_steps"``: about ``ln(max_error / tolerance) / -ln ρ`` more, ``ρ`` being the
-factor by which a step shrinks the slowest error component.
+The loss converges long before the weights on an ill-conditioned design, so the standardized
+coefficients (``θ = w·scale`` and the centred intercept ``c = b + mean @ w``) are compared with a
+float64 SVD solution: converged when the answer is unique and ``max|Δ(θ, c)| / S`` is at most
+``min(max(√eps, floor), 1e-3)``, ``floor`` being how far rounding alone may move them.
 """
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlr._least_squares import centre
 from jaxlr._lr import MOMENTUM
 
 LOOSEST_TOLERANCE = 1e-3  # the largest relative coefficient error still reported as converged
@@ -37,15 +20,13 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 
 class Reference(NamedTuple):
-    """The float64 least-squares solution, in original units and in standardized coefficients."""
+    """The float64 least-squares solution, and what judging a fit against it needs."""
 
     weights: np.ndarray  # (d,) original units
     bias: float | None  # None without an intercept
-    theta: np.ndarray  # (d,) standardized weights θ* = w* · scale
-    centre: float  # c* = mean(y) with an intercept, 0 without
     shift: np.ndarray  # (d,) column means (zeros without an intercept)
     scale: np.ndarray  # (d,) column std (rms without an intercept), 1 where it is 0
-    coefficient_scale: float  # S = max(|θ*|, σ_y)
+    coefficient_scale: float  # S = max(|θ*|, σ_y), σ_y the target's std (rms without an intercept)
     target_rms: float  # rms(y), uncentred
     residual_rms: float  # rms of y - x @ w* - b*
     kappa: float  # condition number of the standardized design's Hessian (inf if singular)
@@ -66,47 +47,24 @@ class Verdict(NamedTuple):
 
 
 def least_squares_reference(
-    x: np.ndarray,
-    y: np.ndarray,
-    names: Sequence[str],
-    *,
-    intercept: bool,
-    sample_weight: np.ndarray | None = None,
-    l2: float | np.ndarray = 0.0,
+    x: np.ndarray, y: np.ndarray, names: Sequence[str], *, intercept: bool, sample_weight: Any = None, l2: Any = 0.0
 ) -> Reference:
-    """The float64 least-squares solution of ``y ≈ x @ w (+ b)``, solved on centred, scaled columns.
-
-    Args:
-      x: ``(n, d)`` features in their original units.
-      y: ``(n,)`` target.
-      names: the ``d`` feature names, for messages.
-      intercept: whether the model has a bias.
-      sample_weight: ``(n,)`` non-negative weights (the loss ``Σ sᵢ rᵢ² / Σ sᵢ``), or ``None``.
-      l2: the ridge penalty ``l2·|w|²`` added to that loss (not on the bias); per weight, an array.
-
-    Returns:
-      A :class:`Reference`; without a unique answer, the minimum-norm solution, ``not_unique`` saying why.
-    """
+    """The float64 (weighted, ridge) least squares of ``y ≈ x @ w (+ b)``; if not unique, the minimum-norm one."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     n, d = x.shape
     # row weights of mean 1: the weighted problem is the plain one on rows scaled by their square roots
     rows = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64) * n / np.sum(sample_weight)
-    y_mean = float(np.mean(rows * y))
-    shift = np.mean(rows[:, None] * x, axis=0) if intercept else np.zeros(d)
-    spread = np.sqrt(np.mean(rows[:, None] * (x - shift) ** 2, axis=0))
-    centred = y - y_mean if intercept else y
-    y_spread = float(np.sqrt(np.mean(rows * centred**2)))
+    c = centre(x, y, rows, bias=intercept, xp=np)
+    shift, scale, y_mean, design, target = c.x_mean, c.scale, float(c.y_mean), c.a, c.target
+    spread = np.sqrt(np.mean(rows[:, None] * c.x**2, axis=0))
     # constant: the same rule as jaxlr.standardize, a spread at the level of float64 noise in the values
     degenerate = [j for j in range(d) if not spread[j] > 1e-12 * max(1.0, abs(shift[j]))]
-    scale = np.where(spread > 0, spread, 1.0)
-    root = np.sqrt(rows)
-    design, target = root[:, None] * (x - shift) / scale, root * centred
     penalised = bool(np.any(np.asarray(l2) > 0))
     if penalised:  # n·l2·|w|² = Σ_j (√(n·l2)/scale_j · θ_j)²: one extra row per weight, target 0
         design = np.concatenate([design, np.diag(np.sqrt(n * l2) / scale)])
         target = np.concatenate([target, np.zeros(d)])
     u, s, vt = np.linalg.svd(design, full_matrices=False)
-    keep = s > (s[0] if s.size else 0.0) * max(n, d) * _EPS64  # numpy's lstsq cut-off
+    keep = s > s.max(initial=0.0) * max(n, d) * _EPS64  # numpy's lstsq cut-off
     theta = vt[keep].T @ ((u[:, keep].T @ target) / s[keep])
     weights = theta / scale
     bias = y_mean - float(shift @ weights) if intercept else None
@@ -135,103 +93,65 @@ def least_squares_reference(
             f"others{', up to a constant' if intercept else ''}, to within float64 rounding: condition number "
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
-    if penalised:
-        not_unique = None  # the penalty makes the minimum unique
-    coefficient_scale = max(float(np.max(np.abs(theta), initial=0.0)), y_spread) or abs(y_mean) or 1.0
-    residual = root * (y - x @ weights - (bias or 0.0))
+    y_spread = float(np.sqrt(np.mean(c.target**2)))
+    residual = np.sqrt(rows) * (y - x @ weights - (bias or 0.0))
     return Reference(
         weights=weights,
         bias=bias,
-        theta=theta,
-        centre=y_mean if intercept else 0.0,
         shift=shift,
         scale=scale,
-        coefficient_scale=coefficient_scale,
+        coefficient_scale=max(float(np.max(np.abs(theta), initial=0.0)), y_spread) or abs(y_mean) or 1.0,
         target_rms=float(np.sqrt(np.mean(rows * y**2))),
         residual_rms=float(np.sqrt(np.mean(residual**2))),
         kappa=kappa,
         lipschitz=2.0 * float(eigenvalues.max()),
-        not_unique=not_unique,
+        not_unique=None if penalised else not_unique,  # the penalty makes the minimum unique
         collinear=collinear,
     )
-
-
-def coefficient_error(reference: Reference, weights: np.ndarray, bias: float | None) -> float:
-    """``max(|θ - θ*|, |c - c*|) / S``: the largest standardized-coefficient error, relative to the scale ``S``."""
-    weights = np.asarray(weights, np.float64)
-    errors = np.abs(weights * reference.scale - reference.theta)
-    if reference.bias is not None:
-        centre = (0.0 if bias is None else float(bias)) + float(reference.shift @ weights)
-        errors = np.append(errors, abs(centre - reference.centre))
-    return float(np.max(errors, initial=0.0)) / reference.coefficient_scale
-
-
-def largest_curvature(design: np.ndarray, *, intercept: bool, sample_weight: np.ndarray | None = None) -> float:
-    """``L``, the largest eigenvalue of the (weighted) MSE's Hessian ``2AᵀSA/Σs``, in float64 from the gram matrix."""
-    a = np.asarray(design, np.float64)
-    a = a[:, None] if a.ndim == 1 else a
-    a = np.concatenate([a, np.ones((len(a), 1))], axis=1) if intercept else a
-    s = np.ones(a.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        gram = (s[:, None] * a).T @ a / np.sum(s)
-    return 2.0 * float(np.linalg.eigvalsh(gram)[-1]) if np.all(np.isfinite(gram)) else math.inf
-
-
-def _rounding_bound(
-    reference: Reference, eps: float, shift: np.ndarray, scale: np.ndarray, kappa: float, lipschitz: float, svd: bool
-) -> float:
-    """How far rounding at ``eps`` keeps the solution on ``(x - shift) / scale`` from the answer, over ``S``.
-
-    Gradient descent: ``|δp| ≤ eps κ (|p*| + rms(y)/σ)``; the SVD (``svd``), backward stable:
-    ``eps (√κ (rms(y)/σ + |p*|) + κ rms(r*)/σ)``; ``σ² = L/2``. Times the largest row norm of the
-    map from those parameters to the standardized coefficients ``(θ, c)``.
-    """
-    if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
-        return math.inf
-    parameters = reference.weights * scale
-    carry = float(np.max(reference.scale / scale, initial=0.0))
-    if reference.bias is not None:
-        parameters = np.append(parameters, reference.bias + float(shift @ reference.weights))
-        carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
-    norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
-    if svd:
-        spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
-    else:
-        spread = kappa * (norm + reference.target_rms / sigma)
-    return carry * eps * spread / reference.coefficient_scale
 
 
 def precision_floor(
     reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
 ) -> float:
-    """The larger rounding bound: gradient descent's in ``dtype`` or the float64 reference's.
+    """How far rounding alone may move the standardized coefficients, over ``S``: the larger of two bounds.
 
-    ``trained``: ``(shift, scale, kappa, lipschitz)`` of the design it ran on (``None``: the standardized one).
+    Gradient descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) solves
+    ``AᵀA p = Aᵀy`` to ``|δp| ≤ eps κ (|p*| + rms(y)/σ)``; the float64 SVD to ``eps (√κ (rms(y)/σ + |p*|) +
+    κ rms(r*)/σ)``; ``σ² = L/2``. Each is carried to ``(θ, c)`` by the largest row norm of the map from ``p``.
     """
+
+    def bound(eps: float, shift: np.ndarray, scale: np.ndarray, kappa: float, lipschitz: float, svd: bool) -> float:
+        if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
+            return math.inf
+        parameters = reference.weights * scale
+        carry = float(np.max(reference.scale / scale, initial=0.0))
+        if reference.bias is not None:
+            parameters = np.append(parameters, reference.bias + float(shift @ reference.weights))
+            carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
+        norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
+        if svd:
+            spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
+        else:
+            spread = kappa * (norm + reference.target_rms / sigma)
+        return carry * eps * spread / reference.coefficient_scale
+
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)
-    fit = _rounding_bound(reference, float(np.finfo(np.dtype(dtype)).eps), *(trained or standardized), svd=False)
-    return max(fit, _rounding_bound(reference, _EPS64, *standardized, svd=True))
+    fit = bound(float(np.finfo(np.dtype(dtype)).eps), *(trained or standardized), svd=False)
+    return max(fit, bound(_EPS64, *standardized, svd=True))
 
 
-def contraction(
-    *, optimizer: str, learning_rate: float, lipschitz: float, kappa: float, momentum: float = MOMENTUM
-) -> float | None:
+def contraction(*, optimizer: str, learning_rate: float, lipschitz: float, kappa: float) -> float | None:
     """The factor by which the slowest error component (``λ_min = L/κ``) shrinks per step; ``None`` for Adam."""
-    if not (math.isfinite(kappa) and kappa >= 1.0 and math.isfinite(lipschitz) and lipschitz > 0.0):
-        return None
-    if not learning_rate > 0.0:  # not NaN either
+    if not (learning_rate > 0.0 and lipschitz > 0.0 and math.isfinite(kappa * lipschitz)):
         return None
     slowest, fastest = learning_rate * lipschitz / kappa, learning_rate * lipschitz
-    if optimizer == "sgd":
-        rate = max(abs(1.0 - slowest), abs(1.0 - fastest))
-    elif optimizer == "momentum":
+    rate = {
+        "sgd": max(abs(1.0 - slowest), abs(1.0 - fastest)),
         # heavy ball with a fixed β: a slow mode decays like 1 - lr λ / (1 - β); none faster than √β
-        rate = max(1.0 - slowest / (1.0 - momentum), math.sqrt(momentum))
-    elif optimizer == "heavy-ball":
+        "momentum": max(1.0 - slowest / (1.0 - MOMENTUM), math.sqrt(MOMENTUM)),
         # Polyak's optimal step and momentum for the quadratic: (√κ - 1)/(√κ + 1) per step
-        rate = (math.sqrt(kappa) - 1.0) / (math.sqrt(kappa) + 1.0)
-    else:
-        return None
+        "heavy-ball": (math.sqrt(kappa) - 1.0) / (math.sqrt(kappa) + 1.0),
+    }.get(optimizer, math.nan)
     return rate if 0.0 < rate < 1.0 else None
 
 
@@ -240,31 +160,22 @@ def judge(
     weights: np.ndarray,
     bias: float | None,
     *,
-    design: np.ndarray,
+    dtype: np.dtype,
     shift: np.ndarray,
     scale: np.ndarray,
     kappa: float,
-    lipschitz: float | None = None,
+    lipschitz: float,
     learning_rate: float,
     optimizer: str,
     steps: int,
-    sample_weight: np.ndarray | None = None,
 ) -> Verdict:
-    """Whether ``weights``/``bias`` are the least-squares answer, and if not, why and what to do.
-
-    Args:
-      reference: from :func:`least_squares_reference`.
-      weights, bias: the fitted model in original units (``bias`` None without an intercept).
-      design, shift, scale: the features gradient descent ran on, ``(x - shift) / scale``, in its dtype.
-      kappa, lipschitz: that design's Hessian's condition number and largest eigenvalue ``L`` (``None``:
-        computed by :func:`largest_curvature`, slow for wide designs).
-      learning_rate, optimizer, steps: how it ran (the optimizer by name: ``"sgd"``, ``"adam"``, ...).
-      sample_weight: the fit's sample weights (``None``: none), for the curvature of its loss.
-    """
-    dtype = np.asarray(design).dtype
-    error = coefficient_error(reference, weights, bias)
-    if lipschitz is None:
-        lipschitz = largest_curvature(design, intercept=reference.bias is not None, sample_weight=sample_weight)
+    """Whether ``weights``/``bias`` are the least-squares answer, and if not, why and what to do."""
+    dtype = np.dtype(dtype)
+    delta = np.asarray(weights, np.float64) - reference.weights
+    errors = np.abs(delta * reference.scale)
+    if reference.bias is not None:  # the centred intercepts' difference
+        errors = np.append(errors, abs((bias or 0.0) - reference.bias + float(reference.shift @ delta)))
+    error = float(np.max(errors, initial=0.0)) / reference.coefficient_scale
     floor = precision_floor(reference, dtype, (shift, scale, kappa, lipschitz))
     tol = min(max(math.sqrt(float(np.finfo(dtype).eps)), floor), LOOSEST_TOLERANCE)
     if reference.not_unique is not None:

@@ -1,10 +1,7 @@
 """The closed-form answer gradient descent should reach: (weighted, ridge-penalised) least squares.
 
-``lstsq`` on ``[X 1]`` as given loses the answer when the features have large offsets: the
-augmented design's condition number grows like ``offset⁴`` and the SVD's cut-off drops the small
-singular value (for ``x ≈ 1e4 ± 1`` in float32 it returns a slope of 0.001 for a true slope of 3).
-So the columns are centred, which makes them orthogonal to the intercept, and scaled to equal
-size; the intercept is then ``mean(y) - mean(x) @ w``, exact algebra, not an approximation.
+``lstsq`` on ``[X 1]`` loses the answer for features with large offsets (κ grows like ``offset⁴``), so the
+columns are centred, orthogonal to the intercept ``mean(y) - mean(x) @ w``, and scaled to equal size.
 """
 
 import functools
@@ -22,34 +19,32 @@ from jaxlr._model import PRECISION
 from jaxlr._types import Params
 from jaxlr._validate import checked_data, is_traced
 
+Array = Any  # jax.Array, or np.ndarray from centre(..., xp=np)
+
 
 class Centred(NamedTuple):
-    """A design centred and scaled for an accurate solve (see :func:`centre`)."""
+    """A design centred on its (weighted) means and scaled for an accurate solve."""
 
-    x_mean: jax.Array  # (d,) the (weighted) column means; zeros without an intercept
-    y_mean: jax.Array  # () the (weighted) mean of y; zero without an intercept
-    x: jax.Array  # (n, d) x - x_mean
-    y: jax.Array  # (n,) y - y_mean
-    scale: jax.Array  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
-    total_weight: jax.Array  # () sum of the weights (n without weights)
-    a: jax.Array  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
-    target: jax.Array  # (n,) sqrt(s) · y
+    x_mean: Array  # (d,) the (weighted) column means; zeros without an intercept
+    y_mean: Array  # () the (weighted) mean of y; zero without an intercept
+    x: Array  # (n, d) x - x_mean
+    y: Array  # (n,) y - y_mean
+    scale: Array  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
+    total_weight: Array  # () sum of the weights (n without weights)
+    a: Array  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
+    target: Array  # (n,) sqrt(s) · y
 
 
-def centre(x: jax.Array, y: jax.Array, weight: jax.Array | None, *, bias: bool) -> Centred:
-    """``(n, d)`` ``x`` and ``y`` centred on their (weighted) means when ``bias``, and the columns' scales.
-
-    The weighted means ``sum(s x) / sum(s)`` make the centred columns orthogonal to the intercept in
-    the weighted inner product, so ``b = mean(y) - mean(x) @ w`` is exact with weights too. Traceable.
-    """
-    s = jnp.ones_like(y) if weight is None else weight
-    total = jnp.asarray(x.shape[0], x.dtype) if weight is None else jnp.sum(weight)
-    x_mean = jnp.sum(s[:, None] * x, axis=0) / total if bias else jnp.zeros(x.shape[1:], x.dtype)
-    y_mean = jnp.sum(s * y) / total if bias else jnp.zeros((), y.dtype)
+def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred:
+    """``x`` and ``y`` centred (when ``bias``) on their means ``sum(s x) / sum(s)``, and scaled; ``xp``: jnp or np."""
+    s = xp.ones_like(y) if weight is None else weight
+    total = xp.asarray(x.shape[0], x.dtype) if weight is None else xp.sum(weight)
+    x_mean = xp.sum(s[:, None] * x, axis=0) / total if bias else xp.zeros(x.shape[1:], x.dtype)
+    y_mean = xp.sum(s * y) / total if bias else xp.zeros((), y.dtype)
     xc, yc = x - x_mean[None, :], y - y_mean
-    scale = jnp.sqrt(jnp.sum(s[:, None] * xc**2, axis=0) / total)
-    scale = jnp.where(scale > 0, scale, 1.0)
-    root = jnp.sqrt(s)
+    scale = xp.sqrt(xp.sum(s[:, None] * xc**2, axis=0) / total)
+    scale = xp.where(scale > 0, scale, 1.0)
+    root = xp.sqrt(s)
     return Centred(x_mean, y_mean, xc, yc, scale, total, root[:, None] * (xc / scale[None, :]), root * yc)
 
 
@@ -126,27 +121,21 @@ def check_problem(fn: str, x: ArrayLike, y: ArrayLike, *, bias: bool, sample_wei
 def least_squares(
     x: ArrayLike, y: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None, l2: ArrayLike = 0.0
 ) -> Params:
-    """The parameters minimizing the (weighted, penalised) MSE exactly, by an SVD-based solve.
+    """The parameters minimizing ``sum(s * (x @ w + b - y)**2) / sum(s) + l2 * sum(w**2)`` exactly. Traceable.
 
-    What :func:`fit` converges to, to check a gradient-descent fit against; accurate even for
-    features with large offsets in float32 (the columns are centred and scaled first). Traceable
-    (the values of ``sample_weight`` and ``l2`` are checked only when not traced). The objective::
-
-        sum(s * (x @ w + b - y)**2) / sum(s)  +  l2 * sum(w**2)
-
-    the weighted *mean* of squares plus a ridge penalty on ``w`` (never on ``b``): scikit-learn's
-    ``Ridge(alpha=a)``, which penalises the weighted *sum*, is ``l2 = a / sum(s)``.
+    What :func:`fit` converges to, by an SVD of the centred, scaled columns: accurate in float32 even for
+    features with large offsets. scikit-learn's ``Ridge(alpha=a)`` is ``l2 = a / sum(s)``.
 
     Args:
       x: features, ``(n,)`` (then ``w`` is a scalar) or ``(n, d)``.
       y: targets, ``(n,)``.
-      bias: fit an intercept (``b``) as well.
+      bias: fit an intercept ``b`` (else ``b`` is ``None``).
       sample_weight: ``None`` or ``(n,)`` non-negative weights, not all zero.
-      l2: the ridge penalty, ``>= 0``.
+      l2: the ridge penalty on ``w`` (never on ``b``), ``>= 0``.
 
     Returns:
-      :class:`Params` in the data's floating dtype (``b`` is ``None`` without a bias); for a
-      rank-deficient design with ``l2 = 0``, the minimum-norm solution in the centred, scaled columns.
+      :class:`Params` in the data's floating dtype; for a rank-deficient design with ``l2 = 0``, the
+      minimum-norm solution in the centred, scaled columns.
 
     Examples:
       >>> import jaxlr
@@ -154,9 +143,6 @@ def least_squares(
       >>> p = jaxlr.least_squares(x, y + 1.0)
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
-      >>> p = jaxlr.least_squares(x, y, bias=False, l2=1.0)  # (sum x y / n) / (sum x² / n + 1)
-      >>> print(f"w = {p.w:.4f}")
-      w = 1.7647
     """
     _, x, y, weight, penalty, one_feature = check_problem(
         "least_squares", x, y, bias=bias, sample_weight=sample_weight, l2=l2

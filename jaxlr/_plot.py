@@ -1,7 +1,7 @@
 """Plots of fits and sweeps, with matplotlib (the optional ``plot`` extra).
 
-Figures are built with ``matplotlib.figure.Figure`` directly, not ``pyplot``: no global state, no
-GUI backend, nothing shown. Files are written whole or not at all (see ``jaxlr._io``).
+Figures are built with ``matplotlib.figure.Figure``, not ``pyplot``: no global state, no GUI
+backend, nothing shown. Files are written whole or not at all (see ``jaxlr._io``).
 """
 
 import os
@@ -13,8 +13,10 @@ import numpy as np
 from jaxlr._io import atomic_write
 from jaxlr._types import Params
 
+Path = str | os.PathLike | None
 
-def _figure(n_panels: int = 1) -> tuple[Any, list[Any]]:
+
+def _figure(n_panels: int) -> tuple[Any, list[Any]]:
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -23,12 +25,11 @@ def _figure(n_panels: int = 1) -> tuple[Any, list[Any]]:
     return fig, list(fig.subplots(1, n_panels, squeeze=False)[0])
 
 
-def save_figure(fig: Any, path: str | os.PathLike | None) -> Any:
+def _save(fig: Any, path: Path) -> Any:
     """Writes ``fig`` to ``path`` (unless ``None``) atomically, in the format its suffix names (default png)."""
     if path is not None:
-        suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
         with atomic_write(path, binary=True) as f:
-            fig.savefig(f, format=suffix, dpi=120)
+            fig.savefig(f, format=os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png", dpi=120)
     return fig
 
 
@@ -44,27 +45,22 @@ def _draw_loss(ax: Any, loss: Any) -> None:
         ax.legend()
 
 
-def plot_loss(loss: Any, *, path: str | os.PathLike | None = None) -> Any:
+def plot_loss(loss: Any, *, path: Path = None) -> Any:
     """The loss curve, on a log y axis; returns the ``matplotlib.figure.Figure``.
 
     Args:
       loss: per-step losses, e.g. ``fit(...).history.loss``.
       path: if given, the figure is also written there (``.png``, ``.pdf``, ``.svg``).
 
-    Raises:
-      ImportError: without matplotlib (``pip install 'jaxlr[plot]'``).
-
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
-      >>> result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, n_iters=50)
-      >>> fig = jaxlr.plot_loss(result.history.loss)
-      >>> fig.axes[0].get_yscale()
+      >>> jaxlr.plot_loss(jaxlr.fit(jaxlr.Params(w=0.0), x, y, n_iters=50).history.loss).axes[0].get_yscale()
       'log'
     """
     fig, (ax,) = _figure(1)
     _draw_loss(ax, loss)
-    return save_figure(fig, path)
+    return _save(fig, path)
 
 
 def plot_fit(
@@ -75,28 +71,24 @@ def plot_fit(
     loss: Any = None,
     feature_names: Sequence[str] | None = None,
     target_name: str = "y",
-    path: str | os.PathLike | None = None,
+    path: Path = None,
 ) -> Any:
-    """The data with the fitted model, and beside it the loss curve when ``loss`` is given; returns the figure.
+    """The data with the fitted model, beside the loss curve if ``loss`` is given; returns the figure.
 
-    With one feature: the data points and the fitted line. With several: the predicted against
-    the actual target, on the diagonal for a perfect fit.
+    With one feature: the data points and the fitted line; with several: predicted against actual.
 
     Args:
       params: the fitted :class:`Params` (in the units of ``x``).
-      x: features, ``(n,)`` or ``(n, d)``.
-      y: targets, ``(n,)``.
-      loss: per-step losses for a loss-curve panel (log y), or ``None``.
-      feature_names: names for the axis labels.
-      target_name: the target's name.
+      x, y: features, ``(n,)`` or ``(n, d)``, and targets, ``(n,)``.
+      loss: per-step losses for a loss-curve panel, or ``None``.
+      feature_names, target_name: names for the axis labels.
       path: if given, the figure is also written there.
 
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
       >>> result = jaxlr.fit(jaxlr.Params(w=0.0, b=0.0), x, y, n_iters=200)
-      >>> fig = jaxlr.plot_fit(result.params, x, y, loss=result.history.loss)
-      >>> [ax.get_title() for ax in fig.axes]
+      >>> [ax.get_title() for ax in jaxlr.plot_fit(result.params, x, y, loss=result.history.loss).axes]
       ['loss curve', 'data and fitted line']
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -127,33 +119,25 @@ def plot_fit(
         ax.set(xlabel=f"{target_name} (actual)", ylabel=f"{target_name} (predicted)", title=title)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    return save_figure(fig, path)
+    return _save(fig, path)
 
 
 def plot_sweep(
-    learning_rates: Any,
-    final_loss: Any,
-    diverged: Any,
-    *,
-    stable_bound: float | None = None,
-    path: str | os.PathLike | None = None,
+    learning_rates: Any, final_loss: Any, diverged: Any, *, stable_bound: float | None = None, path: Path = None
 ) -> Any:
     """Final loss against learning rate, log-log, diverged runs marked; returns the figure.
 
     Args:
-      learning_rates: ``(k,)``, e.g. ``SweepResult.learning_rates``.
-      final_loss: ``(k,)``, e.g. ``SweepResult.final_loss``.
-      diverged: ``(k,)`` bool, e.g. ``SweepResult.diverged``.
+      learning_rates, final_loss, diverged: ``(k,)`` each, e.g. the fields of a ``SweepResult``.
       stable_bound: if given (e.g. ``2 / jaxlr.lipschitz_constant(x)``), a vertical line: divergence to its right.
       path: if given, the figure is also written there.
 
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
-      >>> result = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=100)
-      >>> fig = jaxlr.plot_sweep(result.learning_rates, result.final_loss, result.diverged)
-      >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
-      ('log', 'log')
+      >>> r = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=100)
+      >>> jaxlr.plot_sweep(r.learning_rates, r.final_loss, r.diverged).axes[0].get_xscale()
+      'log'
     """
     rates, loss = np.asarray(learning_rates, dtype=np.float64), np.asarray(final_loss, dtype=np.float64)
     diverged = np.asarray(diverged, dtype=bool) | ~np.isfinite(loss)
@@ -172,4 +156,4 @@ def plot_sweep(
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="final loss (MSE)", title="learning-rate sweep")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    return save_figure(fig, path)
+    return _save(fig, path)

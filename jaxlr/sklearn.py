@@ -1,13 +1,6 @@
-"""A scikit-learn estimator: :class:`GradientDescentRegressor`, linear regression by :func:`jaxlr.fit`.
+"""A scikit-learn estimator, :class:`GradientDescentRegressor`: linear regression by :func:`jaxlr.fit`.
 
 Needs scikit-learn (``pip install 'jaxlr[sklearn]'``); ``import jaxlr`` never imports it.
-
-    >>> import numpy as np
-    >>> from jaxlr.sklearn import GradientDescentRegressor
-    >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
-    >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
-    >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
-    [ 2. -1.] 0.5
 """
 
 import math
@@ -27,27 +20,26 @@ except ImportError as e:  # pragma: no cover - the extra is missing
     raise ImportError("jaxlr.sklearn needs scikit-learn 1.6 or later: pip install 'jaxlr[sklearn]'") from e
 
 import jaxlr
-from jaxlr._least_squares import check_sample_weight
+from jaxlr._least_squares import centre, check_sample_weight
 
 __all__ = ["GradientDescentRegressor"]
 
 _OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
-def _positive_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) < math.inf
+def _real(value: Any) -> float:
+    """``value`` as a float if it is a finite real number (not a bool), else NaN, which fails every comparison."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else math.nan
 
 
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
-    It minimizes ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s) + l2 * sum(coef_**2)``
-    (``s`` = ``sample_weight``), as :func:`jaxlr.least_squares`: scikit-learn's ``Ridge(alpha=a)`` is
-    ``l2 = a / sum(s)``. With ``fit_intercept``, ``X`` and ``y`` are centred on their (weighted) means,
-    which makes the intercept exact, and :func:`jaxlr.fit` trains ``coef_`` on the centred (and, with
-    ``standardize``, scaled) problem. It computes in float64 when JAX has x64 on, else in float32,
-    and never changes JAX's configuration. Not converging within ``max_iter`` steps is a
-    ``ConvergenceWarning``; diverging a ``ValueError``. See the README's "With scikit-learn".
+    It minimizes ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s) + l2 * sum(coef_**2)`` as
+    :func:`jaxlr.least_squares` does, on ``X`` and ``y`` centred (with ``fit_intercept``) and scaled (with
+    ``standardize``), in float64 when JAX has x64 on, else float32; it never changes JAX's configuration.
+    Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``.
 
     Parameters:
       learning_rate: a positive step size, or ``"auto"`` (default): ``1/L`` from the data's curvature.
@@ -55,16 +47,21 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
       tol: stop when the gradient's norm is ``tol`` times its first value; ``None``: 1e-8 (float64), 1e-6.
       optimizer: ``"sgd"`` (default), ``"momentum"``, ``"adam"`` or an ``optax.GradientTransformation``.
       fit_intercept: fit ``intercept_`` (default ``True``); else it is 0.
-      l2: the ridge penalty (``>= 0``, default 0).
+      l2: the ridge penalty (``>= 0``, default 0); scikit-learn's ``Ridge(alpha=a)`` is ``l2 = a / sum(s)``.
       standardize: train on features scaled to unit (weighted) standard deviation (default ``True``).
 
     Attributes:
-      coef_: ``(n_features,)`` the weights, float64, in the original units.
-      intercept_: the intercept, a float.
-      n_iter_: the gradient steps taken (at most ``max_iter``; fewer when ``tol`` was met).
-      n_features_in_: the number of features seen in ``fit``.
-      feature_names_in_: the column names, when ``X`` was a DataFrame with string column names.
-      learning_rate_: the learning rate used, or ``None`` for an optax transformation.
+      coef_, intercept_: the weights (float64, original units) and the intercept (a float).
+      n_iter_: the gradient steps taken; learning_rate_: the one used (``None`` for an optax transformation).
+      n_features_in_, feature_names_in_: as scikit-learn sets them.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxlr.sklearn import GradientDescentRegressor
+      >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
+      >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
+      >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
+      [ 2. -1.] 0.5
     """
 
     def __init__(
@@ -87,40 +84,29 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     def _check_params(self, dtype: np.dtype) -> float:
         """Checks the hyperparameters (scikit-learn checks them in ``fit``, not ``__init__``); returns ``tol``."""
-        name, rate, max_iter = type(self).__name__, self.learning_rate, self.max_iter
-        if not (rate == "auto" if isinstance(rate, str) else _positive_real(rate)):
-            raise ValueError(f"{name}: learning_rate must be a positive number or 'auto', got {rate!r}")
-        if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, numbers.Integral):
-            raise ValueError(f"{name}: max_iter must be a positive integer, got {max_iter!r}")
-        if max_iter < 1:
-            raise ValueError(f"{name}: max_iter must be at least 1, got {max_iter}")
-        if self.tol is not None and not _positive_real(self.tol):
-            raise ValueError(f"{name}: tol must be a positive number or None, got {self.tol!r}")
-        if not (self.optimizer in _OPTIMIZERS or isinstance(self.optimizer, optax.GradientTransformation)):
-            raise ValueError(
-                f"{name}: optimizer must be one of {', '.join(map(repr, _OPTIMIZERS))} or an "
-                f"optax.GradientTransformation, got {self.optimizer!r}"
-            )
-        if not (isinstance(self.l2, numbers.Real) and not isinstance(self.l2, bool) and 0 <= float(self.l2) < math.inf):
-            raise ValueError(f"{name}: l2 must be a non-negative finite number, got {self.l2!r}")
-        for flag in ("fit_intercept", "standardize"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise ValueError(f"{name}: {flag} must be True or False, got {getattr(self, flag)!r}")
+        rate, max_iter, optimizer = self.learning_rate, self.max_iter, self.optimizer
+        integer = isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, (bool, np.bool_))
+        rate_ok = rate == "auto" if isinstance(rate, str) else _real(rate) > 0
+        known = optimizer in _OPTIMIZERS or isinstance(optimizer, optax.GradientTransformation)
+        rules = [
+            ("learning_rate", rate_ok, "a positive number or 'auto'"),
+            ("max_iter", integer, "a positive integer"),
+            ("max_iter", not integer or max_iter >= 1, "at least 1"),
+            ("tol", self.tol is None or _real(self.tol) > 0, "a positive number or None"),
+            ("optimizer", known, f"one of {', '.join(map(repr, _OPTIMIZERS))} or an optax.GradientTransformation"),
+            ("l2", _real(self.l2) >= 0, "a non-negative finite number"),
+            ("fit_intercept", isinstance(self.fit_intercept, (bool, np.bool_)), "True or False"),
+            ("standardize", isinstance(self.standardize, (bool, np.bool_)), "True or False"),
+        ]
+        for param, ok, what in rules:
+            if not ok:
+                raise ValueError(f"{type(self).__name__}: {param} must be {what}, got {getattr(self, param)!r}")
         if self.tol is None:  # well above what rounding leaves of the gradient on a standardized problem
             return 1e-8 if dtype == np.float64 else 1e-6
         return float(self.tol)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
-        """Fits ``coef_`` and ``intercept_`` by gradient descent, until ``tol`` or ``max_iter`` steps; returns ``self``.
-
-        Args:
-          X: ``(n_samples, n_features)`` numbers, a dense array or DataFrame.
-          y: ``(n_samples,)`` targets.
-          sample_weight: ``None`` or ``(n_samples,)`` non-negative weights, not all zero.
-
-        Raises:
-          ValueError: for bad input or hyperparameters, and when training diverged.
-        """
+        """Fits ``coef_`` and ``intercept_`` to ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
         name = type(self).__name__
         dtype = np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
         tol = self._check_params(dtype)
@@ -128,38 +114,33 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         n, d = X.shape
         check_sample_weight(name, sample_weight, n, None)
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        total = float(np.sum(weight))
-        x_mean, y_mean = (weight @ X / total, float(weight @ y) / total) if self.fit_intercept else (np.zeros(d), 0.0)
-        xc = X - x_mean
-        scale = np.sqrt(weight @ (xc * xc) / total)
-        units = np.where(scale > 0, scale, 1.0) if self.standardize else np.ones(d)  # coef_ = v / units
-        z = (xc / units).astype(dtype)
+        c = centre(X, y, weight, bias=self.fit_intercept, xp=np)
+        units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units
+        z = (c.x / units).astype(dtype)
         # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
         rate = 1.0 if flat and self.learning_rate == "auto" else self.learning_rate
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", jaxlr.DivergenceWarning)
-            result = jaxlr.fit(
-                jaxlr.Params(np.zeros(d, dtype), None),
-                z,
-                (y - y_mean).astype(dtype),
-                learning_rate=float(rate) if isinstance(rate, numbers.Real) else rate,
-                n_iters=int(self.max_iter),
-                optimizer=self.optimizer,
-                history="none",
-                tol=tol,
-                sample_weight=weight.astype(dtype),
-                l2=penalty,
-            )
-        diverging = [w for w in caught if issubclass(w.category, jaxlr.DivergenceWarning)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", jaxlr.DivergenceWarning)  # jaxlr.fit warns when, and only when, it diverged
+            try:
+                result = jaxlr.fit(
+                    jaxlr.Params(np.zeros(d, dtype), None),
+                    z,
+                    c.y.astype(dtype),
+                    learning_rate=float(rate) if isinstance(rate, numbers.Real) else rate,
+                    n_iters=int(self.max_iter),
+                    optimizer=self.optimizer,
+                    history="none",
+                    tol=tol,
+                    sample_weight=weight.astype(dtype),
+                    l2=penalty,
+                )
+            except jaxlr.DivergenceWarning as e:
+                raise ValueError(f"{name}: {str(e).removeprefix('fit: ')}") from None
         v = np.asarray(result.params.w, np.float64)
-        if bool(result.diverged) or not np.all(np.isfinite(v)):
-            reason = str(diverging[0].message) if diverging else "training diverged (the coefficients are not finite)"
-            raise ValueError(f"{name}: {reason.removeprefix('fit: ')}")
-        for w in caught:
-            if w not in diverging:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name}: training diverged (the coefficients are not finite)")
         if not (flat or bool(result.converged)):
             warnings.warn(
                 f"{name}: gradient descent has not converged in max_iter={self.max_iter} steps: the gradient's "
@@ -169,7 +150,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=2,
             )
         self.coef_ = v / units
-        self.intercept_ = float(y_mean - x_mean @ self.coef_) if self.fit_intercept else 0.0
+        self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
         self.n_iter_ = int(np.asarray(result.n_steps))
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
         return self
