@@ -26,7 +26,7 @@ from jaxlr._curvature import curvature_bounds, heavy_ball_constants, lipschitz
 from jaxlr._lr import MOMENTUM, DivergenceWarning, divergence_message
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
-from jaxlr._progress import progress_bar, report, report_every
+from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
 from jaxlr._sharding import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
 from jaxlr._validate import (
@@ -212,7 +212,6 @@ def fit_core(
     tx, reported = _learning_rate(learning_rate, options, x, params.b is not None, weights, l2)
     total = y.shape[0] if weights is None else jnp.sum(weights)
     scale = jnp.sum(y * y if weights is None else weights * y * y) / total
-    every = options.progress_every
 
     def step(carry, i):
         params, opt_state, reference, diverged_at = carry
@@ -225,32 +224,40 @@ def fit_core(
         for leaf in jax.tree.leaves(new):
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
         diverged_at = jnp.where((diverged_at < 0) & bad, i, diverged_at)
-        if every:  # the bar shows the loss at the new params, every `every` steps and at the last
-            shown = ((i + 1) % every == 0) | (i == n_iters - 1)
-            jax.lax.cond(shown, lambda: report(i, loss_and_grad(new)[0]), lambda: None)
         record = History(new if options.history == "full" else None, None if options.history == "none" else loss)
         return (new, opt_state, reference, diverged_at), (record, grads)
 
     init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))  # pyright: ignore[reportArgumentType]
     if tol is None:
-
-        def counted(carry, _):  # the step index carried, not read from an array of indices
-            inner, i = carry
-            inner, (record, _) = step(inner, i)
-            return (inner, i + 1), record
-
-        ((final, _, _, diverged_at), _), records = jax.lax.scan(
-            counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters
-        )
+        (final, _, _, diverged_at), records = _scan(step, init, n_iters, options.progress_every, loss_and_grad)
         n_steps, converged = jnp.array(n_iters, jnp.int32), None
     else:
-        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol)
+        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol, options.progress_every)
     chex.assert_trees_all_equal_shapes(final, params)
     diverged_at = jnp.where(jnp.all(finite), diverged_at, 0)
     return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
 
 
-def _while(step: Callable, init: Any, n_iters: int, tol: Any) -> tuple[Any, ...]:
+def _scan(step: Callable, init: Any, n_iters: int, every: int, loss_and_grad: Callable) -> tuple[Any, Any]:
+    """``lax.scan`` of ``step`` over ``n_iters`` steps; with ``every``, in chunks that feed the progress bar."""
+
+    def recorded(carry, i):
+        carry, (record, _) = step(carry, i)
+        return carry, record
+
+    if every:
+        return scan_with_progress(recorded, init, n_iters, every=every, loss_of=lambda c: loss_and_grad(c[0])[0])
+
+    def counted(carry, _):  # the step index carried, not read from an array of indices
+        inner, i = carry
+        inner, record = recorded(inner, i)
+        return (inner, i + 1), record
+
+    (carry, _), records = jax.lax.scan(counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters)
+    return carry, records
+
+
+def _while(step: Callable, init: Any, n_iters: int, tol: Any, every: int) -> tuple[Any, ...]:
     """The loop with a stopping test: ``|g| ≤ tol · |g₀|``, checked before each update, capped at ``n_iters``."""
     _, (record_shape, _) = jax.eval_shape(step, init, jnp.array(0, jnp.int32))
     buffers = jax.tree.map(lambda s: jnp.zeros((n_iters, *s.shape), s.dtype), record_shape)
@@ -270,6 +277,10 @@ def _while(step: Callable, init: Any, n_iters: int, tol: Any) -> tuple[Any, ...]
         if record.params is not None:
             record = record._replace(params=jax.tree.map(keep, carry[0], record.params))
         buffers = jax.tree.map(lambda buf, value: buf.at[i].set(value), buffers, record)
+        if every:
+            jax.lax.cond(
+                (i + 1) % every == 0, lambda: report(i, norm if record.loss is None else record.loss), lambda: None
+            )
         return i + 1, new_carry, g0, done, buffers
 
     zero = jnp.zeros((), jnp.result_type(*jax.tree.leaves(init[0])))
