@@ -133,21 +133,14 @@ def gram_loss_and_grad(
         quadratic = jnp.dot(delta, 2 * g0 + jnp.matmul(a, delta, precision=PRECISION), precision=PRECISION)
         return jnp.maximum(sse0 + quadratic, 0)  # it can dip a rounding error below zero at an exact fit
 
-    def penalty(params: Params) -> Any:
-        return 0.0 if l2 is None else jnp.sum(l2 * jnp.square(params.w))
+    def loss(params: Params) -> jax.Array:
+        return sse(params) / total + (0.0 if l2 is None else jnp.sum(l2 * jnp.square(params.w)))
 
-    if gradient == "autograd":
-        return jax.value_and_grad(lambda p: sse(p) / total + penalty(p))
+    def loss_and_grad(params: Params) -> tuple[jax.Array, Params]:  # "manual" is the same formula, 2(g0 + Aδ)
+        value, grads = jax.value_and_grad(loss)(params)
+        return value, jax.tree.map(lambda g: g * total, grads) if gradient == "lesson" else grads  # the SSE's
 
-    def manual(params: Params) -> tuple[jax.Array, Params]:
-        grads = _unflatten(2 * (g0 + jnp.matmul(a, _flatten(params) - z0, precision=PRECISION)), params)
-        scale = 1 if gradient == "lesson" else total  # the lesson's gradient is the SSE's
-        grads = jax.tree.map(lambda g: g / scale, grads)
-        if l2 is not None:
-            grads = grads._replace(w=grads.w + 2 * (total / scale) * l2 * params.w)
-        return sse(params) / total + penalty(params), grads
-
-    return manual
+    return loss_and_grad
 
 
 def _learning_rate(
