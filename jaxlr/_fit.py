@@ -1,13 +1,10 @@
 """Training: the lesson's loop as one traceable function, :func:`fit_core`, and :func:`fit`, its eager shell.
 
-PyTorch's loop mutates ``w`` in place and zeroes ``w.grad`` by hand. Here one step
-is a pure function ``step(carry, i) -> (carry, record)`` that ``lax.scan`` runs
-``n_iters`` times inside one compiled program (``lax.while_loop`` when ``tol`` may
-stop it early). As in optimistix and lineax, static checks raise while ``jax.jit``
-traces the core, failures come back as arrays in the :class:`FitResult`, and only
-the eager shell raises and warns. Every variant (``method``, ``tol``, progress,
-sample weights, which also mask the rows padded for ``devices=``, ``l2``) is an
-argument of the core; :func:`jaxlr.sweep` is ``jax.vmap`` of it.
+One step is a pure function that ``lax.scan`` runs ``n_iters`` times in one compiled program
+(``lax.while_loop`` when ``tol`` may stop it early). As in optimistix, static checks raise while
+``jax.jit`` traces the core, failures come back as arrays in the :class:`FitResult`, and only the eager
+shell raises and warns. Every variant (``method``, ``tol``, progress, sample weights, which also mask the
+rows padded for ``devices=``, ``l2``) is an argument of the core; :func:`jaxlr.sweep` is ``jax.vmap`` of it.
 """
 
 import contextlib
@@ -51,17 +48,12 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "heavy-ball")
 HISTORY_MODES = ("full", "loss", "none")
 METHODS = ("auto", "plain", "gram")
 INPUT_NAMES = ("x", "y", "params.w", "params.b", "sample_weight")
+BLOWUP_FACTOR = 1e10  # a loss this many times above max(initial loss, mean(y**2)) counts as diverged
 
-# A loss this many times above max(initial loss, mean(y**2)) counts as diverged.
-BLOWUP_FACTOR = 1e10
-
-# method="auto" picks "gram" only for data of at least this many bytes, at least
-# this many steps, and at most this many features (A is (d+1)² numbers).
+# method="auto" picks "gram" for data of at least this many bytes, this many steps, at most this many features.
 AUTO_MIN_BYTES = 1 << 20
 AUTO_MIN_ITERS = 8
 AUTO_MAX_FEATURES = 4096
-
-LossAndGrad = Callable[[Params], tuple[jax.Array, Params]]
 
 
 class Options(NamedTuple):
@@ -80,16 +72,13 @@ class Options(NamedTuple):
 def choose_method(method: str, x_shape: tuple[int, ...], itemsize: int, n_iters: int) -> str:
     """The method a fit uses: ``method`` itself, or the choice for ``"auto"`` (from shapes only).
 
-    ``"auto"`` picks ``"gram"`` when ``x`` takes at least 1 MiB, ``n ≥ 4 (d + 1)``,
-    ``d ≤ 4096`` and ``n_iters ≥ max(8, (d + 1) / 8)`` (building the statistics
-    costs ``d / 10`` to ``d / 20`` plain steps), else ``"plain"``.
+    ``"auto"`` picks ``"gram"`` when ``x`` takes at least 1 MiB, ``n ≥ 4 (d + 1)``, ``d ≤ 4096`` and
+    ``n_iters ≥ max(8, (d + 1) / 8)`` (building the statistics costs ``d / 10`` to ``d / 20`` plain steps).
 
     Examples:
       >>> from jaxlr._fit import choose_method
-      >>> choose_method("auto", (4,), 4, 100)  # the lesson
-      'plain'
-      >>> choose_method("auto", (1_000_000, 64), 4, 1000)
-      'gram'
+      >>> choose_method("auto", (4,), 4, 100), choose_method("auto", (1_000_000, 64), 4, 1000)
+      ('plain', 'gram')
     """
     if method != "auto":
         return method
@@ -111,17 +100,13 @@ def _unflatten(flat: jax.Array, like: Params) -> Params:
 
 def gram_loss_and_grad(
     gradient: str, params: Params, x: jax.Array, y: jax.Array, weights: jax.Array | None, l2: Any
-) -> LossAndGrad:
+) -> Callable[[Params], tuple[jax.Array, Params]]:
     """The gram step: the loss and gradient from sufficient statistics, ``O(d²)`` per step.
 
-    Before the loop, ``A = [X 1]ᵀS[X 1]`` and ``[X 1]ᵀSy`` (``S`` the sample weights),
-    then the residual at their least-squares solution ``z0`` (with a ridge of a few
-    epsilons, so that rank-deficient data works too). The loss is written around ``z0``::
-
-        SSE(z) = SSE(z0) + 2 δᵀ g0 + δᵀ A δ,   δ = z - z0,   g0 = [X 1]ᵀ S r0
-
-    so that it keeps its relative accuracy in float32 near the optimum, where
-    ``wᵀAw - 2wᵀc + yᵀy`` would cancel to noise.
+    Before the loop, ``A = [X 1]ᵀS[X 1]`` and ``[X 1]ᵀSy`` (``S`` the sample weights), and the residual at
+    their least-squares solution ``z0`` (with a ridge of a few epsilons, for rank-deficient data). The loss
+    is written around ``z0``, ``SSE(z) = SSE(z0) + 2 δᵀ g0 + δᵀ A δ`` with ``δ = z - z0``, ``g0 = [X 1]ᵀ S r0``,
+    so that it keeps its relative accuracy in float32 near the optimum, where ``wᵀAw - 2wᵀc + yᵀy`` cancels.
     """
     columns = x[:, None] if x.ndim == 1 else x
     weighted = columns if weights is None else columns * weights[:, None]
@@ -148,21 +133,14 @@ def gram_loss_and_grad(
         quadratic = jnp.dot(delta, 2 * g0 + jnp.matmul(a, delta, precision=PRECISION), precision=PRECISION)
         return jnp.maximum(sse0 + quadratic, 0)  # it can dip a rounding error below zero at an exact fit
 
-    def penalty(params: Params) -> Any:
-        return 0.0 if l2 is None else jnp.sum(l2 * jnp.square(params.w))
+    def loss(params: Params) -> jax.Array:
+        return sse(params) / total + (0.0 if l2 is None else jnp.sum(l2 * jnp.square(params.w)))
 
-    if gradient == "autograd":
-        return jax.value_and_grad(lambda p: sse(p) / total + penalty(p))
+    def loss_and_grad(params: Params) -> tuple[jax.Array, Params]:  # "manual" is the same formula, 2(g0 + Aδ)
+        value, grads = jax.value_and_grad(loss)(params)
+        return value, jax.tree.map(lambda g: g * total, grads) if gradient == "lesson" else grads  # the SSE's
 
-    def manual(params: Params) -> tuple[jax.Array, Params]:
-        grads = _unflatten(2 * (g0 + jnp.matmul(a, _flatten(params) - z0, precision=PRECISION)), params)
-        scale = 1 if gradient == "lesson" else total  # the lesson's gradient is the SSE's
-        grads = jax.tree.map(lambda g: g / scale, grads)
-        if l2 is not None:
-            grads = grads._replace(w=grads.w + 2 * (total / scale) * l2 * params.w)
-        return sse(params) / total + penalty(params), grads
-
-    return manual
+    return loss_and_grad
 
 
 def _learning_rate(
@@ -203,11 +181,10 @@ def fit_core(
 ) -> FitResult:
     """The one traceable fit: ``jax.jit``, ``vmap`` and ``grad`` (without ``tol``) apply as to any function.
 
-    ``learning_rate`` is an array (unused for ``options.rule`` ``"auto"`` or a
-    schedule); ``tol``, ``l2`` and ``sample_weight`` are arrays or ``None``;
-    ``options`` is static. Checks raise while tracing; NaN/inf inputs and
-    divergence are flags in the result (non-finite inputs flag step 0). A sample
-    weight of zero drops a row exactly (``fit``'s padding for ``devices=`` uses that).
+    ``learning_rate`` is an array (unused for ``options.rule`` ``"auto"`` or a schedule); ``tol``, ``l2`` and
+    ``sample_weight`` are arrays or ``None``; ``options`` is static. Checks raise while tracing; NaN/inf
+    inputs and divergence are flags in the result (non-finite inputs flag step 0). A sample weight of zero
+    drops a row exactly (``fit``'s padding for ``devices=`` uses that).
     """
     fn, n_iters = options.caller, options.n_iters
     params, x, y = check_data(fn, params, x, y)
@@ -240,14 +217,12 @@ def fit_core(
         for leaf in jax.tree.leaves(new):
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
         diverged_at = jnp.where((diverged_at < 0) & bad, i, diverged_at)
-        history = options.history
-        record = History(new if history == "full" else None, None if history == "none" else loss)
+        record = History(new if options.history == "full" else None, None if options.history == "none" else loss)
         return (new, opt_state, reference, diverged_at), (record, grads)
 
     init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))  # pyright: ignore[reportArgumentType]
     if tol is None:
-        carry, records = _scan(step, init, n_iters, options.progress_every, loss_and_grad)
-        final, _, _, diverged_at = carry
+        (final, _, _, diverged_at), records = _scan(step, init, n_iters, options.progress_every, loss_and_grad)
         n_steps, converged = jnp.array(n_iters, jnp.int32), None
     else:
         final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol, options.progress_every)
@@ -256,14 +231,15 @@ def fit_core(
     return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
 
 
-def _scan(step, init, n_iters: int, progress_every: int, loss_and_grad: LossAndGrad):
+def _scan(step: Callable, init: Any, n_iters: int, every: int, loss_and_grad: Callable) -> tuple[Any, Any]:
+    """``lax.scan`` of ``step`` over ``n_iters`` steps; with ``every``, in chunks that feed the progress bar."""
+
     def recorded(carry, i):
         carry, (record, _) = step(carry, i)
         return carry, record
 
-    if progress_every:
-        loss_of = lambda carry: loss_and_grad(carry[0])[0]  # noqa: E731
-        return scan_with_progress(recorded, init, n_iters, every=progress_every, loss_of=loss_of)
+    if every:
+        return scan_with_progress(recorded, init, n_iters, every=every, loss_of=lambda c: loss_and_grad(c[0])[0])
 
     def counted(carry, _):  # the step index carried, not read from an array of indices
         inner, i = carry
@@ -274,7 +250,7 @@ def _scan(step, init, n_iters: int, progress_every: int, loss_and_grad: LossAndG
     return carry, records
 
 
-def _while(step, init, n_iters: int, tol: Any, progress_every: int):
+def _while(step: Callable, init: Any, n_iters: int, tol: Any, every: int) -> tuple[Any, ...]:
     """The loop with a stopping test: ``|g| ≤ tol · |g₀|``, checked before each update, capped at ``n_iters``."""
     _, (record_shape, _) = jax.eval_shape(step, init, jnp.array(0, jnp.int32))
     buffers = jax.tree.map(lambda s: jnp.zeros((n_iters, *s.shape), s.dtype), record_shape)
@@ -294,9 +270,10 @@ def _while(step, init, n_iters: int, tol: Any, progress_every: int):
         if record.params is not None:
             record = record._replace(params=jax.tree.map(keep, carry[0], record.params))
         buffers = jax.tree.map(lambda buf, value: buf.at[i].set(value), buffers, record)
-        if progress_every:
-            loss = record.loss if record.loss is not None else norm
-            jax.lax.cond((i + 1) % progress_every == 0, lambda: report(i, loss), lambda: None)
+        if every:
+            jax.lax.cond(
+                (i + 1) % every == 0, lambda: report(i, norm if record.loss is None else record.loss), lambda: None
+            )
         return i + 1, new_carry, g0, done, buffers
 
     zero = jnp.zeros((), jnp.result_type(*jax.tree.leaves(init[0])))
@@ -312,20 +289,40 @@ _fit_jit = jax.jit(fit_core, static_argnums=7)
 
 
 def check_options(
-    fn: str,
-    n_iters: Any,
-    optimizer: Any,
-    gradient: Any,
-    history: Any,
-    method: Any,
-    learning_rate: Any,
-    progress: bool = False,
+    fn: str, n_iters: Any, optimizer: Any, gradient: Any, history: Any, method: Any, learning_rate: Any, progress=False
 ) -> tuple[Options, Any]:
-    """``(the static options, the learning rate value or None)``, checked (cheap: no array is read)."""
+    """``(the static options, the learning rate value or None)``, checked without reading an array."""
     if not (type(n_iters) is int and 1 <= n_iters <= MAX_ITERS):
         n_iters = check_n_iters(fn, n_iters)
-    optimizer = check_optimizer(fn, optimizer)
-    rate, rule = check_learning_rate(fn, learning_rate, optimizer)
+    if optimizer is None:
+        optimizer = "sgd"
+    elif isinstance(optimizer, str):
+        check_choice(fn, "optimizer", optimizer, OPTIMIZERS)
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            f"{fn}: optimizer must be None, one of {', '.join(map(repr, OPTIMIZERS))} "
+            f"or an optax.GradientTransformation; got {type(optimizer).__name__}"
+        )
+    rate, rule = None, None  # rule: None, "auto" or a schedule (static)
+    if not isinstance(optimizer, str):
+        if learning_rate is not None:
+            raise ValueError(
+                f"{fn}: learning_rate={learning_rate!r} would not be used: optimizer is an "
+                "optax.GradientTransformation, which carries its own learning rate; leave learning_rate unset"
+            )
+    elif learning_rate is None:  # the lesson's 0.01; heavy-ball's own step
+        rate, rule = (None, "auto") if optimizer == "heavy-ball" else (0.01, None)
+    elif isinstance(learning_rate, str):
+        if learning_rate != "auto":
+            raise TypeError(
+                f"{fn}: learning_rate must be a positive real number, 'auto' or an optax schedule, "
+                f"got str {learning_rate!r}"
+            )
+        rule = "auto"
+    elif callable(learning_rate):
+        rule = learning_rate
+    else:
+        rate = check_positive(fn, "learning_rate", learning_rate)
     every = report_every(n_iters) if progress and n_iters >= MIN_PROGRESS_STEPS else 0
     return Options(
         n_iters,
@@ -337,42 +334,6 @@ def check_options(
         every,
         fn,
     ), rate
-
-
-def check_optimizer(fn: str, optimizer: Any) -> str | optax.GradientTransformation:
-    if optimizer is None:
-        return "sgd"
-    if isinstance(optimizer, str):
-        return check_choice(fn, "optimizer", optimizer, OPTIMIZERS)
-    if isinstance(optimizer, optax.GradientTransformation):
-        return optimizer
-    raise TypeError(
-        f"{fn}: optimizer must be None, one of {', '.join(map(repr, OPTIMIZERS))} "
-        f"or an optax.GradientTransformation; got {type(optimizer).__name__}"
-    )
-
-
-def check_learning_rate(fn: str, learning_rate: Any, optimizer: Any) -> tuple[Any, Any]:
-    """``(learning_rate value or None, rule)``: ``rule`` is ``None``, ``"auto"`` or a schedule (static)."""
-    if not isinstance(optimizer, str):
-        if learning_rate is not None:
-            raise ValueError(
-                f"{fn}: learning_rate={learning_rate!r} would not be used: optimizer is an "
-                "optax.GradientTransformation, which carries its own learning rate; leave learning_rate unset"
-            )
-        return None, None
-    if learning_rate is None:  # the lesson's 0.01; heavy-ball's own step
-        return (None, "auto") if optimizer == "heavy-ball" else (0.01, None)
-    if isinstance(learning_rate, str):
-        if learning_rate != "auto":
-            raise TypeError(
-                f"{fn}: learning_rate must be a positive real number, 'auto' or an optax schedule, "
-                f"got str {learning_rate!r}"
-            )
-        return None, "auto"
-    if callable(learning_rate):
-        return None, learning_rate
-    return check_positive(fn, "learning_rate", learning_rate), None
 
 
 def check_penalties(fn: str, tol: Any, l2: Any) -> tuple[Any, Any]:
@@ -397,26 +358,25 @@ def eager_report(fn: str, result: Any, options: Options) -> bool:
         if not finite[..., 4].all():
             raise ValueError(f"{fn}: sample_weight must be finite and non-negative, with a positive sum")
         raise_if_not_finite(fn, INPUT_NAMES[:4], finite[..., :4])
-    if options.rule == "auto" and result.learning_rate is not None:
-        rate = np.asarray(result.learning_rate)
-        if np.any(np.isinf(rate)):
-            raise ValueError(
-                f"{fn}: learning_rate='auto' needs the loss to curve, but L = 0: x is all zeros and there is "
-                "no bias; give learning_rate explicitly"
-            )
-        if np.any(~(rate > 0)):
-            raise ValueError(
-                f"{fn}: learning_rate='auto' cannot be computed: the data's squares overflow {rate.dtype} "
-                "(L is not finite); standardize the features or compute in float64"
-            )
+    rate = None if options.rule != "auto" or result.learning_rate is None else np.asarray(result.learning_rate)
+    if rate is not None and np.any(np.isinf(rate)):
+        raise ValueError(
+            f"{fn}: learning_rate='auto' needs the loss to curve, but L = 0: x is all zeros and there is "
+            "no bias; give learning_rate explicitly"
+        )
+    if rate is not None and np.any(~(rate > 0)):
+        raise ValueError(
+            f"{fn}: learning_rate='auto' cannot be computed: the data's squares overflow {rate.dtype} "
+            "(L is not finite); standardize the features or compute in float64"
+        )
     return True
 
 
 def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params, l2: Any, weights: Any) -> FitResult:
     """The eager shell's last word: raise for bad inputs, warn on divergence; a traced result passes.
 
-    Every failure (non-finite inputs, an unusable rate) flags step 0, so a fit that
-    did not diverge costs one host read of ``diverged_at``.
+    Every failure (non-finite inputs, an unusable rate) flags step 0, so a fit that did not diverge
+    costs one host read of ``diverged_at``.
     """
     at = result.diverged_at
     if isinstance(at, Tracer) or np.asarray(at) < 0 or not eager_report(fn, result, options):
@@ -456,65 +416,55 @@ def fit(
 ) -> FitResult:
     """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
 
-    The lesson's training loop, all steps in one compiled program that a second call with the
-    same shapes, dtypes and options reuses. ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply
-    (``grad`` without ``tol``, whose loop has a data-dependent length).
-
-    The defaults are the lesson's (``learning_rate=0.01``, ``n_iters=100``), so that
-    ``fit(Params(w=0.0), x, y)`` is the PyTorch lesson's loop, step for step. On other data
-    (on the raw diabetes features 0.01 diverges at step 2), standardize the features and pass
-    ``learning_rate="auto"`` (1/L) with ``n_iters`` of several times the condition number
-    (10 000 for diabetes, κ ≈ 470), or ``tol=`` with a generous ``n_iters``.
+    The lesson's training loop, all steps in one compiled program that a second call with the same shapes,
+    dtypes and options reuses. ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply (``grad`` without ``tol``).
+    The defaults are the lesson's, so that ``fit(Params(w=0.0), x, y)`` is the PyTorch lesson's loop, step
+    for step. On other data (on the raw diabetes features 0.01 diverges at step 2), standardize the features
+    and pass ``learning_rate="auto"`` with ``n_iters`` of several times the condition number (10 000 for
+    diabetes, κ ≈ 470), or ``tol=`` with a generous ``n_iters``.
 
     Args:
       params: initial :class:`Params`; ``Params(w=0.0)`` is the lesson's model.
       x: inputs, ``(n,)`` for a scalar ``w`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
       y: targets, ``(n,)`` (or ``(n, 1)``).
-      learning_rate: the step size (positive; an array or tracer works too, and can
-        be differentiated), ``"auto"`` (``1/L``, L the loss's largest curvature, see
-        :func:`lipschitz_constant`) or an optax schedule (a function of the step).
-        ``None``: 0.01, the lesson's (heavy-ball: its own optimal step). Must stay
-        unset when ``optimizer`` is an ``optax.GradientTransformation``.
+      learning_rate: the step size (positive; an array or tracer works too, and can be differentiated),
+        ``"auto"`` (``1/L``, L the loss's largest curvature, see :func:`lipschitz_constant`) or an optax
+        schedule. ``None``: 0.01, the lesson's (heavy-ball: its own optimal step). Must stay unset when
+        ``optimizer`` is an ``optax.GradientTransformation``.
       n_iters: number of steps, at least 1; the cap when ``tol`` is given.
-      optimizer: ``None`` or ``"sgd"`` (``optax.sgd``, the lesson's
-        ``w -= learning_rate * w.grad``), ``"momentum"`` (0.9), ``"adam"``,
-        ``"heavy-ball"`` (Polyak's optimal ``lr = 4/(√L+√μ)²`` and
-        ``β = ((√κ−1)/(√κ+1))²`` from the data: about ``√κ`` times fewer steps on an
-        ill-conditioned problem), or any ``optax.GradientTransformation``.
-      gradient: ``"autograd"`` (``jax.grad``), ``"manual"`` (the analytic gradient)
-        or ``"lesson"`` (the lesson's N-times-too-large one, for its trace only).
-      history: ``"full"`` keeps the loss and parameters of every step, ``"loss"``
-        the loss only, ``"none"`` neither.
-      progress: a progress bar with the running loss on stderr, updated from inside
-        the compiled loop at most 20 times (for ``n_iters`` of at least 5000).
-      devices: split the rows across devices (data parallelism): an int (the first
-        that many of ``jax.devices()``) or a list of devices. The rows are padded
-        to a multiple of the device count, with weight 0; the params are replicated.
-      mesh: like ``devices``, over a ``jax.sharding.Mesh``'s devices. Without
-        either, ``x`` and ``y`` stay where they are: sharded by rows, the fit runs
-        data-parallel, with the sums over rows as XLA all-reduces.
-      method: ``"plain"`` reads the data every step; ``"gram"`` reads it once for
-        ``[X 1]ᵀ[X 1]`` and ``[X 1]ᵀy``, then costs ``O(d²)`` per step; ``"auto"``
-        picks ``"gram"`` for large data with ``n ≫ d`` and enough steps
-        (:func:`jaxlr._fit.choose_method`).
-      tol: stop when the gradient's norm falls to ``tol`` times its initial norm
-        (checked before each update); ``result.n_steps`` and ``result.converged``
-        say when and whether. Under ``vmap`` each run stops on its own criterion.
+      optimizer: ``None`` or ``"sgd"`` (``optax.sgd``, the lesson's ``w -= learning_rate * w.grad``),
+        ``"momentum"`` (0.9), ``"adam"``, ``"heavy-ball"`` (Polyak's optimal ``lr = 4/(√L+√μ)²`` and
+        ``β = ((√κ−1)/(√κ+1))²`` from the data: about ``√κ`` times fewer steps on an ill-conditioned
+        problem), or any ``optax.GradientTransformation``.
+      gradient: ``"autograd"`` (``jax.grad``), ``"manual"`` (the analytic gradient) or ``"lesson"`` (the
+        lesson's N-times-too-large one, for its trace only).
+      history: ``"full"`` keeps the loss and parameters of every step, ``"loss"`` the loss, ``"none"`` neither.
+      progress: a progress bar with the running loss on stderr, updated from inside the compiled loop at
+        most 20 times (for ``n_iters`` of at least 5000).
+      devices: split the rows across devices (data parallelism): an int (the first that many of
+        ``jax.devices()``) or a list of devices. The rows are padded to a multiple of the device count, with
+        weight 0; the params are replicated.
+      mesh: like ``devices``, over a ``jax.sharding.Mesh``'s devices. Without either, ``x`` and ``y`` stay
+        where they are: sharded by rows, the fit runs data-parallel, the sums over rows as all-reduces.
+      method: ``"plain"`` reads the data every step; ``"gram"`` reads it once for ``[X 1]ᵀ[X 1]`` and
+        ``[X 1]ᵀy``, then costs ``O(d²)`` per step; ``"auto"`` picks ``"gram"`` for large data with
+        ``n ≫ d`` and enough steps (:func:`jaxlr._fit.choose_method`).
+      tol: stop when the gradient's norm falls to ``tol`` times its initial norm (checked before each
+        update); ``result.n_steps`` and ``result.converged`` say when and whether. Under ``vmap`` each run
+        stops on its own criterion.
       sample_weight: ``(n,)`` non-negative weights: the loss is ``Σ sᵢ rᵢ² / Σ sᵢ``.
-      l2: a ridge penalty ``l2 · |w|²`` added to the loss (``b`` is not penalised),
-        the MSE convention: scikit-learn's ``Ridge(alpha)`` is ``alpha = l2 · n``
-        (``l2 · Σ sᵢ`` with weights). An array of the shape of ``w`` penalises each
-        weight by its own amount.
+      l2: a ridge penalty ``l2 · |w|²`` added to the loss (``b`` is not penalised), the MSE convention:
+        scikit-learn's ``Ridge(alpha)`` is ``alpha = l2 · n`` (``l2 · Σ sᵢ`` with weights). An array of the
+        shape of ``w`` penalises each weight by its own amount.
 
     Returns:
-      A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s
-      update and ``history.params[i]`` the parameters after it, as the lesson
-      prints them. A diverged run also warns :class:`DivergenceWarning`, naming the
-      step and a stable learning rate.
+      A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s update and
+      ``history.params[i]`` the parameters after it, as the lesson prints them. A diverged run also warns
+      :class:`DivergenceWarning`, naming the step and a stable learning rate.
 
     Raises:
-      TypeError, ValueError: for inputs that cannot be fitted, naming the argument,
-        what was expected and what was given; for NaN or inf inputs when called eagerly.
+      TypeError, ValueError: for inputs that cannot be fitted, naming the argument, what was expected and
+        what was given; for NaN or inf inputs when called eagerly.
 
     Examples:
       >>> import jaxlr
@@ -525,15 +475,12 @@ def fit(
       >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
       30.00000000
     """
-    fn = "fit"
-    options, rate = check_options(fn, n_iters, optimizer, gradient, history, method, learning_rate, progress)
-    tol, l2 = check_penalties(fn, tol, l2)
-    params = as_params(fn, params)
-    x, y = as_input(fn, "x", x), as_input(fn, "y", y)
-    weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
+    options, rate = check_options("fit", n_iters, optimizer, gradient, history, method, learning_rate, progress)
+    tol, l2 = check_penalties("fit", tol, l2)
+    params = as_params("fit", params)
+    x, y = as_input("fit", "x", x), as_input("fit", "y", y)
+    weights = None if sample_weight is None else as_input("fit", "sample_weight", sample_weight)
     bar = progress_bar(options.n_iters) if options.progress_every else _NO_BAR
-    with on_rows_of(fn, x, y, weights, devices, mesh) as rows, bar:
+    with on_rows_of("fit", x, y, weights, devices, mesh) as rows, bar:
         result = _fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options)
-    if rows.home is not None:
-        result = restore_axes(result, rows.home)
-    return finish(fn, result, options, rows.x, params, l2, rows.weights)
+    return finish("fit", restore_axes(result, rows.home), options, rows.x, params, l2, rows.weights)

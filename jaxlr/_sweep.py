@@ -11,56 +11,42 @@ from jax.typing import ArrayLike
 
 from jaxlr._fit import Options, check_options, check_penalties, eager_report, fit_core
 from jaxlr._model import _loss
-from jaxlr._types import Params, SweepResult
+from jaxlr._types import FitResult, Params, SweepResult
 from jaxlr._validate import as_input, as_params, check_data, is_traced
 
-# batch_size="auto" on a CPU: runs whose x holds at most this many numbers go in vmapped groups of
-# SMALL_GROUP. XLA:CPU runs a program whose cost is tiny in the calling thread and hands a larger one
-# to a worker thread, a fixed cost (~30 µs) that a tiny sweep of 32 runs would otherwise pay.
+# batch_size="auto" on a CPU: runs whose x holds at most SMALL_RUN numbers go in vmapped groups of SMALL_GROUP.
+# XLA:CPU runs a program whose cost is tiny in the calling thread and hands a larger one to a worker thread, a
+# fixed cost (~30 µs) that a tiny sweep of 32 runs would otherwise pay.
 SMALL_RUN = 1024
 SMALL_GROUP = 4
 
 
-def _runs(params, x, y, learning_rates, seeds, init_scale, tol, l2, weights, *, axes, batch_size, options: Options):
-    """Every run: the core, vmapped in groups of ``batch_size``, then each run's loss at its final params."""
-    k = max(jnp.shape(a)[0] for a, axis in zip((params.w, x, y, learning_rates, seeds), axes, strict=True) if axis == 0)
-    learning_rates = jnp.broadcast_to(learning_rates, (k,))
-    args = (params, x, y, learning_rates, seeds)
+def _runs(shared: dict, mapped: dict, *, batch_size: int, options: Options) -> tuple[jax.Array, FitResult, jax.Array]:
+    """Every run: the core, vmapped in groups of ``batch_size``, and each run's loss at its final params."""
+    k = max(jnp.shape(leaf)[0] for leaf in jax.tree.leaves(mapped))
+    mapped = {**mapped, "learning_rates": jnp.broadcast_to(mapped["learning_rates"], (k,))}
 
-    def pick(mapped_args, shared):  # the arguments of one run, from the mapped ones and the shared ones
-        it = iter(mapped_args)
-        return [next(it) if axis == 0 else a for a, axis in zip(shared, axes, strict=True)]
+    def one_run(run: dict) -> tuple[FitResult, jax.Array]:
+        a = {**shared, **run}
+        params = a["params"]
+        if "seeds" in a:
+            leaves, treedef = jax.tree.flatten(params)
+            key = jax.random.key(a["seeds"])
+            noise = [jax.random.normal(jax.random.fold_in(key, i), jnp.shape(w), w.dtype) for i, w in enumerate(leaves)]
+            params = jax.tree.unflatten(treedef, [w + a["init_scale"] * z for w, z in zip(leaves, noise, strict=True)])
+        result = fit_core(params, a["x"], a["y"], a["learning_rates"], a["tol"], a["l2"], a["weights"], options)
+        _, x, y = check_data(options.caller, params, a["x"], a["y"])
+        loss = _loss(result.params, x, y, a["weights"], None if a["l2"] is None else jnp.asarray(a["l2"], x.dtype))
+        # The last update can overflow the loss with finite params, which no step saw: that run diverged too.
+        late = (result.diverged_at < 0) & ~jnp.isfinite(loss)
+        return result._replace(diverged_at=jnp.where(late, options.n_iters - 1, result.diverged_at)), loss
 
-    def one_run(mapped_args):
-        p, x, y, learning_rate, seed = pick(mapped_args, args)
-        if seed is not None:
-            leaves, treedef = jax.tree.flatten(p)
-            key = jax.random.key(seed)
-            noise = [
-                init_scale * jax.random.normal(jax.random.fold_in(key, i), jnp.shape(a), a.dtype)
-                for i, a in enumerate(leaves)
-            ]
-            p = jax.tree.unflatten(treedef, [a + z for a, z in zip(leaves, noise, strict=True)])
-        return fit_core(p, x, y, learning_rate, tol, l2, weights, options)
-
-    mapped = [a for a, axis in zip(args, axes, strict=True) if axis == 0]
     if batch_size >= k:
-        result = jax.vmap(one_run)(mapped)
-    else:
-        result = jax.lax.map(one_run, mapped, batch_size=batch_size)
-
-    def final_loss(mapped_args, final):
-        p, x, y, _, _ = pick(mapped_args, args)
-        _, x, y = check_data(options.caller, p, x, y)
-        return _loss(final, x, y, weights, None if l2 is None else jnp.asarray(l2, x.dtype))
-
-    loss = jax.vmap(final_loss)(mapped, result.params)
-    # The last update can overflow the loss with finite params, which no step saw: that run diverged too.
-    late = (result.diverged_at < 0) & ~jnp.isfinite(loss)
-    return learning_rates, result._replace(diverged_at=jnp.where(late, options.n_iters - 1, result.diverged_at)), loss
+        return mapped["learning_rates"], *jax.vmap(one_run)(mapped)
+    return mapped["learning_rates"], *jax.lax.map(one_run, mapped, batch_size=batch_size)
 
 
-_runs_jit = jax.jit(_runs, static_argnames=("axes", "batch_size", "options"))
+_runs_jit = jax.jit(_runs, static_argnames=("batch_size", "options"))
 
 
 def _check_learning_rates(learning_rates: Any) -> Any:
@@ -115,29 +101,25 @@ def sweep(
 ) -> SweepResult:
     """Runs :func:`fit` for many learning rates, initial params, seeds or data sets in one compiled call.
 
-    ``jax.vmap`` of the fit's core over the runs: ``k`` fits cost one compile and one
-    dispatch, and run side by side on the device. Inputs with a leading run axis must
-    agree on ``k``; the others are shared by every run. ``sweep`` is itself a JAX
-    function (``jax.jit`` applies).
+    ``jax.vmap`` of the fit's core over the runs: ``k`` fits cost one compile and one dispatch, and run side
+    by side on the device. Inputs with a leading run axis must agree on ``k``; the others are shared by every
+    run. ``sweep`` is itself a JAX function (``jax.jit`` applies).
 
     Args:
-      params: initial :class:`Params`, shared, or with a leading axis of length ``k``
-        (``w`` of shape ``(k,)`` for ``x`` of shape ``(n,)``, ``(k, d)`` for ``(n, d)``;
-        ``b`` of shape ``(k,)``), one per run.
-      x: inputs, ``(n,)`` or ``(n, d)`` shared, or ``(k, n)`` (scalar ``w``) /
-        ``(k, n, d)``, one data set per run.
+      params: initial :class:`Params`, shared, or with a leading axis of length ``k`` (``w`` of shape ``(k,)``
+        for ``x`` of shape ``(n,)``, ``(k, d)`` for ``(n, d)``; ``b`` of shape ``(k,)``), one per run.
+      x: inputs, ``(n,)`` or ``(n, d)`` shared, or ``(k, n)`` (scalar ``w``) / ``(k, n, d)``, one per run.
       y: targets, ``(n,)``, or ``(k, n)``: one target vector per run.
       learning_rates: ``(k,)`` positive learning rates, or one for every run.
       n_iters, optimizer, gradient, method, tol, sample_weight, l2: as in :func:`fit`.
       history: as in :func:`fit`, per run; ``"loss"`` by default.
-      seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus
-        ``init_scale`` times standard normal noise drawn with ``seeds[i]``.
+      seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus ``init_scale`` times standard
+        normal noise drawn with ``seeds[i]``.
       init_scale: the noise's standard deviation for ``seeds``.
-      batch_size: run the fits in vmapped groups of this many, one group after
-        another (``jax.lax.map``'s ``batch_size``); ``None``: all ``k`` at once.
-        ``"auto"``: groups of 4 for tiny runs on a CPU, where a small program runs
-        in the calling thread and a larger one pays a hand-off to a worker thread;
-        all at once otherwise. The results are the same either way.
+      batch_size: run the fits in vmapped groups of this many, one group after another (``jax.lax.map``'s
+        ``batch_size``); ``None``: all ``k`` at once. ``"auto"``: groups of 4 for tiny runs on a CPU, where a
+        small program runs in the calling thread and a larger one pays a hand-off to a worker thread; all at
+        once otherwise. The results are the same either way.
 
     Returns:
       A :class:`SweepResult`; ``best_learning_rate`` and ``best_index`` read it on the host.
@@ -146,71 +128,52 @@ def sweep(
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
       >>> result = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=200)
-      >>> result.diverged.tolist()  # 2/L = 2/15 = 0.133
-      [False, False, True]
-      >>> result.best_learning_rate
-      0.1
+      >>> result.diverged.tolist(), result.best_learning_rate  # 2/L = 2/15 = 0.133
+      ([False, False, True], 0.1)
     """
     fn = "sweep"
     options, _ = check_options(fn, n_iters, optimizer, gradient, history, method, None)
     if not isinstance(options.optimizer, str):
         raise ValueError("sweep: optimizer must be a named optimizer, whose learning rate each run sets")
     tol, l2 = check_penalties(fn, tol, l2)
-    rates = _check_learning_rates(learning_rates)
+    mapped = {"learning_rates": _check_learning_rates(learning_rates)}
     params = as_params(fn, params)
     if not isinstance(params, Params):
         raise TypeError(f"sweep: params must be jaxlr.Params(w, b=None), got {type(params).__name__}")
     x, y = as_input(fn, "x", x), as_input(fn, "y", y)
     weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
-    w_rank, x_rank = np.ndim(params.w), np.ndim(x)
-    x_batched = x_rank == 3 or (x_rank == 2 and w_rank == 0)
-    params_batched = w_rank == x_rank - x_batched
-    sizes = {"learning_rates": rates.shape[0]} if rates.shape[0] > 1 else {}
-    if params_batched:
-        b_shape = None if params.b is None else jnp.shape(params.b)
-        if b_shape is not None and b_shape[:1] != jnp.shape(params.w)[:1]:
+    shared = dict(params=params, x=x, y=y, tol=tol, l2=l2, weights=weights, init_scale=init_scale)
+    x_batched = np.ndim(x) == 3 or (np.ndim(x) == 2 and np.ndim(params.w) == 0)
+    if np.ndim(params.w) == np.ndim(x) - x_batched:
+        if params.b is not None and jnp.shape(params.b)[:1] != jnp.shape(params.w)[:1]:
             raise ValueError(
                 f"sweep: batched params.w has shape {jnp.shape(params.w)}, so params.b must have shape "
-                f"({jnp.shape(params.w)[0]},); got {b_shape}"
+                f"({jnp.shape(params.w)[0]},); got {jnp.shape(params.b)}"
             )
-        sizes["params"] = jnp.shape(params.w)[0]
+        mapped["params"] = shared.pop("params")
     if x_batched:
-        sizes["x"] = jnp.shape(x)[0]
+        mapped["x"] = shared.pop("x")
     if np.ndim(y) == 2:
-        sizes["y"] = jnp.shape(y)[0]
-    seed_array = None
+        mapped["y"] = shared.pop("y")
     if seeds is not None:
         seed_array = np.asarray(seeds)
         if seed_array.ndim != 1 or seed_array.size == 0 or not np.issubdtype(seed_array.dtype, np.integer):
             raise ValueError(f"sweep: seeds must be a non-empty 1-D array of integers, got {seed_array!r:.100}")
-        sizes["seeds"] = seed_array.shape[0]
-        seed_array = seed_array.astype(np.uint32)
+        mapped["seeds"] = seed_array.astype(np.uint32)
+    sizes = {name: len(jax.tree.leaves(value)[0]) for name, value in mapped.items()}
+    if sizes["learning_rates"] == 1:
+        del sizes["learning_rates"]
     if len(set(sizes.values())) > 1:
         raise ValueError(
             "sweep: the inputs with a run axis disagree on the number of runs: "
             + ", ".join(f"{name} {size}" for name, size in sizes.items())
         )
     k = next(iter(sizes.values()), 1)
-    axes = (
-        0 if params_batched else None,
-        0 if x_batched else None,
-        0 if "y" in sizes else None,
-        0,
-        0 if seeds is not None else None,
-    )
     rates, result, final_loss = _runs_jit(
-        params,
-        x,
-        y,
-        rates,
-        seed_array,
-        init_scale,
-        tol,
-        l2,
-        weights,
-        axes=axes,
+        shared,
+        mapped,
         batch_size=_batch_size(batch_size, k, x, x_batched),
-        options=options if options.rule is None else options._replace(rule=None),  # heavy-ball: each run's rate
+        options=options._replace(rule=None),  # heavy-ball: each run's rate
     )
     if not is_traced(result.diverged_at) and np.asarray(result.diverged_at).max() >= 0:
         eager_report(fn, result, options)
