@@ -1,9 +1,8 @@
 """``jaxlr fit DATA.csv --target y --distributed``: connecting the processes and reading their rows.
 
-Every process runs the same command: it connects, reads only its own rows of the CSV
-(:func:`jaxlr.read_csv_rows`) and takes part in one :func:`jaxlr.fit_distributed`, which
-:mod:`jaxlr._cli_fit` reports. Exit codes: 0 for a fit; 1 when training diverged or the processes
-could not work together; 2 for bad input, on every process alike.
+Every process runs the same command: it connects, reads its own rows of the CSV and takes part in one
+:func:`jaxlr.fit_distributed`, which :mod:`jaxlr._cli_fit` reports. Exit codes: 0 for a fit; 1 when
+training diverged or the processes could not work together; 2 for bad input, on every process alike.
 """
 
 import argparse
@@ -22,39 +21,29 @@ from jaxlr._distributed import initialize_distributed, raise_everywhere, read_cs
 from jaxlr._standardize import Standardization
 
 PROG = "jaxlr fit"
-CONNECTION_OPTIONS = ("coordinator_address", "num_processes", "process_id")
+CONNECTION = ("coordinator_address", "num_processes", "process_id")
+SOME_OF_THEM = "give all of --coordinator-address, --num-processes and --process-id, or none of them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--distributed`` and how the processes connect."""
-    parser.add_argument(
-        "--distributed", action="store_true", help="fit across processes, each reading its share of rows"
-    )
-    group = parser.add_argument_group(
-        "connecting the processes",
-        "Give all three of --coordinator-address, --num-processes and --process-id, or none of them "
-        "(on Slurm, Open MPI, Kubernetes and Cloud TPU, JAX reads them from the environment).",
-    )
-    add = group.add_argument
+    add = parser.add_argument
+    add("--distributed", action="store_true", help="fit across processes, each reading its share of rows")
+    add = parser.add_argument_group(
+        "connecting the processes", f"{SOME_OF_THEM.capitalize()} (JAX finds them on Slurm, Open MPI, Kubernetes, TPU)."
+    ).add_argument
     add("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
     add("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
     add("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
     add("--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes")
-    add(
-        "--heartbeat-timeout",
-        type=positive_int,
-        default=100,
-        metavar="S",
-        help="seconds until a silent process is dead",
-    )
+    add("--heartbeat-timeout", type=positive_int, default=100, metavar="S", help="seconds until a silent one is dead")
 
 
 def refusal(args: argparse.Namespace) -> str | None:
     """Why these options cannot run as given, or ``None``: checked before connecting."""
-    given = [getattr(args, name) is not None for name in CONNECTION_OPTIONS]
+    given = [f"--{name.replace('_', '-')}" for name in CONNECTION if getattr(args, name) is not None]
     if not args.distributed:
-        named = [f"--{name.replace('_', '-')}" for name, g in zip(CONNECTION_OPTIONS, given, strict=True) if g]
-        return f"{', '.join(named)} only make sense with --distributed" if named else None
+        return f"{', '.join(given)} only make sense with --distributed" if given else None
     if args.dataset is not None:
         return "--dataset cannot be used with --distributed: give a CSV file, which every process reads a share of"
     if args.data is None:
@@ -65,11 +54,8 @@ def refusal(args: argparse.Namespace) -> str | None:
         return "--save-model and --history full cannot be used with --distributed (yet): use --json"
     if args.plot is not None:
         return "--plot cannot be used with --distributed: the plot would need every row in one process; use --json"
-    if any(given) and not all(given):
-        return (
-            "give all of --coordinator-address, --num-processes and --process-id, or none of them "
-            "(on Slurm, Open MPI, Kubernetes and Cloud TPU JAX finds them itself)"
-        )
+    if 0 < len(given) < 3:
+        return f"{SOME_OF_THEM} (on Slurm, Open MPI, Kubernetes and Cloud TPU JAX finds them itself)"
     if args.process_id is not None and not 0 <= args.process_id < args.num_processes:
         return f"--process-id must be in 0..{args.num_processes - 1} (--num-processes - 1), got {args.process_id}"
     if args.intercept is False:
@@ -97,10 +83,9 @@ def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
         jax.config.update("jax_enable_x64", True)
     try:
         try:
-            connection = (args.coordinator_address, args.num_processes, args.process_id)
-            initialize_distributed(
-                *connection, initialization_timeout=args.init_timeout, heartbeat_timeout=args.heartbeat_timeout
-            )
+            connection = (getattr(args, name) for name in CONNECTION)
+            timeouts = {"initialization_timeout": args.init_timeout, "heartbeat_timeout": args.heartbeat_timeout}
+            initialize_distributed(*connection, **timeouts)
         except ValueError as e:
             if args.coordinator_address is not None:
                 raise
@@ -121,23 +106,11 @@ def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
 
 def _load(args: argparse.Namespace) -> Problem:
     """This process's rows, standardized with every process's statistics if asked; raises on every process alike."""
-    rows, error = None, None
-    try:
-        rows = read_csv_rows(
-            args.data,
-            args.target,
-            args.features,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-            sep=args.sep,
-            encoding=args.encoding,
-            dropna=args.dropna,
-        )
+    with raise_everywhere("read_csv_rows"):
+        where = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+        options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
+        rows = read_csv_rows(args.data, args.target, args.features, **where, **options)
         as_dtype(rows.x, rows.y, args.dtype)
-    except (DataError, ValueError) as e:
-        error = e
-    raise_everywhere("read_csv_rows", error)
-    assert rows is not None  # else raise_everywhere raised, on every process
     n, dropped = (int(total) for total in allsum([rows.y.shape[0], rows.dropped]))
     if args.dropna and jax.process_index() == 0:
         print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
