@@ -1,8 +1,8 @@
 """Multi-host fits on JAX's own distributed runtime: one process per host, each with its own rows.
 
 Every process runs the same program: :func:`initialize_distributed` connects them, each reads only its
-own rows (:func:`read_csv_rows`), and :func:`fit_distributed` makes one global array of them, split by
-rows over every device of every process, for the same compiled fit as :func:`jaxlr.fit`.
+own rows (:func:`read_csv_rows`), and :func:`fit_distributed` fits one global array of them, split by
+rows over every device of every process, with the same compiled fit as :func:`jaxlr.fit`.
 """
 
 import contextlib
@@ -14,13 +14,13 @@ import jax
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
-from jax.sharding import NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from jaxlr._csv import CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
-from jaxlr._sharding import auto_context, data_mesh, global_rows
+from jaxlr._sharding import auto_context, global_rows
 from jaxlr._types import FitResult, Params
-from jaxlr._validate import as_input, as_params, check_dtype, check_params, compute_dtype
+from jaxlr._validate import as_input, as_params, check_dtype
 
 
 def initialize_distributed(
@@ -31,31 +31,50 @@ def initialize_distributed(
     initialization_timeout: int = 300,
     heartbeat_timeout: int = 100,
 ) -> None:
-    """Connects this process to the others with ``jax.distributed.initialize``, once; call it before any JAX work.
-
-    With no arguments JAX detects the cluster (Slurm, Open MPI, Kubernetes, Cloud TPU); elsewhere give all three.
+    """Connects this process to the others (``jax.distributed.initialize``), once; call it before any JAX work.
 
     Args:
-      coordinator_address: ``"host:port"`` where process 0 listens.
-      num_processes: how many processes take part.
-      process_id: this process's index, ``0 <= process_id < num_processes``.
+      coordinator_address, num_processes, process_id: ``"host:port"`` where process 0 listens, how many
+        processes take part and this one's index; all three, or none for JAX to find them in the
+        environment (Slurm, Open MPI, Kubernetes, Cloud TPU).
       initialization_timeout: seconds to wait for all processes to connect.
       heartbeat_timeout: seconds after which a silent peer counts as dead and the others stop.
     """
     if jax.distributed.is_initialized():
         return
-    if len({v is None for v in (coordinator_address, num_processes, process_id)}) > 1:
+    address = (coordinator_address, num_processes, process_id)
+    if len({v is None for v in address}) > 1:
         raise ValueError(
             "initialize_distributed: give all of coordinator_address, num_processes and process_id, "
             "or none of them (to detect the cluster from the environment)"
         )
     jax.distributed.initialize(
-        coordinator_address,
-        num_processes,
-        process_id,
-        initialization_timeout=initialization_timeout,
-        heartbeat_timeout_seconds=heartbeat_timeout,
+        *address, initialization_timeout=initialization_timeout, heartbeat_timeout_seconds=heartbeat_timeout
     )
+
+
+def gather(value: Any) -> np.ndarray:
+    """Every process's ``value`` (of the same shape everywhere), stacked in process order."""
+    value = np.asarray(value)
+    return np.asarray(multihost_utils.process_allgather(value)).reshape(-1, *value.shape)
+
+
+@contextlib.contextmanager
+def raise_everywhere(fn: str) -> Iterator[None]:
+    """A ``TypeError`` or ``ValueError`` of the block raised here, and one naming this process on the others.
+
+    One process that raised alone would leave the others waiting for it.
+    """
+    error = None
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        error = e
+    failed = gather(error is not None)
+    if error is not None:
+        raise error
+    if failed.any():
+        raise ValueError(f"{fn}: process(es) {np.flatnonzero(failed).tolist()} failed; see the error there")
 
 
 def fit_distributed(
@@ -72,12 +91,11 @@ def fit_distributed(
     """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own.
 
     Every process passes the same ``params`` and options. Row counts may differ (a process may have
-    none); the padding is masked out exactly. In one process this is ``fit(..., devices=len(jax.devices()))``.
+    none). In one process this is ``jaxlr.fit(..., devices=len(jax.devices()))``.
 
     Args:
       params: the initial :class:`Params`, the same on every process.
-      x_local: this process's rows, ``(n_p,)`` or ``(n_p, d)``.
-      y_local: this process's targets, ``(n_p,)``.
+      x_local: this process's rows, ``(n_p,)`` or ``(n_p, d)``; ``y_local``: its targets, ``(n_p,)``.
       learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit` (``"auto"``: L over all rows).
 
     Returns:
@@ -94,66 +112,33 @@ def fit_distributed(
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
     with raise_everywhere(fn):
-        x_local, y_local = _local_rows(fn, x_local, y_local)
-    d = x_local.shape[1] if x_local.ndim == 2 else -1
-    record = np.array([len(x_local), d, x_local.dtype.itemsize])
-    counts, ds, sizes = np.asarray(multihost_utils.process_allgather(record)).reshape(-1, 3).T
-    if len(set(ds)) > 1:
-        per_process = ", ".join(f"process {p}: {'(n,)' if d < 0 else f'(n, {d})'}" for p, d in enumerate(ds))
-        raise ValueError(f"{fn}: the processes' x have different shapes ({per_process})")
+        x, y = np.asarray(as_input(fn, "x_local", x_local)), np.asarray(as_input(fn, "y_local", y_local))
+        check_dtype(fn, "x_local", x)
+        check_dtype(fn, "y_local", y)
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{fn}: x_local must have shape (n,) or (n, d), got shape {x.shape}")
+        if y.ndim != 1:
+            raise ValueError(f"{fn}: y_local must have shape (n,), got shape {y.shape}")
+        if len(x) != len(y):
+            raise ValueError(f"{fn}: x_local and y_local must have the same number of rows; got {len(x)} and {len(y)}")
+        dtype = jax.dtypes.canonicalize_dtype(np.result_type(x.dtype, y.dtype, np.float32))
+    counts, widths, sizes = gather([len(x), x.shape[1] if x.ndim == 2 else -1, dtype.itemsize]).T
+    if len(set(widths)) > 1:
+        shapes = ", ".join(f"process {p}: {f'(n, {d})' if d >= 0 else '(n,)'}" for p, d in enumerate(widths))
+        raise ValueError(f"{fn}: the processes' x have different shapes ({shapes})")
     if len(set(sizes)) > 1:
-        per_process = ", ".join(f"process {p}: float{8 * s}" for p, s in enumerate(sizes))
-        raise ValueError(f"{fn}: the processes' rows have different dtypes after promotion ({per_process})")
+        dtypes = ", ".join(f"process {p}: float{8 * size}" for p, size in enumerate(sizes))
+        raise ValueError(f"{fn}: the processes' rows have different dtypes after promotion ({dtypes})")
     if counts.sum() == 0:
         raise ValueError(f"{fn}: the data is empty: no process has any rows")
-
-    # each process's devices contiguous in the mesh, as its rows are in the data
-    mesh = data_mesh(sorted(jax.devices(), key=lambda device: (device.process_index, device.id)))
+    # each process's devices contiguous in the mesh, as its rows are in the data; the padding gets weight 0
+    mesh = Mesh(np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
     block = -(-int(counts.max()) // jax.local_device_count()) * jax.local_device_count()
-    mask = None if block * len(counts) == counts.sum() else np.ones(len(x_local), np.float32)
-    x, y, weights = global_rows(mesh, block, x_local, y_local, mask)
-    # shapes and dtypes only: x is not on this host; NaN and inf are found on the devices, in the fit
-    check_params(fn, params)
-    dtype = compute_dtype(x, y, params.w, params.b)
-    params = jax.tree.map(lambda p: jax.device_put(np.asarray(p, dtype), NamedSharding(mesh, PartitionSpec())), params)
+    mask = None if block * len(counts) == counts.sum() else np.ones(len(x), np.float32)
+    x, y, weights = global_rows(mesh, block, x.astype(dtype), y.astype(dtype), mask)
     with auto_context():
         result = _fit_jit(params, x, y, rate, None, None, weights, options)
         return finish(fn, result, options, x, params, None, weights)
-
-
-@contextlib.contextmanager
-def raise_everywhere(fn: str) -> Iterator[None]:
-    """Raises a ``TypeError``/``ValueError`` of the block here, and an error naming this process everywhere else.
-
-    All processes raise or none does: one that raised alone would leave the others waiting for it.
-    """
-    error = None
-    try:
-        yield
-    except (TypeError, ValueError) as e:
-        error = e
-    failed = np.asarray(multihost_utils.process_allgather(np.array(error is not None))).reshape(-1)
-    if error is not None:
-        raise error
-    if failed.any():
-        raise ValueError(f"{fn}: process(es) {np.flatnonzero(failed).tolist()} failed; see the error there")
-
-
-def _local_rows(fn: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """This process's rows as host arrays of the dtype to compute in (as ``fit``); a process may have none."""
-    x, y = np.asarray(as_input(fn, "x_local", x)), np.asarray(as_input(fn, "y_local", y))
-    check_dtype(fn, "x_local", x)
-    check_dtype(fn, "y_local", y)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{fn}: x_local must have shape (n,) or (n, d), got shape {x.shape}")
-    if y.ndim != 1:
-        raise ValueError(f"{fn}: y_local must have shape (n,), got shape {y.shape}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"{fn}: x_local and y_local must have the same number of rows; got {x.shape[0]} and {y.shape[0]}"
-        )
-    dtype = jax.dtypes.canonicalize_dtype(np.result_type(x.dtype, y.dtype, np.float32))
-    return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 class CsvRows(NamedTuple):
@@ -179,13 +164,12 @@ def read_csv_rows(
     """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
 
     One shared file is cut after the header into ``process_count`` equal byte ranges; a process parses
-    the lines that *begin* in its range, so every line is read once, in file order. If ``path`` contains
-    ``{process_index}``, each process reads all of its own file, ``path.format(process_index=...)``.
+    the lines that *begin* in its range, so every line is read once, in file order. A ``path`` with
+    ``{process_index}`` in it names one whole file per process.
 
     Args:
       path: the CSV file: a header line of column names, then one line of numbers per sample.
-      target: the column to predict (``y``).
-      features: the input columns, in order; ``None`` means every column but ``target``.
+      target, features: the column to predict, and the input columns (``None``: every other column).
       process_index, process_count: this process's share, ``0 <= process_index < process_count``.
       sep, encoding, dropna: as :func:`jaxlr.load_csv` (``dropped`` counts this share's dropped rows).
 
@@ -204,7 +188,7 @@ def read_csv_rows(
         raise ValueError(f"{fn}: need 0 <= process_index < process_count, got {process_index} and {process_count}")
     path = os.fspath(path)
     one_file = "{process_index}" not in path
-    path = path.format(process_index=process_index)
+    path = path.replace("{process_index}", str(process_index))
     source = csv_source(path)
     try:
         header = read_header(source, sep, encoding)
@@ -244,12 +228,11 @@ def _share(source: CsvSource, skip: int, index: int, count: int) -> CsvSource | 
         start, end = file.tell(), file.seek(0, os.SEEK_END)
         bounds = []
         for share in (index, index + 1):
-            offset = start + (end - start) * share // count
-            if start < offset < end:
-                file.seek(offset - 1)
+            bounds.append(start + (end - start) * share // count)
+            if start < bounds[-1] < end:
+                file.seek(bounds[-1] - 1)
                 file.readline()  # the rest of the line that began before (or just its newline)
-                offset = file.tell()
-            bounds.append(offset)
+                bounds[-1] = file.tell()
         file.seek(bounds[0])
         data = file.read(bounds[1] - bounds[0])
     return CsvSource(f"{source.label} (the share from byte {bounds[0]})", None, data) if data.strip() else None

@@ -7,7 +7,7 @@ the rows (the gram path's ``Xᵀ X``), so the fit sees the same devices with ``A
 """
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -15,106 +15,6 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlr._validate import is_traced
-
-
-def _auto(mesh: Any) -> Any:
-    """``mesh`` (a ``Mesh`` or an ``AbstractMesh``) with every axis ``Auto``."""
-    return mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names))
-
-
-def _remesh(tree: Any, new: Callable[[Mesh], Mesh]) -> Any:
-    """Every array of ``tree`` on a ``Mesh`` relabelled onto ``new(mesh)``, the same devices: no data moves."""
-
-    def move(leaf: Any) -> Any:
-        sharding = getattr(leaf, "sharding", None)
-        if isinstance(sharding, NamedSharding) and isinstance(sharding.mesh, Mesh):
-            return jax.device_put(leaf, sharding.update(mesh=new(sharding.mesh)))
-        return leaf
-
-    return jax.tree.map(move, tree)
-
-
-def restore_axes(tree: Any, home: Mesh | None) -> Any:
-    """The fit's outputs put back on ``home``, the caller's ``Explicit`` mesh."""
-    return tree if home is None else _remesh(tree, lambda mesh: home if mesh == _auto(home) else mesh)
-
-
-def auto_context() -> contextlib.AbstractContextManager:
-    """The ``jax.set_mesh`` context's mesh (if any) with ``Auto`` axes, to agree with the fit's inputs."""
-    return jax.sharding.use_abstract_mesh(_auto(jax.sharding.get_abstract_mesh()))
-
-
-def data_mesh(devices: Sequence[Any]) -> Mesh:
-    return Mesh(np.array(devices), ("data",))
-
-
-def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
-    """The mesh to split rows over: ``devices`` an int (the first of ``jax.devices()``) or devices, or ``mesh``."""
-    if devices is not None and mesh is not None:
-        raise ValueError(f"{fn}: pass devices= or mesh=, not both")
-    if mesh is not None:
-        if not isinstance(mesh, Mesh):
-            raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
-        return mesh
-    available = jax.devices()
-    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
-        if not 1 <= devices <= len(available):
-            raise ValueError(
-                f"{fn}: devices={int(devices)} but {len(available)} {available[0].platform} device(s) are "
-                f"available; expected 1 to {len(available)}"
-            )
-        return data_mesh(available[: int(devices)])
-    if not (isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices)):
-        raise TypeError(
-            f"{fn}: devices must be a positive int or a non-empty sequence of jax devices "
-            f"(e.g. jax.devices()), got {type(devices).__name__}"
-        )
-    if len(set(devices)) != len(devices):
-        raise ValueError(f"{fn}: devices lists the same device more than once: {list(devices)}")
-    return data_mesh(devices)
-
-
-def global_rows(mesh: Mesh, block: int, *arrays: np.ndarray | None) -> list[Any]:
-    """Each of this process's ``arrays`` padded with zero rows to ``block``, as its part of a global
-    array split by rows over ``mesh``; each device receives only its own rows. ``None`` stays."""
-    return [
-        None
-        if a is None
-        else jax.make_array_from_process_local_data(
-            NamedSharding(mesh, PartitionSpec(mesh.axis_names, *[None] * (a.ndim - 1))),
-            np.concatenate([a, np.zeros((block - len(a), *a.shape[1:]), a.dtype)]),
-        )
-        for a in arrays
-    ]
-
-
-def _host_rows(value: Any) -> np.ndarray | None:
-    """``value`` as a host array of numbers, or ``None`` if it is not one (validation reports it)."""
-    if isinstance(value, jax.Array):
-        return np.asarray(value) if value.is_fully_addressable else None
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError):
-        return None
-    return array if array.dtype.kind in "fiu" else None
-
-
-def shard_rows(x: Any, y: Any, weights: Any, mesh: Mesh) -> tuple[Any, ...]:
-    """The rows of ``x``, ``y`` and ``weights`` put across ``mesh``, padded with rows of weight 0.
-
-    Inputs that are not a numeric training set come back untouched, for the fit's validation.
-    """
-    x_host, y_host = _host_rows(x), _host_rows(y)
-    if x_host is None or y_host is None or x_host.ndim not in (1, 2) or y_host.shape != x_host.shape[:1]:
-        return x, y, weights
-    n = len(x_host)
-    block = -(-n // mesh.size) * mesh.size
-    if weights is None and block != n:
-        weights = np.ones(n, np.float32)
-    w_host = None if weights is None else _host_rows(weights)
-    if n == 0 or (weights is not None and (w_host is None or w_host.shape != (n,))):
-        return x, y, weights
-    return tuple(global_rows(mesh, block, x_host, y_host, w_host))
 
 
 class Rows(NamedTuple):
@@ -145,6 +45,96 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
     home = next((m for m in meshes if isinstance(m, Mesh) and AxisType.Explicit in m.axis_types), None)
     if devices is not None or mesh is not None:
         x, y, weights = shard_rows(x, y, weights, row_mesh(fn, devices, mesh))
-    x, y, weights = _remesh((x, y, weights), _auto)
+    x, y, weights = (_on_auto_axes(value) for value in (x, y, weights))
     with auto_context():
         yield Rows(x, y, weights, home)
+
+
+def _auto(mesh: Any) -> Any:
+    return mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+
+
+def _on_auto_axes(value: Any) -> Any:
+    """``value`` relabelled onto its mesh's devices with ``Auto`` axes: no data moves."""
+    sharding = getattr(value, "sharding", None)
+    return (
+        jax.device_put(value, sharding.update(mesh=_auto(sharding.mesh)))
+        if isinstance(sharding, NamedSharding)
+        else value
+    )
+
+
+def auto_context() -> contextlib.AbstractContextManager:
+    """The ``jax.set_mesh`` context's mesh (if any) with ``Auto`` axes, to agree with the fit's inputs."""
+    return jax.sharding.use_abstract_mesh(_auto(jax.sharding.get_abstract_mesh()))
+
+
+def restore_axes(tree: Any, home: Mesh | None) -> Any:
+    """The fit's (replicated) outputs put on ``home``, the caller's ``Explicit`` mesh."""
+    return tree if home is None else jax.device_put(tree, NamedSharding(home, PartitionSpec()))
+
+
+def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
+    """The mesh to split rows over: ``devices`` an int (the first of ``jax.devices()``) or devices, or ``mesh``."""
+    if devices is not None and mesh is not None:
+        raise ValueError(f"{fn}: pass devices= or mesh=, not both")
+    if mesh is not None:
+        if not isinstance(mesh, Mesh):
+            raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+        return mesh
+    available = jax.devices()
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"{fn}: devices={int(devices)} but {len(available)} {available[0].platform} device(s) are "
+                f"available; expected 1 to {len(available)}"
+            )
+        devices = available[: int(devices)]
+    elif not (isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices)):
+        raise TypeError(
+            f"{fn}: devices must be a positive int or a non-empty sequence of jax devices "
+            f"(e.g. jax.devices()), got {type(devices).__name__}"
+        )
+    elif len(set(devices)) != len(devices):
+        raise ValueError(f"{fn}: devices lists the same device more than once: {list(devices)}")
+    return Mesh(np.array(devices), ("data",))
+
+
+def shard_rows(x: Any, y: Any, weights: Any, mesh: Mesh) -> tuple[Any, ...]:
+    """The rows of ``x``, ``y`` and ``weights`` put across ``mesh``, padded with rows of weight 0.
+
+    Inputs that are not a numeric training set come back untouched, for the fit's validation.
+    """
+    x_host, y_host = _host_rows(x), _host_rows(y)
+    if x_host is None or y_host is None or x_host.ndim not in (1, 2) or y_host.shape != x_host.shape[:1]:
+        return x, y, weights
+    n = len(x_host)
+    block = -(-n // mesh.size) * mesh.size
+    if weights is None and block != n:
+        weights = np.ones(n, np.float32)
+    w_host = None if weights is None else _host_rows(weights)
+    if n == 0 or (weights is not None and (w_host is None or w_host.shape != (n,))):
+        return x, y, weights
+    return tuple(global_rows(mesh, block, x_host, y_host, w_host))
+
+
+def _host_rows(value: Any) -> np.ndarray | None:
+    """``value`` (as ``as_input`` returns it) as a host array of numbers, or ``None`` (validation reports it)."""
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        return None
+    array = np.asarray(value)
+    return array if array.dtype.kind in "fiu" else None
+
+
+def global_rows(mesh: Mesh, block: int, *arrays: np.ndarray | None) -> list[Any]:
+    """Each of this process's ``arrays`` padded with zero rows to ``block``, as its part of a global
+    array split by rows over ``mesh`` (each device receives only its rows); ``None`` stays ``None``."""
+    return [
+        None
+        if a is None
+        else jax.make_array_from_process_local_data(
+            NamedSharding(mesh, PartitionSpec(mesh.axis_names, *[None] * (a.ndim - 1))),
+            np.concatenate([a, np.zeros((block - len(a), *a.shape[1:]), a.dtype)]),
+        )
+        for a in arrays
+    ]
