@@ -131,11 +131,9 @@ def fit_distributed(
         raise ValueError(f"{fn}: the processes' rows have different dtypes after promotion ({dtypes})")
     if counts.sum() == 0:
         raise ValueError(f"{fn}: the data is empty: no process has any rows")
-    # each process's devices contiguous in the mesh, as its rows are in the data; the padding gets weight 0
+    # each process's devices contiguous in the mesh, as its rows are in the data
     mesh = Mesh(np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
-    block = -(-int(counts.max()) // jax.local_device_count()) * jax.local_device_count()
-    mask = None if block * len(counts) == counts.sum() else np.ones(len(x), np.float32)
-    x, y, weights = global_rows(mesh, block, x.astype(dtype), y.astype(dtype), mask)
+    x, y, weights = global_rows(mesh, counts, x.astype(dtype), y.astype(dtype), None)
     with auto_context():
         result = _fit_jit(params, x, y, rate, None, None, weights, options)
         return finish(fn, result, options, x, params, None, weights)

@@ -44,24 +44,24 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
     meshes = [mesh, *(getattr(getattr(v, "sharding", None), "mesh", None) for v in (x, y)), jax.sharding.get_mesh()]
     home = next((m for m in meshes if isinstance(m, Mesh) and AxisType.Explicit in m.axis_types), None)
     if devices is not None or mesh is not None:
-        x, y, weights = shard_rows(x, y, weights, row_mesh(fn, devices, mesh))
-    x, y, weights = (_on_auto_axes(value) for value in (x, y, weights))
+        mesh = row_mesh(fn, devices, mesh)
+        x_host, y_host, w_host = (_host_rows(v) for v in (x, y, weights))
+        n = len(x_host) if x_host is not None and x_host.ndim in (1, 2) else 0
+        others = [y_host] if weights is None else [y_host, w_host]
+        if n and all(h is not None and h.shape == (n,) for h in others):  # else left for the fit's validation
+            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
+    x, y, weights = (
+        jax.device_put(v, v.sharding.update(mesh=_auto(v.sharding.mesh)))
+        if isinstance(getattr(v, "sharding", None), NamedSharding)
+        else v
+        for v in (x, y, weights)
+    )
     with auto_context():
         yield Rows(x, y, weights, home)
 
 
 def _auto(mesh: Any) -> Any:
     return mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names))
-
-
-def _on_auto_axes(value: Any) -> Any:
-    """``value`` relabelled onto its mesh's devices with ``Auto`` axes: no data moves."""
-    sharding = getattr(value, "sharding", None)
-    return (
-        jax.device_put(value, sharding.update(mesh=_auto(sharding.mesh)))
-        if isinstance(sharding, NamedSharding)
-        else value
-    )
 
 
 def auto_context() -> contextlib.AbstractContextManager:
@@ -100,24 +100,6 @@ def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
     return Mesh(np.array(devices), ("data",))
 
 
-def shard_rows(x: Any, y: Any, weights: Any, mesh: Mesh) -> tuple[Any, ...]:
-    """The rows of ``x``, ``y`` and ``weights`` put across ``mesh``, padded with rows of weight 0.
-
-    Inputs that are not a numeric training set come back untouched, for the fit's validation.
-    """
-    x_host, y_host = _host_rows(x), _host_rows(y)
-    if x_host is None or y_host is None or x_host.ndim not in (1, 2) or y_host.shape != x_host.shape[:1]:
-        return x, y, weights
-    n = len(x_host)
-    block = -(-n // mesh.size) * mesh.size
-    if weights is None and block != n:
-        weights = np.ones(n, np.float32)
-    w_host = None if weights is None else _host_rows(weights)
-    if n == 0 or (weights is not None and (w_host is None or w_host.shape != (n,))):
-        return x, y, weights
-    return tuple(global_rows(mesh, block, x_host, y_host, w_host))
-
-
 def _host_rows(value: Any) -> np.ndarray | None:
     """``value`` (as ``as_input`` returns it) as a host array of numbers, or ``None`` (validation reports it)."""
     if isinstance(value, jax.Array) and not value.is_fully_addressable:
@@ -126,15 +108,12 @@ def _host_rows(value: Any) -> np.ndarray | None:
     return array if array.dtype.kind in "fiu" else None
 
 
-def global_rows(mesh: Mesh, block: int, *arrays: np.ndarray | None) -> list[Any]:
-    """Each of this process's ``arrays`` padded with zero rows to ``block``, as its part of a global
-    array split by rows over ``mesh`` (each device receives only its rows); ``None`` stays ``None``."""
-    return [
-        None
-        if a is None
-        else jax.make_array_from_process_local_data(
-            NamedSharding(mesh, PartitionSpec(mesh.axis_names, *[None] * (a.ndim - 1))),
-            np.concatenate([a, np.zeros((block - len(a), *a.shape[1:]), a.dtype)]),
-        )
-        for a in arrays
-    ]
+def global_rows(mesh: Mesh, counts: Any, x: Any, y: Any, weights: Any) -> Any:
+    """This process's rows as its part of global arrays split by rows over ``mesh``, given every process's
+    row count. Each device receives only its rows; each block is padded with zero rows of sample weight 0."""
+    per_block = len(mesh.local_devices)
+    block = -(-int(max(counts)) // per_block) * per_block
+    if weights is None and block * len(counts) != sum(counts):
+        weights = np.ones(len(x), np.float32)
+    padded = jax.tree.map(lambda a: np.pad(a, [(0, block - len(a))] + [(0, 0)] * (a.ndim - 1)), (x, y, weights))
+    return jax.make_array_from_process_local_data(NamedSharding(mesh, PartitionSpec(mesh.axis_names)), padded)
