@@ -1,8 +1,8 @@
 """``jaxlr fit DATA.csv --target y --distributed``: connecting the processes and reading their rows.
 
-Every process runs the same command: it connects, reads its own rows of the CSV and takes part in one
-:func:`jaxlr.fit_distributed`, which :mod:`jaxlr._cli_fit` reports. Exit codes: 0 for a fit; 1 when
-training diverged or the processes could not work together; 2 for bad input, on every process alike.
+Every process runs the same command and reads only its share of the CSV for one :func:`jaxlr.fit_distributed`,
+which :mod:`jaxlr._cli_fit` reports. Exit codes: 0 for a fit; 1 when training diverged or the processes could
+not work together; 2 for bad input, on every process alike.
 """
 
 import argparse
@@ -11,27 +11,24 @@ from collections.abc import Callable
 
 import jax
 import numpy as np
-from jax.experimental import multihost_utils
 
 from jaxlr._cli_problem import Problem, as_dtype, fail
 from jaxlr._cli_util import positive_int
 from jaxlr._csv import DataError
 from jaxlr._datasets import Dataset
-from jaxlr._distributed import initialize_distributed, raise_everywhere, read_csv_rows
+from jaxlr._distributed import gather, initialize_distributed, raise_everywhere, read_csv_rows
 from jaxlr._standardize import Standardization
 
 PROG = "jaxlr fit"
 CONNECTION = ("coordinator_address", "num_processes", "process_id")
-SOME_OF_THEM = "give all of --coordinator-address, --num-processes and --process-id, or none of them"
+ALL_OR_NONE = "give all of --coordinator-address, --num-processes and --process-id, or none of them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--distributed`` and how the processes connect."""
-    add = parser.add_argument
-    add("--distributed", action="store_true", help="fit across processes, each reading its share of rows")
-    add = parser.add_argument_group(
-        "connecting the processes", f"{SOME_OF_THEM.capitalize()} (JAX finds them on Slurm, Open MPI, Kubernetes, TPU)."
-    ).add_argument
+    parser.add_argument("--distributed", action="store_true", help="fit across processes, each reading its rows")
+    about = f"{ALL_OR_NONE.capitalize()} (JAX finds them on Slurm, Open MPI, Kubernetes and Cloud TPU)."
+    add = parser.add_argument_group("connecting the processes", about).add_argument
     add("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
     add("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
     add("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
@@ -55,7 +52,7 @@ def refusal(args: argparse.Namespace) -> str | None:
     if args.plot is not None:
         return "--plot cannot be used with --distributed: the plot would need every row in one process; use --json"
     if 0 < len(given) < 3:
-        return f"{SOME_OF_THEM} (on Slurm, Open MPI, Kubernetes and Cloud TPU JAX finds them itself)"
+        return f"{ALL_OR_NONE} (on Slurm, Open MPI, Kubernetes and Cloud TPU JAX finds them itself)"
     if args.process_id is not None and not 0 <= args.process_id < args.num_processes:
         return f"--process-id must be in 0..{args.num_processes - 1} (--num-processes - 1), got {args.process_id}"
     if args.intercept is False:
@@ -67,25 +64,26 @@ def refusal(args: argparse.Namespace) -> str | None:
 
 def allsum(value) -> np.ndarray:
     """The sum over processes of a same-shaped float64 array (every process gets it)."""
-    value = np.asarray(value, np.float64)
-    return np.asarray(multihost_utils.process_allgather(value)).reshape(-1, *value.shape).sum(axis=0)
+    return gather(np.asarray(value, np.float64)).sum(axis=0)
 
 
 def differing_processes(values: np.ndarray) -> list[int]:
     """The processes whose ``values`` differ, bit for bit, from process 0's."""
-    everyone = np.asarray(multihost_utils.process_allgather(values)).reshape(jax.process_count(), -1)
+    everyone = gather(values)
     return [p for p, theirs in enumerate(everyone) if not np.array_equal(theirs, everyone[0])]
 
 
 def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
-    """Connects, reads this process's rows and returns ``fit(problem)``; errors become exit codes 1 and 2."""
+    """Connects, reads this process's rows (standardized with every process's statistics if asked) and
+    returns ``fit(problem)``; errors become exit codes 1 and 2."""
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     try:
         try:
             connection = (getattr(args, name) for name in CONNECTION)
-            timeouts = {"initialization_timeout": args.init_timeout, "heartbeat_timeout": args.heartbeat_timeout}
-            initialize_distributed(*connection, **timeouts)
+            initialize_distributed(
+                *connection, initialization_timeout=args.init_timeout, heartbeat_timeout=args.heartbeat_timeout
+            )
         except ValueError as e:
             if args.coordinator_address is not None:
                 raise
@@ -95,38 +93,32 @@ def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
                 f"in the environment ({str(e).rstrip('.')}); "
                 "elsewhere give --coordinator-address, --num-processes and --process-id",
             )
-        return fit(_load(args))
+        with raise_everywhere("read_csv_rows"):
+            share = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
+            rows = read_csv_rows(args.data, args.target, args.features, **share, **options)
+            as_dtype(rows.x, rows.y, args.dtype)
+        n, dropped = (int(total) for total in allsum([len(rows.y), rows.dropped]))
+        if args.dropna and jax.process_index() == 0:
+            print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
+        if n == 0:
+            raise DataError(f"{args.data} has no data rows")
+        x, scaling = rows.x, None
+        if args.standardize:  # each feature's mean and std over all rows: two all-reduces of d numbers
+            mean = allsum(rows.x.sum(axis=0)) / n
+            scaling = Standardization(mean, np.sqrt(allsum(((rows.x - mean) ** 2).sum(axis=0)) / n))
+            for name, m, s in zip(rows.features, *scaling, strict=True):
+                if not s > 1e-12 * max(1.0, abs(m)):  # as jaxlr.standardize
+                    raise DataError(
+                        f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized; "
+                        "leave it out of the features"
+                    )
+            x = (rows.x - mean) / scaling.scale
+        data = Dataset(rows.x, rows.y, rows.features, args.target, args.data)
+        return fit(Problem(data, *as_dtype(x, rows.y, args.dtype), scaling, rows=n))
     except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
         return fail(PROG, str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: "))
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
         lines = str(e).strip().splitlines()
         print(f"{PROG}: error: {type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
         return 1
-
-
-def _load(args: argparse.Namespace) -> Problem:
-    """This process's rows, standardized with every process's statistics if asked; raises on every process alike."""
-    with raise_everywhere("read_csv_rows"):
-        where = {"process_index": jax.process_index(), "process_count": jax.process_count()}
-        options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
-        rows = read_csv_rows(args.data, args.target, args.features, **where, **options)
-        as_dtype(rows.x, rows.y, args.dtype)
-    n, dropped = (int(total) for total in allsum([rows.y.shape[0], rows.dropped]))
-    if args.dropna and jax.process_index() == 0:
-        print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
-    if n == 0:
-        raise DataError(f"{args.data} has no data rows")
-    x, scaling = rows.x, None
-    if args.standardize:  # each feature's mean and std over every process's rows: two all-reduces of d numbers
-        mean = allsum(rows.x.sum(axis=0)) / n
-        scale = np.sqrt(allsum(((rows.x - mean) ** 2).sum(axis=0)) / n)
-        for name, m, s in zip(rows.features, mean, scale, strict=True):
-            if not s > 1e-12 * max(1.0, abs(m)):  # as jaxlr.standardize
-                raise DataError(
-                    f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized; "
-                    "leave it out of the features"
-                )
-        scaling = Standardization(mean, scale)
-        x = (rows.x - mean) / scale
-    data = Dataset(rows.x, rows.y, rows.features, args.target, args.data)
-    return Problem(data, *as_dtype(x, rows.y, args.dtype), scaling, rows=n)

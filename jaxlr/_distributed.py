@@ -1,11 +1,11 @@
 """Multi-host fits on JAX's own distributed runtime: one process per host, each with its own rows.
 
-Every process runs the same program: :func:`initialize_distributed` connects them, each reads only its
-own rows (:func:`read_csv_rows`), and :func:`fit_distributed` fits one global array of them, split by
-rows over every device of every process, with the same compiled fit as :func:`jaxlr.fit`.
+Every process runs the same program: :func:`initialize_distributed` connects them, each reads its own
+rows (:func:`read_csv_rows`), and :func:`fit_distributed` fits them all, as one global array.
 """
 
 import contextlib
+import mmap
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
@@ -34,23 +34,15 @@ def initialize_distributed(
     """Connects this process to the others (``jax.distributed.initialize``), once; call it before any JAX work.
 
     Args:
-      coordinator_address, num_processes, process_id: ``"host:port"`` where process 0 listens, how many
-        processes take part and this one's index; all three, or none for JAX to find them in the
-        environment (Slurm, Open MPI, Kubernetes, Cloud TPU).
-      initialization_timeout: seconds to wait for all processes to connect.
-      heartbeat_timeout: seconds after which a silent peer counts as dead and the others stop.
+      coordinator_address, num_processes, process_id: ``"host:port"`` of process 0, the number of processes
+        and this one's index; JAX finds those not given on Slurm, Open MPI, Kubernetes and Cloud TPU.
+      initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
     """
-    if jax.distributed.is_initialized():
-        return
-    address = (coordinator_address, num_processes, process_id)
-    if len({v is None for v in address}) > 1:
-        raise ValueError(
-            "initialize_distributed: give all of coordinator_address, num_processes and process_id, "
-            "or none of them (to detect the cluster from the environment)"
+    if not jax.distributed.is_initialized():
+        address = (coordinator_address, num_processes, process_id)
+        jax.distributed.initialize(
+            *address, initialization_timeout=initialization_timeout, heartbeat_timeout_seconds=heartbeat_timeout
         )
-    jax.distributed.initialize(
-        *address, initialization_timeout=initialization_timeout, heartbeat_timeout_seconds=heartbeat_timeout
-    )
 
 
 def gather(value: Any) -> np.ndarray:
@@ -61,20 +53,16 @@ def gather(value: Any) -> np.ndarray:
 
 @contextlib.contextmanager
 def raise_everywhere(fn: str) -> Iterator[None]:
-    """A ``TypeError`` or ``ValueError`` of the block raised here, and one naming this process on the others.
-
-    One process that raised alone would leave the others waiting for it.
-    """
-    error = None
+    """A ``TypeError`` or ``ValueError`` in the block raised here, and one naming this process on the others
+    (which would otherwise wait for it)."""
     try:
         yield
-    except (TypeError, ValueError) as e:
-        error = e
-    failed = gather(error is not None)
-    if error is not None:
-        raise error
-    if failed.any():
-        raise ValueError(f"{fn}: process(es) {np.flatnonzero(failed).tolist()} failed; see the error there")
+    except (TypeError, ValueError):
+        gather(True)
+        raise
+    failed = np.flatnonzero(gather(False)).tolist()
+    if failed:
+        raise ValueError(f"{fn}: process(es) {failed} failed; see the error there")
 
 
 def fit_distributed(
@@ -90,21 +78,18 @@ def fit_distributed(
 ) -> FitResult:
     """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own.
 
-    Every process passes the same ``params`` and options. Row counts may differ (a process may have
-    none). In one process this is ``jaxlr.fit(..., devices=len(jax.devices()))``.
-
     Args:
-      params: the initial :class:`Params`, the same on every process.
-      x_local: this process's rows, ``(n_p,)`` or ``(n_p, d)``; ``y_local``: its targets, ``(n_p,)``.
-      learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit` (``"auto"``: L over all rows).
+      params, learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit`, the same on every
+        process (``"auto"``: L over all rows).
+      x_local, y_local: this process's rows, ``(n_p,)`` or ``(n_p, d)``, and targets ``(n_p,)``; may be empty.
 
     Returns:
       A :class:`FitResult` replicated on every device, so each process can read it.
 
     Examples:
       >>> import numpy as np, jaxlr
-      >>> x = np.array([1.0, 2.0, 3.0, 4.0]); y = 2 * x  # this process's rows
-      >>> result = jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=100)
+      >>> x = np.array([1.0, 2.0, 3.0, 4.0])  # this process's rows
+      >>> result = jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01, n_iters=100)
       >>> print(f"w = {float(result.params.w):.3f}")
       w = 2.000
     """
@@ -129,8 +114,6 @@ def fit_distributed(
     if len(set(sizes)) > 1:
         dtypes = ", ".join(f"process {p}: float{8 * size}" for p, size in enumerate(sizes))
         raise ValueError(f"{fn}: the processes' rows have different dtypes after promotion ({dtypes})")
-    if counts.sum() == 0:
-        raise ValueError(f"{fn}: the data is empty: no process has any rows")
     # each process's devices contiguous in the mesh, as its rows are in the data
     mesh = Mesh(np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
     x, y, weights = global_rows(mesh, counts, x.astype(dtype), y.astype(dtype), None)
@@ -140,7 +123,7 @@ def fit_distributed(
 
 
 class CsvRows(NamedTuple):
-    """What :func:`read_csv_rows` returns: this process's ``x`` ``(n_p, d)``, ``y`` ``(n_p,)``, feature names."""
+    """What :func:`read_csv_rows` returns: this process's rows, ``x`` ``(n_p, d)`` and ``y`` ``(n_p,)``."""
 
     x: np.ndarray
     y: np.ndarray
@@ -161,18 +144,13 @@ def read_csv_rows(
 ) -> CsvRows:
     """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
 
-    One shared file is cut after the header into ``process_count`` equal byte ranges; a process parses
-    the lines that *begin* in its range, so every line is read once, in file order. A ``path`` with
-    ``{process_index}`` in it names one whole file per process.
+    The file is cut after the header into ``process_count`` equal byte ranges; a process parses the lines
+    that *begin* in its range, so every line is read once, in file order. A ``path`` with
+    ``{process_index}`` in it names one whole file per process instead.
 
     Args:
-      path: the CSV file: a header line of column names, then one line of numbers per sample.
-      target, features: the column to predict, and the input columns (``None``: every other column).
+      path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.
       process_index, process_count: this process's share, ``0 <= process_index < process_count``.
-      sep, encoding, dropna: as :func:`jaxlr.load_csv` (``dropped`` counts this share's dropped rows).
-
-    Raises:
-      DataError: as :func:`jaxlr.load_csv`; a row or line number counts from the start of this share.
 
     Examples:
       >>> import pathlib, tempfile, jaxlr
@@ -205,32 +183,19 @@ def read_csv_rows(
         raise DataError(f"{fn}: the target {target!r} is also listed as a feature")
     if not features:
         raise DataError(f"{fn}: no feature columns: {path} has only {columns}")
-    if one_file:
-        source, header = _share(source, header.skip, process_index, process_count), header._replace(skip=0)
-        if source is None:
-            return CsvRows(np.zeros((0, len(features))), np.zeros(0), features)
+    if one_file:  # this process's lines: those that begin in its range of the bytes after the header
+        if source.path is None or path.endswith((".gz", ".bz2", ".zst", ".lz4")):
+            raise DataError(
+                f"{fn}: {source.label} cannot be split into byte ranges (compressed, or standard input); "
+                "give one file per process, path-{process_index}.csv"
+            )
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as body:
+            start = 0
+            for _ in range(header.skip):
+                start = body.find(b"\n", start) + 1 or len(body)
+            cuts = [start + (len(body) - start) * i // process_count for i in (process_index, process_index + 1)]
+            begin, stop = (body.find(b"\n", cut - 1) + 1 or len(body) for cut in cuts)  # the next line starts
+            source = CsvSource(f"{path} (the share from byte {begin})", None, body[begin:stop])
+        header = header._replace(skip=0)
     values, dropped = parse(source, header, (*features, target), encoding=encoding, dropna=dropna, allow_empty=True)
     return CsvRows(values[:, :-1], values[:, -1], features, dropped)
-
-
-def _share(source: CsvSource, skip: int, index: int, count: int) -> CsvSource | None:
-    """The bytes of the lines that begin in share ``index`` of ``count`` of the body after ``skip`` lines."""
-    if source.path is None or source.path.endswith((".gz", ".bz2", ".zst", ".lz4")):
-        raise DataError(
-            f"read_csv_rows: {source.label} cannot be split into byte ranges (compressed, or standard input); "
-            "give one file per process, path-{process_index}.csv"
-        )
-    with open(source.path, "rb") as file:
-        for _ in range(skip):
-            file.readline()
-        start, end = file.tell(), file.seek(0, os.SEEK_END)
-        bounds = []
-        for share in (index, index + 1):
-            bounds.append(start + (end - start) * share // count)
-            if start < bounds[-1] < end:
-                file.seek(bounds[-1] - 1)
-                file.readline()  # the rest of the line that began before (or just its newline)
-                bounds[-1] = file.tell()
-        file.seek(bounds[0])
-        data = file.read(bounds[1] - bounds[0])
-    return CsvSource(f"{source.label} (the share from byte {bounds[0]})", None, data) if data.strip() else None

@@ -1,13 +1,12 @@
-"""Data parallelism: the rows split across devices, the parameters replicated, no communication code.
+"""Data parallelism: with the rows split across devices, ``jax.jit`` partitions the single-device fit.
 
-With ``x`` and ``y`` sharded by rows, ``jax.jit`` partitions the single-device fit: each device reduces
-its own rows and XLA all-reduces a step's sums. Rows are padded with zeros to a multiple of the device
-count, with sample weight 0. ``Explicit`` mesh axes would need an output sharding for every product over
-the rows (the gram path's ``Xᵀ X``), so the fit sees the same devices with ``Auto`` axes.
+Rows are padded with zeros to a multiple of the device count, with sample weight 0. ``Explicit`` mesh axes
+would need an output sharding for every product over the rows (the gram path's ``Xᵀ X``), so the fit sees
+the same devices with ``Auto`` axes.
 """
 
-import contextlib
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, NamedTuple
 
 import jax
@@ -26,18 +25,16 @@ class Rows(NamedTuple):
     home: Mesh | None
 
 
-def on_rows_of(
-    fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any
-) -> contextlib.AbstractContextManager[Rows]:
+def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> AbstractContextManager[Rows]:
     """The rows split over ``devices``/``mesh``, or left where they are, on ``Auto`` axes for the fit."""
     if devices is None and mesh is None:
         sharded = any(isinstance(getattr(v, "sharding", None), NamedSharding) for v in (x, y))
         if not sharded and (jax.sharding.get_abstract_mesh().empty or is_traced(x, y)):
-            return contextlib.nullcontext(Rows(x, y, weights, None))
+            return nullcontext(Rows(x, y, weights, None))
     return _split_rows(fn, x, y, weights, devices, mesh)
 
 
-@contextlib.contextmanager
+@contextmanager
 def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
@@ -45,13 +42,13 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
     home = next((m for m in meshes if isinstance(m, Mesh) and AxisType.Explicit in m.axis_types), None)
     if devices is not None or mesh is not None:
         mesh = row_mesh(fn, devices, mesh)
-        x_host, y_host, w_host = (_host_rows(v) for v in (x, y, weights))
-        n = len(x_host) if x_host is not None and x_host.ndim in (1, 2) else 0
-        others = [y_host] if weights is None else [y_host, w_host]
-        if n and all(h is not None and h.shape == (n,) for h in others):  # else left for the fit's validation
-            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
+        x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
+        rows = [a for a in (y_host, w_host) if a is not None]
+        n = len(x_host) if x_host.ndim in (1, 2) else 0
+        if n and all(a.dtype.kind in "fiu" for a in [x_host, *rows]) and all(a.shape == (n,) for a in rows):
+            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)  # else left for the fit's validation
     x, y, weights = (
-        jax.device_put(v, v.sharding.update(mesh=_auto(v.sharding.mesh)))
+        jax.device_put(v, v.sharding.update(mesh=Mesh(v.sharding.mesh.devices, v.sharding.mesh.axis_names)))
         if isinstance(getattr(v, "sharding", None), NamedSharding)
         else v
         for v in (x, y, weights)
@@ -60,13 +57,10 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
         yield Rows(x, y, weights, home)
 
 
-def _auto(mesh: Any) -> Any:
-    return mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names))
-
-
-def auto_context() -> contextlib.AbstractContextManager:
+def auto_context() -> AbstractContextManager:
     """The ``jax.set_mesh`` context's mesh (if any) with ``Auto`` axes, to agree with the fit's inputs."""
-    return jax.sharding.use_abstract_mesh(_auto(jax.sharding.get_abstract_mesh()))
+    mesh = jax.sharding.get_abstract_mesh()
+    return jax.sharding.use_abstract_mesh(mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names)))
 
 
 def restore_axes(tree: Any, home: Mesh | None) -> Any:
@@ -98,14 +92,6 @@ def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
     elif len(set(devices)) != len(devices):
         raise ValueError(f"{fn}: devices lists the same device more than once: {list(devices)}")
     return Mesh(np.array(devices), ("data",))
-
-
-def _host_rows(value: Any) -> np.ndarray | None:
-    """``value`` (as ``as_input`` returns it) as a host array of numbers, or ``None`` (validation reports it)."""
-    if isinstance(value, jax.Array) and not value.is_fully_addressable:
-        return None
-    array = np.asarray(value)
-    return array if array.dtype.kind in "fiu" else None
 
 
 def global_rows(mesh: Mesh, counts: Any, x: Any, y: Any, weights: Any) -> Any:
