@@ -1,8 +1,6 @@
 """``jaxlr fit DATA.csv --target y --distributed``: connecting the processes and reading their rows.
 
-Every process runs the same command and reads only its share of the CSV for one :func:`jaxlr.fit_distributed`,
-which :mod:`jaxlr._cli_fit` reports. Exit codes: 0 for a fit; 1 when training diverged or the processes could
-not work together; 2 for bad input, on every process alike.
+Exit codes: 0 for a fit; 1 when training diverged or the processes could not work together; 2 for bad input.
 """
 
 import argparse
@@ -25,7 +23,6 @@ ALL_OR_NONE = "give all of --coordinator-address, --num-processes and --process-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--distributed`` and how the processes connect."""
     parser.add_argument("--distributed", action="store_true", help="fit across processes, each reading its rows")
     about = f"{ALL_OR_NONE.capitalize()} (JAX finds them on Slurm, Open MPI, Kubernetes and Cloud TPU)."
     add = parser.add_argument_group("connecting the processes", about).add_argument
@@ -59,7 +56,6 @@ def refusal(args: argparse.Namespace) -> str | None:
         return "--no-intercept cannot be used with --distributed: the distributed fit always has a bias"
     if args.weights is not None:
         return f"--weights {args.weights}: sample weights cannot be used with --distributed"
-    return None
 
 
 def allsum(value) -> np.ndarray:
@@ -74,25 +70,14 @@ def differing_processes(values: np.ndarray) -> list[int]:
 
 
 def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
-    """Connects, reads this process's rows (standardized with every process's statistics if asked) and
-    returns ``fit(problem)``; errors become exit codes 1 and 2."""
+    """Connects, reads this process's rows and returns ``fit(problem)``; errors become exit codes 1 and 2."""
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     try:
-        try:
-            connection = (getattr(args, name) for name in CONNECTION)
-            initialize_distributed(
-                *connection, initialization_timeout=args.init_timeout, heartbeat_timeout=args.heartbeat_timeout
-            )
-        except ValueError as e:
-            if args.coordinator_address is not None:
-                raise
-            return fail(
-                PROG,
-                f"jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
-                f"in the environment ({str(e).rstrip('.')}); "
-                "elsewhere give --coordinator-address, --num-processes and --process-id",
-            )
+        connection = (getattr(args, name) for name in CONNECTION)
+        initialize_distributed(
+            *connection, initialization_timeout=args.init_timeout, heartbeat_timeout=args.heartbeat_timeout
+        )
         with raise_everywhere("read_csv_rows"):
             share = {"process_index": jax.process_index(), "process_count": jax.process_count()}
             options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
@@ -104,20 +89,25 @@ def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
         if n == 0:
             raise DataError(f"{args.data} has no data rows")
         x, scaling = rows.x, None
-        if args.standardize:  # each feature's mean and std over all rows: two all-reduces of d numbers
+        if args.standardize:  # each feature's mean and std over every process's rows
             mean = allsum(rows.x.sum(axis=0)) / n
             scaling = Standardization(mean, np.sqrt(allsum(((rows.x - mean) ** 2).sum(axis=0)) / n))
             for name, m, s in zip(rows.features, *scaling, strict=True):
                 if not s > 1e-12 * max(1.0, abs(m)):  # as jaxlr.standardize
-                    raise DataError(
-                        f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized; "
-                        "leave it out of the features"
-                    )
+                    reason = f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized"
+                    raise DataError(f"{reason}; leave it out of the features")
             x = (rows.x - mean) / scaling.scale
         data = Dataset(rows.x, rows.y, rows.features, args.target, args.data)
         return fit(Problem(data, *as_dtype(x, rows.y, args.dtype), scaling, rows=n))
     except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
-        return fail(PROG, str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: "))
+        message = str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: ")
+        if not jax.distributed.is_initialized() and args.coordinator_address is None:
+            message = (
+                "jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
+                f"in the environment ({message.rstrip('.')}); "
+                "elsewhere give --coordinator-address, --num-processes and --process-id"
+            )
+        return fail(PROG, message)
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
         lines = str(e).strip().splitlines()
         print(f"{PROG}: error: {type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)

@@ -46,15 +46,13 @@ def initialize_distributed(
 
 
 def gather(value: Any) -> np.ndarray:
-    """Every process's ``value`` (of the same shape everywhere), stacked in process order."""
-    value = np.asarray(value)
-    return np.asarray(multihost_utils.process_allgather(value)).reshape(-1, *value.shape)
+    """Every process's ``value`` (an array of the same shape everywhere), stacked in process order."""
+    return np.asarray(multihost_utils.process_allgather(np.asarray(value)))
 
 
 @contextlib.contextmanager
 def raise_everywhere(fn: str) -> Iterator[None]:
-    """A ``TypeError`` or ``ValueError`` in the block raised here, and one naming this process on the others
-    (which would otherwise wait for it)."""
+    """A ``TypeError``/``ValueError`` in the block raised here, and one naming this process on the others."""
     try:
         yield
     except (TypeError, ValueError):
@@ -79,41 +77,35 @@ def fit_distributed(
     """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own.
 
     Args:
-      params, learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit`, the same on every
-        process (``"auto"``: L over all rows).
-      x_local, y_local: this process's rows, ``(n_p,)`` or ``(n_p, d)``, and targets ``(n_p,)``; may be empty.
+      params, learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit`, the same everywhere.
+      x_local, y_local: this process's rows ``(n_p,)`` or ``(n_p, d)`` and targets ``(n_p,)``; may be empty.
 
     Returns:
-      A :class:`FitResult` replicated on every device, so each process can read it.
+      A :class:`FitResult` replicated on every device; ``"auto"`` is 1/L over all rows.
 
     Examples:
       >>> import numpy as np, jaxlr
       >>> x = np.array([1.0, 2.0, 3.0, 4.0])  # this process's rows
-      >>> result = jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01, n_iters=100)
-      >>> print(f"w = {float(result.params.w):.3f}")
-      w = 2.000
+      >>> print(jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
+      2.0
     """
     fn = "fit_distributed"
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
     with raise_everywhere(fn):
         x, y = np.asarray(as_input(fn, "x_local", x_local)), np.asarray(as_input(fn, "y_local", y_local))
-        check_dtype(fn, "x_local", x)
-        check_dtype(fn, "y_local", y)
-        if x.ndim not in (1, 2):
-            raise ValueError(f"{fn}: x_local must have shape (n,) or (n, d), got shape {x.shape}")
-        if y.ndim != 1:
-            raise ValueError(f"{fn}: y_local must have shape (n,), got shape {y.shape}")
+        for name, value, ranks, shapes in (("x_local", x, (1, 2), "(n,) or (n, d)"), ("y_local", y, (1,), "(n,)")):
+            check_dtype(fn, name, value)
+            if value.ndim not in ranks:
+                raise ValueError(f"{fn}: {name} must have shape {shapes}, got shape {value.shape}")
         if len(x) != len(y):
             raise ValueError(f"{fn}: x_local and y_local must have the same number of rows; got {len(x)} and {len(y)}")
         dtype = jax.dtypes.canonicalize_dtype(np.result_type(x.dtype, y.dtype, np.float32))
     counts, widths, sizes = gather([len(x), x.shape[1] if x.ndim == 2 else -1, dtype.itemsize]).T
-    if len(set(widths)) > 1:
-        shapes = ", ".join(f"process {p}: {f'(n, {d})' if d >= 0 else '(n,)'}" for p, d in enumerate(widths))
-        raise ValueError(f"{fn}: the processes' x have different shapes ({shapes})")
-    if len(set(sizes)) > 1:
-        dtypes = ", ".join(f"process {p}: float{8 * size}" for p, size in enumerate(sizes))
-        raise ValueError(f"{fn}: the processes' rows have different dtypes after promotion ({dtypes})")
+    kinds = [f"{f'(n, {d})' if d >= 0 else '(n,)'} float{8 * size}" for d, size in zip(widths, sizes, strict=True)]
+    if len(set(kinds)) > 1:
+        listed = ", ".join(f"process {p}: {kind}" for p, kind in enumerate(kinds))
+        raise ValueError(f"{fn}: the processes' x have different shapes or dtypes after promotion ({listed})")
     # each process's devices contiguous in the mesh, as its rows are in the data
     mesh = Mesh(np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
     x, y, weights = global_rows(mesh, counts, x.astype(dtype), y.astype(dtype), None)
@@ -128,7 +120,7 @@ class CsvRows(NamedTuple):
     x: np.ndarray
     y: np.ndarray
     features: tuple[str, ...]
-    dropped: int = 0  # rows of this share that ``dropna`` dropped for a missing cell
+    dropped: int  # rows of this share that ``dropna`` dropped for a missing cell
 
 
 def read_csv_rows(
@@ -144,9 +136,8 @@ def read_csv_rows(
 ) -> CsvRows:
     """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
 
-    The file is cut after the header into ``process_count`` equal byte ranges; a process parses the lines
-    that *begin* in its range, so every line is read once, in file order. A ``path`` with
-    ``{process_index}`` in it names one whole file per process instead.
+    The bytes after the header are cut into ``process_count`` equal ranges, and a process parses the lines
+    that *begin* in its own; a ``path`` with ``{process_index}`` in it names one whole file per process instead.
 
     Args:
       path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.
@@ -162,9 +153,8 @@ def read_csv_rows(
     fn = "read_csv_rows"
     if not 0 <= process_index < process_count:
         raise ValueError(f"{fn}: need 0 <= process_index < process_count, got {process_index} and {process_count}")
-    path = os.fspath(path)
-    one_file = "{process_index}" not in path
-    path = path.replace("{process_index}", str(process_index))
+    one_file = "{process_index}" not in os.fspath(path)
+    path = os.fspath(path).replace("{process_index}", str(process_index))
     source = csv_source(path)
     try:
         header = read_header(source, sep, encoding)
@@ -190,9 +180,7 @@ def read_csv_rows(
                 "give one file per process, path-{process_index}.csv"
             )
         with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as body:
-            start = 0
-            for _ in range(header.skip):
-                start = body.find(b"\n", start) + 1 or len(body)
+            start = sum(len(file.readline()) for _ in range(header.skip))  # where the rows begin
             cuts = [start + (len(body) - start) * i // process_count for i in (process_index, process_index + 1)]
             begin, stop = (body.find(b"\n", cut - 1) + 1 or len(body) for cut in cuts)  # the next line starts
             source = CsvSource(f"{path} (the share from byte {begin})", None, body[begin:stop])

@@ -1,13 +1,13 @@
 """Data parallelism: with the rows split across devices, ``jax.jit`` partitions the single-device fit.
 
-Rows are padded with zeros to a multiple of the device count, with sample weight 0. ``Explicit`` mesh axes
-would need an output sharding for every product over the rows (the gram path's ``Xᵀ X``), so the fit sees
-the same devices with ``Auto`` axes.
+Rows are padded to equal blocks, with sample weight 0. ``Explicit`` mesh axes would need an output sharding
+for every product over the rows (the gram path's ``Xᵀ X``), so the fit sees their devices with ``Auto`` axes.
 """
 
+import collections
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
@@ -15,14 +15,8 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlr._validate import is_traced
 
-
-class Rows(NamedTuple):
-    """The data as the fit's core gets it, and the caller's ``Explicit`` mesh to return the results to."""
-
-    x: Any
-    y: Any
-    weights: Any
-    home: Mesh | None
+# The data as the fit's core gets it, and the caller's ``Explicit`` mesh (or None) to return the results to.
+Rows = collections.namedtuple("Rows", "x y weights home")
 
 
 def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> AbstractContextManager[Rows]:
@@ -43,13 +37,12 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
     if devices is not None or mesh is not None:
         mesh = row_mesh(fn, devices, mesh)
         x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
-        rows = [a for a in (y_host, w_host) if a is not None]
         n = len(x_host) if x_host.ndim in (1, 2) else 0
-        if n and all(a.dtype.kind in "fiu" for a in [x_host, *rows]) and all(a.shape == (n,) for a in rows):
-            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)  # else left for the fit's validation
+        if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
+            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
     x, y, weights = (
-        jax.device_put(v, v.sharding.update(mesh=Mesh(v.sharding.mesh.devices, v.sharding.mesh.axis_names)))
-        if isinstance(getattr(v, "sharding", None), NamedSharding)
+        jax.device_put(v, s.update(mesh=s.mesh.update(axis_types=(AxisType.Auto,) * len(s.mesh.axis_names))))
+        if isinstance(s := getattr(v, "sharding", None), NamedSharding)
         else v
         for v in (x, y, weights)
     )
@@ -95,10 +88,8 @@ def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
 
 
 def global_rows(mesh: Mesh, counts: Any, x: Any, y: Any, weights: Any) -> Any:
-    """This process's rows as its part of global arrays split by rows over ``mesh``, given every process's
-    row count. Each device receives only its rows; each block is padded with zero rows of sample weight 0."""
-    per_block = len(mesh.local_devices)
-    block = -(-int(max(counts)) // per_block) * per_block
+    """This process's rows, padded to the longest of ``counts`` with rows of weight 0, as global arrays."""
+    block = -(-int(max(counts)) // len(mesh.local_devices)) * len(mesh.local_devices)
     if weights is None and block * len(counts) != sum(counts):
         weights = np.ones(len(x), np.float32)
     padded = jax.tree.map(lambda a: np.pad(a, [(0, block - len(a))] + [(0, 0)] * (a.ndim - 1)), (x, y, weights))
