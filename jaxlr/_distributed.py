@@ -182,7 +182,7 @@ def read_csv_rows(
         with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as body:
             start = sum(len(file.readline()) for _ in range(header.skip))  # where the rows begin
             cuts = [start + (len(body) - start) * i // process_count for i in (process_index, process_index + 1)]
-            begin, stop = (body.find(b"\n", cut - 1) + 1 or len(body) for cut in cuts)  # the next line starts
+            begin, stop = (body.find(b"\n", cut - 1) + 1 or len(body) for cut in cuts)  # at the next line start
             source = CsvSource(f"{path} (the share from byte {begin})", None, body[begin:stop])
         header = header._replace(skip=0)
     values, dropped = parse(source, header, (*features, target), encoding=encoding, dropna=dropna, allow_empty=True)
