@@ -78,7 +78,7 @@ def _mse(problem: Problem, weights: np.ndarray, bias: float | None) -> float:
     return float(np.average(squares, weights=problem.data.weights))
 
 
-def _train(args: argparse.Namespace, problem: Problem, intercept: bool, weight) -> jaxlr.FitResult | None:
+def _train(args: argparse.Namespace, problem: Problem, intercept: bool, objective) -> jaxlr.FitResult | None:
     """The fit, with its learning-rate warnings; ``None``, after saying why, when training diverged."""
     x = problem.x
     history = "loss" if args.plot and args.history == "none" else args.history
@@ -91,9 +91,7 @@ def _train(args: argparse.Namespace, problem: Problem, intercept: bool, weight) 
     if args.lr != "auto" and not args.distributed:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", jaxlr.DivergenceWarning)
-            jaxlr.warn_if_unstable(
-                x, args.lr, bias=intercept, optimizer=args.optimizer, sample_weight=weight, l2=args.l2
-            )
+            jaxlr.warn_if_unstable(x, args.lr, bias=intercept, optimizer=args.optimizer, **objective)
         for warning in caught:
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     elif args.optimizer == "adam" and not args.distributed:
@@ -107,9 +105,7 @@ def _train(args: argparse.Namespace, problem: Problem, intercept: bool, weight) 
             result = jaxlr.fit_distributed(params, x, problem.y, **options)
         else:
             progress = not args.quiet and stderr_is_terminal()
-            result = jaxlr.fit(
-                params, x, problem.y, **options, progress=progress, tol=args.tol, sample_weight=weight, l2=args.l2
-            )
+            result = jaxlr.fit(params, x, problem.y, **options, progress=progress, tol=args.tol, **objective)
     if not result.diverged and all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.params)):
         return result
     warned = [str(w.message) for w in caught if issubclass(w.category, jaxlr.DivergenceWarning)]
@@ -123,9 +119,10 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     """Trains, then prints and writes the result: ``jaxlr fit``'s one report, with or without ``--distributed``."""
     data, scaling = problem.data, problem.standardization
     weight = None if data.weights is None else jnp.asarray(data.weights, problem.x.dtype)
+    objective = {"sample_weight": weight, "l2": args.l2}  # the loss's sample weights and ridge penalty
     if jax.process_index() == 0:
         print(describe(problem, args, intercept=intercept), flush=True)
-    result = _train(args, problem, intercept, weight)
+    result = _train(args, problem, intercept, objective)
     if result is None:
         return 1
     trained = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), result.params)
@@ -166,7 +163,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         print(_summary_table(names, values, final_loss, lr_text))
         record["distributed"] = {"processes": jax.process_count(), "devices": jax.device_count(), "rows": problem.rows}
     else:
-        converged = _check(args, problem, intercept, result, weight, (names, values, final_loss, lr_text), record)
+        converged = _check(args, problem, intercept, result, objective, (names, values, final_loss, lr_text), record)
     model = _model_file.model_from_fit(data.feature_names, data.target_name, trained, scaling, args.dtype)
     labels = {"feature_names": data.feature_names, "target_name": data.target_name, "loss": result.history.loss}
     write_outputs(
@@ -177,7 +174,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     return 0 if converged else 3
 
 
-def _check(args: argparse.Namespace, problem: Problem, intercept: bool, result, weight, summary, record) -> bool:
+def _check(args: argparse.Namespace, problem: Problem, intercept: bool, result, objective, summary, record) -> bool:
     """Prints the comparison with float64 least squares, κ, the verdict and the statistics; adds them to ``record``."""
     data, x, scaling, d = problem.data, problem.x, problem.standardization, problem.x.shape[1]
     names, values, final_loss, lr_text = summary
@@ -192,7 +189,7 @@ def _check(args: argparse.Namespace, problem: Problem, intercept: bool, result, 
         met = "met" if bool(result.converged) else "not met"
         print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
     # One eigendecomposition for both κ and L (the convergence rule needs both): slow for wide designs.
-    eigenvalues = _curvature.hessian_eigenvalues(x, bias=intercept, sample_weight=weight)
+    eigenvalues = _curvature.hessian_eigenvalues(x, bias=intercept, sample_weight=objective["sample_weight"])
     kappa = float(_curvature.condition_from_eigenvalues(eigenvalues))
     print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
     verdict = judge(
@@ -215,9 +212,7 @@ def _check(args: argparse.Namespace, problem: Problem, intercept: bool, result, 
     print(f"coefficients against least squares: {errors}: {outcome}")
     exact_params = jax.tree.map(lambda leaf: jnp.asarray(leaf, x.dtype), jaxlr.Params(exact.weights, exact.bias))
     design = jnp.asarray(data.x, x.dtype)
-    stats = jaxlr.regression_stats(
-        design, problem.y, exact_params, intercept=intercept, sample_weight=weight, l2=args.l2
-    )
+    stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
     print(_statistics_table(names, stats, converged=verdict.converged))
     if not verdict.converged:
         print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
