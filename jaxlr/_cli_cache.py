@@ -11,10 +11,7 @@ import jax
 
 
 def enable_compilation_cache() -> Path | None:
-    """Caches every compiled program (the lesson's compile in well under JAX's 1 s threshold).
-
-    Call it before the first compilation; returns the directory used, or ``None`` for none.
-    """
+    """Caches all programs compiled from now on, even quick ones like the lesson's; returns the directory, or None."""
     configured = jax.config.jax_compilation_cache_dir  # pyright: ignore[reportAttributeAccessIssue]  # set at runtime
     if configured:
         return Path(configured)

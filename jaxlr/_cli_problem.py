@@ -117,10 +117,7 @@ def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem:
-    """Loads and prepares the data the arguments name; raises ``DataError``.
-
-    Without an ``intercept``, ``--standardize`` scales the features without centring them.
-    """
+    """Loads and prepares the data the arguments name; without an ``intercept``, ``--standardize`` does not centre."""
     if (args.data is None) == (args.dataset is None):
         raise DataError("give either a CSV file or --dataset NAME (not both)")
     if args.dataset is None and args.target is None:
