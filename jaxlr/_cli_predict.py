@@ -5,74 +5,53 @@ printed (on stderr when the predictions go to stdout). Exit codes: 0, or 2 for b
 """
 
 import argparse
-import os
 
+import jax
 import numpy as np
 
-from jaxlr._cli_problem import fail
+from jaxlr._cli_problem import check_outputs, output_errors
 from jaxlr._csv import DataError, csv_source, parse, read_header
-from jaxlr._io import STDOUT, atomic_write, output_problem
-from jaxlr._model_file import Model, load_model
+from jaxlr._io import STDOUT, atomic_write
+from jaxlr._model_file import load_model
 
 PROG = "jaxlr predict"
 HELP = "predict with a model file that jaxlr fit --save-model wrote"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL.json", help="a model file written by jaxlr fit --save-model")
-    parser.add_argument("data", metavar="DATA.csv", help="a CSV file with a header row naming the model's features")
-    parser.add_argument(
-        "--out", metavar="PRED.csv", default=STDOUT, help="where to write the predictions (default: -, stdout)"
-    )
-    parser.add_argument(
-        "--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)"
-    )
-    parser.add_argument("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+    add = parser.add_argument
+    add("model", metavar="MODEL.json", help="a model file written by jaxlr fit --save-model")
+    add("data", metavar="DATA.csv", help="a CSV file with a header row naming the model's features")
+    add("--out", metavar="PRED.csv", default=STDOUT, help="where to write the predictions (default: -, stdout)")
+    add("--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)")
+    add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
 
 
-def _features(model: Model, model_path: str, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray | None]:
-    """The model's feature columns of the CSV, in the model's order, and its target column if it has one."""
+def run(args: argparse.Namespace) -> int:
+    check_outputs(args)
+    model = load_model(args.model)
+    if model.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # the model computes in float64
     source = csv_source(args.data)
     header = read_header(source, args.sep, args.encoding)
     missing = [name for name in model.features if name not in header.names]
     if missing:
         raise DataError(
-            f"{source.label} has no column {missing[0]!r}, a feature of the model {model_path} (its features: "
+            f"{source.label} has no column {missing[0]!r}, a feature of the model {args.model} (its features: "
             f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"
         )
     target = () if model.target is None or model.target not in header.names else (model.target,)
     values, _ = parse(source, header, (*model.features, *target), encoding=args.encoding)
     d = len(model.features)
-    return values[:, :d], values[:, d] if target else None
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        problem = output_problem(args.out)
-        if problem is not None:
-            raise DataError(f"--out {args.out}: {problem}")
-        model = load_model(args.model)
-        if model.dtype == "float64":
-            import jax
-
-            jax.config.update("jax_enable_x64", True)  # the model computes in float64
-        x, y = _features(model, args.model, args)
-    except DataError as e:
-        return fail(PROG, str(e))
-    predictions = np.asarray(model.predict(x))
+    predictions = np.asarray(model.predict(values[:, :d]))
     text = "\n".join([model.target or "prediction", *map(str, predictions)]) + "\n"  # str(): shortest round trip
-    try:
-        with atomic_write(args.out) as f:
-            f.write(text)
-    except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
-        raise
-    except OSError as e:
-        return fail(PROG, f"cannot write the output: {e}")
+    with output_errors(), atomic_write(args.out) as f:
+        f.write(text)
     if args.out != STDOUT:
-        print(f"wrote {len(predictions)} predictions to {os.fspath(args.out)}")
-    if y is not None:
-        mse = float(np.mean((predictions.astype(np.float64) - y) ** 2))
-        variance = float(np.var(y))
+        print(f"wrote {len(predictions)} predictions to {args.out}")
+    if target:
+        y = values[:, d]
+        mse, variance = float(np.mean((predictions.astype(np.float64) - y) ** 2)), float(np.var(y))
         r2 = 1.0 - mse / variance if variance > 0 else float("nan")
         print(f"against {model.target!r} in {args.data}: MSE {mse:.8g}, R² {r2:.6g} ({len(y)} rows)")
     return 0

@@ -1,32 +1,33 @@
-"""What ``jaxlr fit`` and ``jaxlr sweep`` share: where the data comes from and how it is prepared."""
+"""What ``jaxlr fit``, ``sweep`` and ``predict`` share: the data options, loading and preparing the data,
+and the output files (checked before any work, written atomically, ``-`` for standard output)."""
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlr import _datasets, _io
 from jaxlr._cli_util import positive_int
 from jaxlr._csv import DataError
-from jaxlr._datasets import DATASETS, Dataset, Standardization, WeightsError, load_csv, load_dataset, standardize
 from jaxlr._fit import OPTIMIZERS
-from jaxlr._io import STDOUT, output_problem
 from jaxlr._progress import stderr_is_terminal
 
-DTYPES = ("float32", "float64")
-OUTPUTS = ("json", "plot", "save_model")
+OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an output file
 
 
 class Problem(NamedTuple):
     """A regression problem ready to train on."""
 
-    data: Dataset  # as loaded (with --distributed, this process's rows), original units, float64
+    data: _datasets.Dataset  # as loaded (with --distributed, this process's rows), original units, float64
     x: jax.Array | np.ndarray  # (n, d) training features in the chosen dtype, standardized if asked
     y: jax.Array | np.ndarray  # (n,) in the chosen dtype
-    standardization: Standardization | None
+    standardization: _datasets.Standardization | None
     rows: int | None = None  # with --distributed, the number of rows of all processes together
 
 
@@ -45,15 +46,14 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int
     add("--sep", help="the CSV separator (default: detected from the header line)")
     add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
     add("--dropna", action="store_true", help="drop the rows with a missing cell (empty, NA, NULL) and say how many")
-    add(
-        "--dataset", choices=sorted(DATASETS), help="a built-in dataset instead of a file (diabetes needs scikit-learn)"
-    )
+    datasets = sorted(_datasets.DATASETS)
+    add("--dataset", choices=datasets, help="a built-in dataset instead of a file (diabetes needs scikit-learn)")
     add("--target", help="the column to predict (required with a file)")
     add("--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)")
     add("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
     add("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
     add("--standardize", action="store_true", help="train on features scaled to mean 0, standard deviation 1")
-    add("--dtype", choices=DTYPES, default="float32", help="precision (%(default)s)")
+    add("--dtype", choices=("float32", "float64"), default="float32", help="precision (%(default)s)")
     add("--json", metavar="OUT.json", help="write the result as JSON")
     add("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
     add("--quiet", action="store_true", help="no progress bar")
@@ -66,16 +66,16 @@ def fail(prog: str, message: str) -> int:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuses, before any training, outputs that could not be written; raises ``DataError``."""
+    """Refuses, before any work, outputs that could not be written; raises ``DataError``."""
     given = {f"--{o.replace('_', '-')}": getattr(args, o) for o in OUTPUTS if getattr(args, o, None) is not None}
-    on_stdout = [option for option, path in given.items() if path == STDOUT]
+    on_stdout = [option for option, path in given.items() if path == _io.STDOUT]
     if len(on_stdout) > 1:
         raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
     for option, path in given.items():
-        problem = output_problem(path)
+        problem = _io.output_problem(path)
         if problem is not None:
             raise DataError(f"{option} {path}: {problem}")
-    if args.plot is not None:
+    if "--plot" in given:
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
         except ImportError:
@@ -84,6 +84,26 @@ def check_outputs(args: argparse.Namespace) -> None:
         formats = FigureCanvasAgg.get_supported_filetypes()
         if suffix not in formats:
             raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
+
+
+@contextlib.contextmanager
+def output_errors() -> Iterator[None]:
+    """Turns a failed write into a ``DataError``; a closed stdout passes (``jaxlr._cli`` ends quietly)."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
+        raise DataError(f"cannot write the output: {e}") from None
+
+
+def write_outputs(*outputs: tuple[str | None, Callable[[str], Any]]) -> None:
+    """Calls ``write(path)`` for each ``(path, write)`` whose path is given, and says so."""
+    with output_errors():
+        for path, write in outputs:
+            if path is not None:
+                write(path)
+                print(f"wrote {path}")
 
 
 def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,48 +116,35 @@ def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def json_numbers(value: Any) -> Any:
-    """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
-    finite = np.isfinite(value)
-    value = np.asarray(value, np.float64).astype(object)
-    value[~finite] = None
-    return value.tolist()
-
-
 def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem:
-    """Loads and prepares the data the arguments name; raises ``DataError``.
-
-    Without an ``intercept``, ``--standardize`` scales the features without centring them.
-    """
+    """Loads and prepares the data the arguments name; without an ``intercept``, ``--standardize`` does not centre."""
     if (args.data is None) == (args.dataset is None):
         raise DataError("give either a CSV file or --dataset NAME (not both)")
-    weights = getattr(args, "weights", None)  # only jaxlr fit has --weights
+    if args.dataset is None and args.target is None:
+        raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
+    chosen = {"target": args.target, "features": args.features, "weights": getattr(args, "weights", None)}
     try:
-        if args.data is None:
-            data = load_dataset(args.dataset, target=args.target, features=args.features, weights=weights)
-        elif args.target is None:
-            raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
+        if args.dataset is not None:
+            data = _datasets.load_dataset(args.dataset, **chosen)
         else:
-            progress = not args.quiet and stderr_is_terminal()
-            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna, "progress": progress}
-            data = load_csv(args.data, target=args.target, features=args.features, weights=weights, **options)
-            if args.dropna:
-                print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
-    except WeightsError as e:
+            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
+            data = _datasets.load_csv(args.data, **chosen, **options, progress=not args.quiet and stderr_is_terminal())
+    except _datasets.WeightsError as e:
         raise DataError(f"--weights {e.column}: {e.reason}") from None
+    if args.dropna and args.dataset is None:
+        print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
     x, standardization = data.x, None
     if args.standardize:
-        x, standardization = standardize(x, data.feature_names, center=intercept)
+        x, standardization = _datasets.standardize(x, data.feature_names, center=intercept)
     x, y = as_dtype(x, data.y, args.dtype)
     return Problem(data, jnp.asarray(x), jnp.asarray(y), standardization)
 
 
 def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = True) -> str:
     """The line that opens a fit's report: the data, the model and how it is trained."""
-    data = problem.data
-    n, d = data.x.shape
+    data, (n, d) = problem.data, problem.data.x.shape
     rows = f"{n} rows"
     if problem.rows is not None:
         processes, devices = jax.process_count(), jax.device_count()

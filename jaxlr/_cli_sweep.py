@@ -10,13 +10,11 @@ import sys
 import jax
 import numpy as np
 
-from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, json_numbers, load_problem
-from jaxlr._csv import DataError
-from jaxlr._curvature import lipschitz_constant
+import jaxlr
+from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, load_problem, write_outputs
+from jaxlr._cli_util import json_numbers
 from jaxlr._io import write_json
 from jaxlr._lr import max_stable_learning_rate
-from jaxlr._sweep import sweep
-from jaxlr._types import Params
 
 PROG = "jaxlr sweep"
 HELP = "fit many learning rates at once (one vmapped, compiled call) and report the best"
@@ -29,7 +27,7 @@ def log_range(text: str) -> np.ndarray:
         start, stop, count = float(start), float(stop), int(count)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT, e.g. 1e-4:3:32, got {text!r}") from None
-    if not (math.isfinite(start) and math.isfinite(stop) and start > 0 and stop > 0):
+    if not (0 < start < math.inf and 0 < stop < math.inf):
         raise argparse.ArgumentTypeError(f"START and STOP must be positive finite numbers, got {text!r}")
     if count < 1 or count > 100_000:
         raise argparse.ArgumentTypeError(f"COUNT must be between 1 and 100000, got {count}")
@@ -46,66 +44,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        check_outputs(args)
-        problem = load_problem(args)
-    except DataError as e:
-        return fail(PROG, str(e))
-    x, y = problem.x, problem.y
+    check_outputs(args)
+    problem = load_problem(args)
+    x, y, data = problem.x, problem.y, problem.data
     print(describe(problem, args))
-    lipschitz = float(lipschitz_constant(x, bias=True))
+    lipschitz = float(jaxlr.lipschitz_constant(x, bias=True))
     bound = max_stable_learning_rate(lipschitz, args.optimizer)
     rates = args.lr if args.lr is not None else np.logspace(math.log10(1e-3 / lipschitz), math.log10(4 / lipschitz), 16)
-    params = Params(jax.numpy.zeros(x.shape[1], x.dtype), jax.numpy.zeros((), x.dtype))
-    result = sweep(params, x, y, learning_rates=rates, n_iters=args.steps, optimizer=args.optimizer)
-    best = result.best_index
+    params = jaxlr.Params(np.zeros(x.shape[1], x.dtype), np.zeros((), x.dtype))
+    result = jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=args.steps, optimizer=args.optimizer)
+    rates, diverged, best = result.learning_rates, result.diverged, result.best_index
     print(f"{'learning rate':>14}  {'final loss':>14}  status")
-    losses = json_numbers(np.where(result.diverged, np.nan, result.final_loss))  # - when printed
-    for i, (rate, loss, at) in enumerate(zip(result.learning_rates, losses, result.diverged_at, strict=True)):
-        status = f"diverged at step {at}" if result.diverged[i] else ("best" if i == best else "")
+    losses = json_numbers(np.where(diverged, np.nan, result.final_loss))  # - when printed
+    for i, (rate, loss, at) in enumerate(zip(rates, losses, result.diverged_at, strict=True)):
+        status = f"diverged at step {at}" if diverged[i] else ("best" if i == best else "")
         print(f"{rate:>14.6g}  {'-' if loss is None else f'{loss:.8g}':>14}  {status}".rstrip())
     rule = "2(1+β)/L" if args.optimizer == "momentum" else "2/L"
     bound_text = "" if bound is None else f"; stability bound {rule} = {bound:.6g}"
-    print(f"L = {lipschitz:.6g}{bound_text}; {int(result.diverged.sum())} of {len(rates)} runs diverged")
+    print(f"L = {lipschitz:.6g}{bound_text}; {int(diverged.sum())} of {len(rates)} runs diverged")
     if best is not None:
         print(f"best learning rate: {result.best_learning_rate:.6g} (final loss {result.final_loss[best]:.8g})")
-    try:
-        if args.json is not None:
-            write_json(
-                args.json,
-                {
-                    "learning_rates": result.learning_rates.tolist(),
-                    "final_loss": losses,
-                    "diverged": result.diverged.tolist(),
-                    "diverged_at": [int(a) if a >= 0 else None for a in result.diverged_at],
-                    "best_learning_rate": result.best_learning_rate,
-                    "best_final_loss": None if best is None else float(result.final_loss[best]),
-                    "lipschitz_constant": lipschitz,
-                    "stable_learning_rate_bound": bound,
-                    "steps": args.steps,
-                    "optimizer": args.optimizer,
-                    "dtype": args.dtype,
-                    "backend": jax.default_backend(),
-                    "target": problem.data.target_name,
-                    "features": list(problem.data.feature_names),
-                    "source": problem.data.source,
-                    "standardized": problem.standardization is not None,
-                },
-            )
-            print(f"wrote {args.json}")
-        if args.plot is not None:
-            from jaxlr._plot import plot_sweep
-
-            plot_sweep(result.learning_rates, result.final_loss, result.diverged, stable_bound=bound, path=args.plot)
-            print(f"wrote {args.plot}")
-    except BrokenPipeError:  # the reader of stdout went away: jaxlr._cli ends quietly
-        raise
-    except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
-        return fail(PROG, f"cannot write the output: {e}")
+    record = {
+        "learning_rates": rates.tolist(),
+        "final_loss": losses,
+        "diverged": diverged.tolist(),
+        "diverged_at": [int(a) if a >= 0 else None for a in result.diverged_at],
+        "best_learning_rate": result.best_learning_rate,
+        "best_final_loss": None if best is None else float(result.final_loss[best]),
+        "lipschitz_constant": lipschitz,
+        "stable_learning_rate_bound": bound,
+        **{option: getattr(args, option) for option in ("steps", "optimizer", "dtype")},
+        "backend": jax.default_backend(),
+        "target": data.target_name,
+        "features": list(data.feature_names),
+        "source": data.source,
+        "standardized": problem.standardization is not None,
+    }
+    write_outputs(
+        (args.json, lambda path: write_json(path, record)),
+        (args.plot, lambda path: jaxlr.plot_sweep(rates, result.final_loss, diverged, stable_bound=bound, path=path)),
+    )
     if best is None:
-        print(
-            f"{PROG}: error: every learning rate diverged" + (f"; try rates below {bound:.4g}" if bound else ""),
-            file=sys.stderr,
-        )
+        hint = f"; try rates below {bound:.4g}" if bound else ""
+        print(f"{PROG}: error: every learning rate diverged{hint}", file=sys.stderr)
         return 1
     return 0

@@ -1,9 +1,12 @@
-"""Argument parsing shared by the ``jaxlr`` command and the scripts."""
+"""Argument parsing shared by the ``jaxlr`` command and the scripts, and numbers for JSON."""
 
 import argparse
 import math
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import numpy as np
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -14,24 +17,27 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _number(text: str, kind: type, what: str, ok) -> float | int:
-    """``text`` as a ``kind`` (float or int) for which ``ok`` holds, else an argparse error saying ``what``."""
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if not (math.isfinite(value) and ok(value)):
+def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """A parser of a ``kind`` (float or int) for which ``ok`` holds; other text is an argparse error saying ``what``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+            if math.isfinite(value) and ok(value):
+                return value
+        except ValueError:
+            pass
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    return _number(text, float, "a positive finite number", lambda v: v > 0)
+positive_float = _number(float, "a positive finite number", lambda v: v > 0)
+non_negative_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
+positive_int = _number(int, "a positive integer", lambda v: v >= 1)
 
 
-def non_negative_float(text: str) -> float:
-    return _number(text, float, "a finite number >= 0", lambda v: v >= 0)
-
-
-def positive_int(text: str) -> int:
-    return int(_number(text, int, "a positive integer", lambda v: v >= 1))
+def json_numbers(value: Any) -> Any:
+    """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
+    value = np.asarray(value, np.float64)
+    return np.where(np.isfinite(value), value, np.array(None)).tolist()
