@@ -117,20 +117,13 @@ def _fit_and_cast(fn: str, params: Params, x: Any, *others: Any, x_ranks: tuple[
     return Params(jnp.asarray(params.w, dtype), b), *(jnp.asarray(a, dtype) for a in (x, *others))
 
 
-def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
-    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype. Traceable."""
+def check_data(fn: str, params: Any, x: Any, y: Any = None) -> tuple[Params, jax.Array, jax.Array]:
+    """Checks a training set (or, without ``y``, ``predict``'s ``x``) and the params that should fit it, from
+    metadata only. Traceable. Returns ``(params, x, y)`` in one float dtype, ``y`` of shape ``(n, 1)`` as ``(n,)``."""
     check_params(fn, params)
     check_dtype(fn, "x", x)
-    return _fit_and_cast(fn, params, x, x_ranks=(0, 1))  # pyright: ignore[reportReturnType]
-
-
-def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
-    """Checks a training set and the params that should fit it, from metadata only. Traceable.
-
-    Returns ``(params, x, y)`` cast to one float dtype; a ``y`` of shape ``(n, 1)`` is flattened to ``(n,)``.
-    """
-    check_params(fn, params)
-    check_dtype(fn, "x", x)
+    if y is None:
+        return (*_fit_and_cast(fn, params, x, x_ranks=(0, 1)), None)  # pyright: ignore[reportReturnType]
     check_dtype(fn, "y", y)
     x_shape, y_shape = jnp.shape(x), jnp.shape(y)
     if len(x_shape) not in (1, 2):
@@ -239,7 +232,9 @@ def is_traced(*values: Any) -> bool:
 
 
 def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
-    """Raises ``ValueError`` for the first of ``names`` whose flag is false (eager callers only)."""
+    """Raises ``ValueError`` for the first of ``names`` whose flag is false (none if ``flags`` is ``None``)."""
+    if flags is None:
+        return
     every = np.asarray(flags).reshape(-1, len(names)).all(axis=0).reshape(-1)
     for name, ok in zip(names, every.tolist(), strict=True):
         if not ok:
@@ -257,10 +252,7 @@ def _host_flags(*arrays: Any) -> np.ndarray | None:
 
 def check_finite(fn: str, **arrays: Any) -> None:
     """Raises for the first argument holding a NaN or inf, when called eagerly (traced values are skipped)."""
-    given = {name: a for name, a in arrays.items() if a is not None}
-    flags = _host_flags(*given.values())
-    if flags is not None:
-        raise_if_not_finite(fn, tuple(given), flags)
+    raise_if_not_finite(fn, tuple(arrays), _host_flags(*arrays.values()))
 
 
 def check_finite_result(fn: str, result: Any) -> Any:
