@@ -12,8 +12,10 @@ comparison with the lesson's PyTorch and NumPy programs) are imported on their o
 import importlib.metadata
 
 from jaxlr._csv import DataError as DataError
+from jaxlr._curvature import DivergenceWarning as DivergenceWarning
 from jaxlr._curvature import condition_number as condition_number
 from jaxlr._curvature import lipschitz_constant as lipschitz_constant
+from jaxlr._curvature import warn_if_unstable as warn_if_unstable
 from jaxlr._datasets import Dataset as Dataset
 from jaxlr._datasets import Standardization as Standardization
 from jaxlr._datasets import lesson_data as lesson_data
@@ -26,8 +28,6 @@ from jaxlr._distributed import initialize_distributed as initialize_distributed
 from jaxlr._distributed import read_csv_rows as read_csv_rows
 from jaxlr._fit import fit as fit
 from jaxlr._least_squares import least_squares as least_squares
-from jaxlr._lr import DivergenceWarning as DivergenceWarning
-from jaxlr._lr import warn_if_unstable as warn_if_unstable
 from jaxlr._model import autograd_gradient as autograd_gradient
 from jaxlr._model import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
 from jaxlr._model import manual_gradient as manual_gradient

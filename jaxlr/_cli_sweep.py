@@ -13,8 +13,8 @@ import numpy as np
 import jaxlr
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, load_problem, write_outputs
 from jaxlr._cli_util import json_numbers
+from jaxlr._curvature import max_stable_learning_rate
 from jaxlr._io import write_json
-from jaxlr._lr import max_stable_learning_rate
 
 PROG = "jaxlr sweep"
 HELP = "fit many learning rates at once (one vmapped, compiled call) and report the best"

@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlr._curvature import MOMENTUM
 from jaxlr._least_squares import centre
-from jaxlr._lr import MOMENTUM
 
 LOOSEST_TOLERANCE = 1e-3  # the largest relative coefficient error still reported as converged
 _EPS64 = float(np.finfo(np.float64).eps)

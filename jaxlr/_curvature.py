@@ -1,10 +1,13 @@
-"""The loss's curvature, traceable: L and μ (the Hessian's extreme eigenvalues), heavy-ball's constants, κ.
+"""The loss's curvature and the learning rates it allows: L and μ (the Hessian's extreme eigenvalues),
+heavy-ball's constants, κ, the stability bound 2/L (``2(1+β)/L`` with momentum β) and divergence reports.
 
 The loss ``Σ sᵢ (aᵢᵀθ − yᵢ)² / Σ sᵢ + l2·|w|²`` has Hessian ``H = 2 (AᵀSA / Σ sᵢ + l2·P)``, ``A = [X 1]``
 with a bias. L comes from power iteration on the design scaled by its largest entry (so nothing overflows),
 μ from the ``(d+1)²`` gram matrix, or power iteration when wide.
 """
 
+import math
+import warnings
 from typing import Any
 
 import jax
@@ -14,11 +17,12 @@ from jax.typing import ArrayLike
 
 from jaxlr._least_squares import check_l2, check_sample_weight
 from jaxlr._model import PRECISION, matvec
-from jaxlr._validate import check_features, check_n_iters
+from jaxlr._validate import check_features, check_n_iters, check_positive
 
 N_POWER_ITERS = 30  # the Rayleigh quotient's error shrinks like (λ₂/λ₁)^(2k): plenty for a step size
 MAX_GRAM_PARAMS = 1024  # μ from the gram matrix up to this many parameters, else by power iteration
 N_MU_ITERS = 200  # power iterations for μ (it sets heavy-ball's momentum)
+MOMENTUM = 0.9  # the "momentum" optimizer's β (optax.sgd(lr, momentum=0.9))
 
 
 def _half_hessian(x: jax.Array, bias: bool, weights: Any, l2: Any):
@@ -97,8 +101,8 @@ def lipschitz_constant(
 ) -> jax.Array:
     """L = ``2·λmax([X 1]ᵀ[X 1] / n)`` (``X`` without a bias), the MSE's curvature: above ``2/L`` a fit diverges.
 
-    ``x`` is ``(n,)`` or ``(n, d)``; ``sample_weight`` and ``l2`` are as in :func:`jaxlr.fit`. Power iteration
-    approaches L from below; L is ``inf`` if the data's squares overflow its dtype.
+    ``x`` is ``(n,)`` or ``(n, d)``, the rest as in :func:`jaxlr.fit`. Power iteration approaches L from below;
+    L is ``inf`` if the data's squares overflow its dtype.
 
     Examples:
       >>> import jaxlr
@@ -114,7 +118,7 @@ def lipschitz_constant(
 
 
 def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> np.ndarray:
-    """Eigenvalues of ``B Bᵀ`` in float64 (see :func:`hessian_eigenvalues`), on the host."""
+    """Eigenvalues of ``B Bᵀ`` in float64, on the host."""
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(covariance))):
         return np.full(covariance.shape[0] + bias, np.nan)  # NaN or inf in x (a traced call: no error)
     noise = np.finfo(covariance.dtype).eps * covariance.shape[0]
@@ -128,11 +132,8 @@ def _host_eigenvalues(mean: np.ndarray, covariance: np.ndarray, bias: bool) -> n
 
 
 def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
-    """Eigenvalues of ``AᵀSA / Σs`` (half the MSE's Hessian), ascending, in float64 where possible. Traceable.
-
-    ``AᵀA / n = B Bᵀ``, ``B = [[R, m], [0, 1]]``, ``m`` the column means and ``R Rᵀ`` the centred covariance:
-    an SVD of ``B`` on the host keeps the small eigenvalues that forming ``XᵀX`` would lose to rounding.
-    """
+    """Eigenvalues of ``AᵀSA / Σs`` (half the MSE's Hessian), ascending, traceable: ``AᵀA / n = B Bᵀ`` for
+    ``B = [[R, m], [0, 1]]`` (``m`` the means, ``R Rᵀ`` the covariance), whose SVD keeps what ``XᵀX`` would lose."""
     x = check_features("condition_number", x)
     weight = check_sample_weight("condition_number", sample_weight, x.shape[0], x.dtype)
     total = x.shape[0] if weight is None else jnp.sum(weight)
@@ -147,11 +148,10 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: Array
 
 
 def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
-    """The condition number ``κ`` of the MSE's Hessian for the design ``x`` (``inf`` if singular). Traceable.
+    """The condition number ``κ = λmax / λmin`` of the MSE's Hessian for the design ``x`` (``inf`` if singular).
 
-    ``λ_max / λ_min`` of ``AᵀA / n``, ``A = [X 1]`` with a bias (``AᵀSA / Σs`` with ``sample_weight``).
-    Gradient descent needs on the order of ``κ`` steps, and cannot converge above about ``1e6`` in float32
-    (``1e14`` in float64): standardize the features.
+    Traceable. Gradient descent needs on the order of ``κ`` steps, and cannot converge above about ``1e6`` in
+    float32 (``1e14`` in float64): standardize the features. The arguments are as in :func:`jaxlr.fit`.
 
     Examples:
       >>> import numpy as np, jaxlr
@@ -163,8 +163,91 @@ def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLik
 
 
 def condition_from_eigenvalues(eigenvalues: jax.Array) -> jax.Array:
-    """:func:`condition_number` from :func:`hessian_eigenvalues`' result (ascending), for a caller needing both."""
+    """:func:`condition_number` from :func:`hessian_eigenvalues`' result, for a caller needing both."""
     smallest, largest = eigenvalues[0], eigenvalues[-1]
     # singular values below eps * largest are rounding noise: the design is singular (eps of float64)
     singular = smallest <= largest * (eigenvalues.shape[0] * 2.220446049250313e-16) ** 2
     return jnp.where(singular, jnp.inf, largest / jnp.where(singular, 1, smallest))
+
+
+class DivergenceWarning(UserWarning):
+    """Training diverged, or a learning rate is above the stability bound 2/L (the message says which)."""
+
+
+def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
+    """``2/L`` for sgd (``None``), ``2(1+β)/L`` for ``"momentum"``, ``None`` for others (no such bound)."""
+    if lipschitz <= 0:
+        return math.inf
+    if optimizer in (None, "sgd", "momentum"):
+        return 2 * (1 + MOMENTUM if optimizer == "momentum" else 1) / lipschitz
+    return None  # adam, heavy-ball (its own step and momentum) and transformations
+
+
+def _bound_text(lipschitz: float, optimizer: Any) -> tuple[float | None, str, str]:
+    """The stability bound, its formula and the optimizer's name, for messages."""
+    name = "sgd" if optimizer is None else optimizer if isinstance(optimizer, str) else "this optimizer"
+    return max_stable_learning_rate(lipschitz, optimizer), "2(1+β)/L" if optimizer == "momentum" else "2/L", name
+
+
+def divergence_message(fn: str, step: int, learning_rate: float | None, lipschitz: float, optimizer: Any) -> str:
+    """What to say when a run diverged at 0-based ``step``."""
+    head = f"{fn}: training diverged at step {step} (the loss became non-finite or blew up)"
+    if not math.isfinite(lipschitz):
+        return (
+            f"{head}: the data's squares overflow this precision (L is not finite), so no learning rate "
+            "is stable; standardize the features or compute in float64"
+        )
+    if learning_rate is None:
+        return f"{head}; try a smaller learning rate in the optimizer"
+    bound, factor, name = _bound_text(lipschitz, optimizer)
+    if bound is None:
+        return (
+            f"{head} with learning rate {learning_rate:g}; {name} has no curvature bound, "
+            f"try a smaller learning rate (for sgd, 2/L = {2 / lipschitz:.4g} and 1/L = {1 / lipschitz:.4g})"
+        )
+    if learning_rate > bound:
+        return (
+            f"{head}: learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
+            f"(L = {lipschitz:.4g}); a stable choice is 1/L = {1 / lipschitz:.4g} (learning_rate='auto')"
+        )
+    return (
+        f"{head} although learning rate {learning_rate:g} is within the bound {factor} = {bound:.4g} "
+        f"(L = {lipschitz:.4g}): the data may be too badly scaled for this precision; "
+        "standardizing the features may help"
+    )
+
+
+def warn_if_unstable(
+    x: ArrayLike,
+    learning_rate: float,
+    *,
+    bias: bool = True,
+    optimizer: Any = None,
+    gradient: str = "autograd",
+    sample_weight: ArrayLike | None = None,
+    l2: ArrayLike = 0.0,
+) -> float | None:
+    """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
+
+    The other arguments are as in :func:`jaxlr.fit`. Returns the largest stable learning rate, or ``None``
+    for an optimizer without such a bound (``"adam"``, a transformation).
+
+    Examples:
+      >>> import jaxlr
+      >>> x, _ = jaxlr.lesson_data()
+      >>> print(f"{jaxlr.warn_if_unstable(x, 0.1, bias=False):.4f}")  # 0.1 is below the bound: no warning
+      0.1333
+    """
+    learning_rate = float(check_positive("warn_if_unstable", "learning_rate", learning_rate))
+    lipschitz = float(lipschitz_constant(x, bias=bias, sample_weight=sample_weight, l2=l2))
+    if gradient == "lesson":
+        lipschitz *= np.shape(x)[0] if sample_weight is None else float(np.sum(sample_weight))
+    bound, factor, name = _bound_text(lipschitz, optimizer)
+    if bound is not None and learning_rate > bound:
+        message = (
+            f"learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
+            f"for {name} on this data (L = {lipschitz:.4g}): training will diverge. "
+            f"Use a learning rate below {bound:.4g}, e.g. 1/L = {1 / lipschitz:.4g} ('auto')"
+        )
+        warnings.warn(message, DivergenceWarning, stacklevel=2)
+    return bound

@@ -22,8 +22,14 @@ from jax.core import Tracer
 from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
-from jaxlr._curvature import curvature_bounds, heavy_ball_constants, lipschitz
-from jaxlr._lr import MOMENTUM, DivergenceWarning, divergence_message
+from jaxlr._curvature import (
+    MOMENTUM,
+    DivergenceWarning,
+    curvature_bounds,
+    divergence_message,
+    heavy_ball_constants,
+    lipschitz,
+)
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report, report_every, scan_with_progress

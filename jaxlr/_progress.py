@@ -1,7 +1,5 @@
-"""A progress bar driven from inside the compiled training loop, a few host calls per fit.
-
-One module-level ``jax.debug.callback`` feeds whichever ``tqdm`` bar is showing, so the compiled program
-does not depend on the bar.
+"""A progress bar driven from inside the compiled training loop, a few host calls per fit: one module-level
+``jax.debug.callback`` feeds whichever ``tqdm`` bar is showing, so the compiled program does not depend on the bar.
 """
 
 import contextlib

@@ -9,48 +9,33 @@ from jax.typing import ArrayLike
 
 
 class Params(NamedTuple):
-    """The parameters: ``w``, a scalar (``f = w * x``) or ``(d,)`` (``f = x @ w``), and a bias ``b`` or ``None``.
+    """The model's parameters, e.g. ``jaxlr.Params(w=0.0)``, the lesson's ``w = 0.0`` without a bias."""
 
-    Examples:
-      >>> import jaxlr
-      >>> jaxlr.Params(w=0.0)  # the lesson's w = 0.0, no bias
-      Params(w=0.0, b=None)
-    """
-
-    w: ArrayLike
-    b: ArrayLike | None = None
+    w: ArrayLike  # a scalar (f = w * x) or (d,) (f = x @ w)
+    b: ArrayLike | None = None  # the bias, or None for none
 
 
 class History(NamedTuple):
-    """Per-step records: ``params`` after step ``i``'s update (``None`` unless ``history="full"``) and the
-    ``loss`` computed before it (``None`` for ``history="none"``), stacked along a leading axis of ``n_iters``.
-    With ``tol``, the steps after the stop repeat the last."""
+    """Per-step records, stacked along a leading axis of ``n_iters`` (with ``tol``, steps after the stop repeat)."""
 
-    params: Params | None
-    loss: jax.Array | None
+    params: Params | None  # after step i's update; None unless history="full"
+    loss: jax.Array | None  # computed before step i's update; None for history="none"
 
 
 class FitResult(NamedTuple):
-    """What :func:`jaxlr.fit` returns, also under ``jit`` and ``vmap``.
+    """What :func:`jaxlr.fit` returns, also under ``jit`` and ``vmap``."""
 
-    Attributes:
-      params, history: the final :class:`Params` and the per-step :class:`History`.
-      diverged_at: int32, the 0-based step at which the loss or params became non-finite or the loss blew up
-        past ``1e10`` times its starting scale (``0`` for non-finite inputs), ``-1`` if none.
-      inputs_finite: bool ``(5,)``, whether ``x``, ``y``, ``params.w``, ``params.b`` and ``sample_weight`` are
-        finite (the weights also non-negative with a positive sum); eagerly :func:`jaxlr.fit` raises instead.
-      learning_rate: the rate used (``1/L`` for ``"auto"``); ``None`` for a transformation or a schedule.
-      n_steps: int32, the steps taken (fewer than ``n_iters`` when ``tol`` stopped the fit).
-      converged: bool, whether ``tol``'s criterion was met; ``None`` without ``tol``.
-    """
-
-    params: Params
+    params: Params  # the final parameters
     history: History
+    # int32, the 0-based step at which the loss or params became non-finite or the loss blew up past 1e10 times
+    # its starting scale (0 for non-finite inputs), -1 if none
     diverged_at: jax.Array
+    # bool (5,): whether x, y, params.w, params.b and sample_weight are finite (the weights also non-negative
+    # with a positive sum); eagerly, jaxlr.fit raises instead
     inputs_finite: jax.Array
-    learning_rate: jax.Array | None = None
-    n_steps: jax.Array | None = None
-    converged: jax.Array | None = None
+    learning_rate: jax.Array | None = None  # the rate used (1/L for "auto"); None for a transformation or schedule
+    n_steps: jax.Array | None = None  # int32, the steps taken (fewer than n_iters when tol stopped the fit)
+    converged: jax.Array | None = None  # bool, whether tol's criterion was met; None without tol
 
     @property
     def diverged(self) -> jax.Array:
@@ -59,15 +44,13 @@ class FitResult(NamedTuple):
 
 
 class SweepResult(NamedTuple):
-    """What :func:`jaxlr.sweep` returns: every run's ``learning_rates``, final ``params``, ``history``,
-    ``final_loss`` (``nan``/``inf`` for a diverged run), ``diverged_at`` (also the last step when only
-    the final loss is not finite) and ``inputs_finite``, stacked along a leading axis of length ``k``."""
+    """What :func:`jaxlr.sweep` returns: every run's fields stacked along a leading axis of length ``k``."""
 
     learning_rates: jax.Array
-    params: Params
+    params: Params  # the final parameters
     history: History
-    final_loss: jax.Array
-    diverged_at: jax.Array
+    final_loss: jax.Array  # nan or inf for a diverged run
+    diverged_at: jax.Array  # as in FitResult, and also the last step when only the final loss is not finite
     inputs_finite: jax.Array
 
     @property

@@ -95,10 +95,32 @@ def check_params(fn: str, params: Any) -> None:
             raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {jnp.shape(params.b)}")
 
 
-def _fit_and_cast(fn: str, params: Params, x: Any, *others: Any, x_ranks: tuple[int, ...]) -> tuple[Any, ...]:
-    """Checks that ``params.w`` fits ``x`` (rank ``len(w.shape) + k``, ``k`` in ``x_ranks``), casts all to one dtype."""
+def check_data(fn: str, params: Any, x: Any, y: Any = None) -> tuple[Params, jax.Array, Any]:
+    """Checks a training set (or, without ``y``, ``predict``'s ``x``) and the params that should fit it, from
+    metadata only. Traceable. Returns ``(params, x, y)`` in one float dtype, ``y`` of shape ``(n, 1)`` as ``(n,)``."""
+    check_params(fn, params)
+    check_dtype(fn, "x", x)
     x_shape, w_shape = jnp.shape(x), jnp.shape(params.w)
-    if len(x_shape) - len(w_shape) not in x_ranks:
+    if y is not None:
+        check_dtype(fn, "y", y)
+        y_shape = jnp.shape(y)
+        if len(x_shape) not in (1, 2):
+            raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {x_shape} (rank {len(x_shape)})")
+        if len(y_shape) == 2 and y_shape[1] == 1:
+            y, y_shape = jnp.reshape(y, y_shape[:1]), y_shape[:1]
+        if len(y_shape) != 1:
+            raise ValueError(f"{fn}: y must have shape (n,) or (n, 1), got shape {y_shape} (rank {len(y_shape)})")
+        if x_shape[0] != y_shape[0]:
+            raise ValueError(
+                f"{fn}: x and y must have the same number of samples; got x of shape {x_shape} "
+                f"({x_shape[0]} samples) and y of shape {y_shape} ({y_shape[0]} samples)"
+            )
+        if x_shape[0] == 0:
+            raise ValueError(f"{fn}: the data is empty: x has shape {x_shape}; need at least one sample")
+        if len(x_shape) == 2 and x_shape[1] == 0:
+            raise ValueError(f"{fn}: x has shape {x_shape}: no features; need at least one column")
+    # predict also takes one sample: x of the same rank as w
+    if len(x_shape) - len(w_shape) not in ((0, 1) if y is None else (1,)):
         if not w_shape:
             raise ValueError(
                 f"{fn}: params.w is a scalar, so x must have shape (n,) (one feature per sample); "
@@ -112,43 +134,9 @@ def _fit_and_cast(fn: str, params: Params, x: Any, *others: Any, x_ranks: tuple[
             f"{fn}: params do not fit x: x has {x_shape[-1]} features (shape {x_shape}) "
             f"but params.w has shape {w_shape}; expected params.w of shape ({x_shape[-1]},)"
         )
-    dtype = compute_dtype(x, *others, params.w, params.b)
+    dtype = compute_dtype(x, y, params.w, params.b)
     b = None if params.b is None else jnp.asarray(params.b, dtype)
-    return Params(jnp.asarray(params.w, dtype), b), *(jnp.asarray(a, dtype) for a in (x, *others))
-
-
-def check_predict_inputs(fn: str, params: Any, x: Any) -> tuple[Params, jax.Array]:
-    """Checks ``params`` and ``x`` for ``predict``; returns them cast to one float dtype. Traceable."""
-    check_params(fn, params)
-    check_dtype(fn, "x", x)
-    return _fit_and_cast(fn, params, x, x_ranks=(0, 1))  # pyright: ignore[reportReturnType]
-
-
-def check_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
-    """Checks a training set and the params that should fit it, from metadata only. Traceable.
-
-    Returns ``(params, x, y)`` cast to one float dtype; a ``y`` of shape ``(n, 1)`` is flattened to ``(n,)``.
-    """
-    check_params(fn, params)
-    check_dtype(fn, "x", x)
-    check_dtype(fn, "y", y)
-    x_shape, y_shape = jnp.shape(x), jnp.shape(y)
-    if len(x_shape) not in (1, 2):
-        raise ValueError(f"{fn}: x must have shape (n,) or (n, d), got shape {x_shape} (rank {len(x_shape)})")
-    if len(y_shape) == 2 and y_shape[1] == 1:
-        y, y_shape = jnp.reshape(y, y_shape[:1]), y_shape[:1]
-    if len(y_shape) != 1:
-        raise ValueError(f"{fn}: y must have shape (n,) or (n, 1), got shape {y_shape} (rank {len(y_shape)})")
-    if x_shape[0] != y_shape[0]:
-        raise ValueError(
-            f"{fn}: x and y must have the same number of samples; got x of shape {x_shape} "
-            f"({x_shape[0]} samples) and y of shape {y_shape} ({y_shape[0]} samples)"
-        )
-    if x_shape[0] == 0:
-        raise ValueError(f"{fn}: the data is empty: x has shape {x_shape}; need at least one sample")
-    if len(x_shape) == 2 and x_shape[1] == 0:
-        raise ValueError(f"{fn}: x has shape {x_shape}: no features; need at least one column")
-    return _fit_and_cast(fn, params, x, y, x_ranks=(1,))  # pyright: ignore[reportReturnType]
+    return Params(jnp.asarray(params.w, dtype), b), jnp.asarray(x, dtype), None if y is None else jnp.asarray(y, dtype)
 
 
 def checked_data(fn: str, params: Any, x: Any, y: Any) -> tuple[Params, jax.Array, jax.Array]:
@@ -239,7 +227,9 @@ def is_traced(*values: Any) -> bool:
 
 
 def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
-    """Raises ``ValueError`` for the first of ``names`` whose flag is false (eager callers only)."""
+    """Raises ``ValueError`` for the first of ``names`` whose flag is false (none if ``flags`` is ``None``)."""
+    if flags is None:
+        return
     every = np.asarray(flags).reshape(-1, len(names)).all(axis=0).reshape(-1)
     for name, ok in zip(names, every.tolist(), strict=True):
         if not ok:
@@ -257,10 +247,7 @@ def _host_flags(*arrays: Any) -> np.ndarray | None:
 
 def check_finite(fn: str, **arrays: Any) -> None:
     """Raises for the first argument holding a NaN or inf, when called eagerly (traced values are skipped)."""
-    given = {name: a for name, a in arrays.items() if a is not None}
-    flags = _host_flags(*given.values())
-    if flags is not None:
-        raise_if_not_finite(fn, tuple(given), flags)
+    raise_if_not_finite(fn, tuple(arrays), _host_flags(*arrays.values()))
 
 
 def check_finite_result(fn: str, result: Any) -> Any:
