@@ -420,66 +420,47 @@ def fit(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike | None = None,
 ) -> FitResult:
-    """Fits the linear model to ``(x, y)`` by gradient descent on the MSE.
+    """Fits the linear model to ``(x, y)`` by gradient descent on the MSE, all steps in one compiled program.
 
-    The lesson's training loop, all steps in one compiled program that a second call with the same shapes,
-    dtypes and options reuses. ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply (``grad`` without ``tol``).
-    The defaults are the lesson's, so that ``fit(Params(w=0.0), x, y)`` is the PyTorch lesson's loop, step
-    for step. On other data (on the raw diabetes features 0.01 diverges at step 2), standardize the features
-    and pass ``learning_rate="auto"`` with ``n_iters`` of several times the condition number (10 000 for
-    diabetes, κ ≈ 470), or ``tol=`` with a generous ``n_iters``.
+    ``jax.jit``, ``jax.vmap`` and ``jax.grad`` apply (``grad`` without ``tol``). The defaults are the lesson's,
+    so ``fit(Params(w=0.0), x, y)`` is the PyTorch lesson's loop step for step; on other data standardize the
+    features and pass ``learning_rate="auto"`` with ``n_iters`` of several times the condition number, or ``tol``.
 
     Args:
       params: initial :class:`Params`; ``Params(w=0.0)`` is the lesson's model.
       x: inputs, ``(n,)`` for a scalar ``w`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
       y: targets, ``(n,)`` (or ``(n, 1)``).
-      learning_rate: the step size (positive; an array or tracer works too, and can be differentiated),
-        ``"auto"`` (``1/L``, L the loss's largest curvature, see :func:`lipschitz_constant`) or an optax
-        schedule. ``None``: 0.01, the lesson's (heavy-ball: its own optimal step). Must stay unset when
-        ``optimizer`` is an ``optax.GradientTransformation``.
+      learning_rate: a positive step size (an array or tracer too), ``"auto"`` (``1/L``, see
+        :func:`lipschitz_constant`) or an optax schedule. ``None``: the lesson's 0.01 (heavy-ball: its own
+        optimal step). Must stay unset when ``optimizer`` is an ``optax.GradientTransformation``.
       n_iters: number of steps, at least 1; the cap when ``tol`` is given.
-      optimizer: ``None`` or ``"sgd"`` (``optax.sgd``, the lesson's ``w -= learning_rate * w.grad``),
-        ``"momentum"`` (0.9), ``"adam"``, ``"heavy-ball"`` (Polyak's optimal ``lr = 4/(√L+√μ)²`` and
-        ``β = ((√κ−1)/(√κ+1))²`` from the data: about ``√κ`` times fewer steps on an ill-conditioned
-        problem), or any ``optax.GradientTransformation``.
-      gradient: ``"autograd"`` (``jax.grad``), ``"manual"`` (the analytic gradient) or ``"lesson"`` (the
-        lesson's N-times-too-large one, for its trace only).
+      optimizer: ``"sgd"`` (``None``; the lesson's ``w -= learning_rate * w.grad``), ``"momentum"`` (0.9),
+        ``"adam"``, ``"heavy-ball"`` (Polyak's optimal step and momentum from the data's curvature: about
+        ``√κ`` times fewer steps on an ill-conditioned problem), or any ``optax.GradientTransformation``.
+      gradient: ``"autograd"`` (``jax.grad``), ``"manual"`` (analytic) or ``"lesson"`` (N times too large).
       history: ``"full"`` keeps the loss and parameters of every step, ``"loss"`` the loss, ``"none"`` neither.
-      progress: a progress bar with the running loss on stderr, updated from inside the compiled loop at
-        most 20 times (for ``n_iters`` of at least 5000).
-      devices: split the rows across devices (data parallelism): an int (the first that many of
-        ``jax.devices()``) or a list of devices. The rows are padded to a multiple of the device count, with
-        weight 0; the params are replicated.
-      mesh: like ``devices``, over a ``jax.sharding.Mesh``'s devices. Without either, ``x`` and ``y`` stay
-        where they are: sharded by rows, the fit runs data-parallel, the sums over rows as all-reduces.
-      method: ``"plain"`` reads the data every step; ``"gram"`` reads it once for ``[X 1]ᵀ[X 1]`` and
-        ``[X 1]ᵀy``, then costs ``O(d²)`` per step; ``"auto"`` picks ``"gram"`` for large data with
-        ``n ≫ d`` and enough steps (:func:`jaxlr._fit.choose_method`).
-      tol: stop when the gradient's norm falls to ``tol`` times its initial norm (checked before each
-        update); ``result.n_steps`` and ``result.converged`` say when and whether. Under ``vmap`` each run
-        stops on its own criterion.
+      progress: a progress bar on stderr for ``n_iters`` of at least 5000, fed from inside the compiled loop.
+      devices: split the rows across devices (an int: the first that many; or a list), padded with weight 0.
+      mesh: like ``devices``, over a ``jax.sharding.Mesh``. Rows already sharded stay where they are.
+      method: ``"plain"`` reads the data every step; ``"gram"`` once, for ``[X 1]ᵀ[X 1]`` and ``[X 1]ᵀy``,
+        then ``O(d²)`` per step; ``"auto"`` picks by shape (:func:`jaxlr._fit.choose_method`).
+      tol: stop when the gradient's norm falls to ``tol`` times its initial norm (``result.n_steps`` and
+        ``result.converged`` say when and whether); under ``vmap`` each run stops on its own.
       sample_weight: ``(n,)`` non-negative weights: the loss is ``Σ sᵢ rᵢ² / Σ sᵢ``.
-      l2: a ridge penalty ``l2 · |w|²`` added to the loss (``b`` is not penalised), the MSE convention:
-        scikit-learn's ``Ridge(alpha)`` is ``alpha = l2 · n`` (``l2 · Σ sᵢ`` with weights). An array of the
-        shape of ``w`` penalises each weight by its own amount.
+      l2: a ridge penalty ``l2 · |w|²`` (``b`` is not penalised; scikit-learn's ``Ridge(alpha)`` is
+        ``alpha = l2 · n``), a scalar or one per weight.
 
     Returns:
-      A :class:`FitResult`. ``history.loss[i]`` is the loss before step ``i``'s update and
-      ``history.params[i]`` the parameters after it, as the lesson prints them. A diverged run also warns
-      :class:`DivergenceWarning`, naming the step and a stable learning rate.
-
-    Raises:
-      TypeError, ValueError: for inputs that cannot be fitted, naming the argument, what was expected and
-        what was given; for NaN or inf inputs when called eagerly.
+      A :class:`FitResult`: ``history.loss[i]`` is the loss before step ``i``'s update and ``history.params[i]``
+      the parameters after it, as the lesson prints them. Called eagerly, a diverged run warns
+      :class:`DivergenceWarning`, and NaN/inf inputs raise ``ValueError``.
 
     Examples:
       >>> import jaxlr
       >>> x, y = jaxlr.lesson_data()
       >>> result = jaxlr.fit(jaxlr.Params(w=0.0), x, y, learning_rate=0.01, n_iters=100)
-      >>> print(f"w = {result.params.w:.3f}, f(5) = {jaxlr.predict(result.params, 5.0):.3f}")
-      w = 2.000, f(5) = 10.000
-      >>> print(f"{result.history.loss[0]:.8f}")  # before the first update
-      30.00000000
+      >>> print(f"w = {result.params.w:.3f}, f(5) = {jaxlr.predict(result.params, 5.0):.3f}, {result.history.loss[0]}")
+      w = 2.000, f(5) = 10.000, 30.0
     """
     options, rate = check_options("fit", n_iters, optimizer, gradient, history, method, learning_rate, progress)
     tol, l2 = check_penalties("fit", tol, l2)

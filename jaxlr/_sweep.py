@@ -101,25 +101,21 @@ def sweep(
 ) -> SweepResult:
     """Runs :func:`fit` for many learning rates, initial params, seeds or data sets in one compiled call.
 
-    ``jax.vmap`` of the fit's core over the runs: ``k`` fits cost one compile and one dispatch, and run side
-    by side on the device. Inputs with a leading run axis must agree on ``k``; the others are shared by every
-    run. ``sweep`` is itself a JAX function (``jax.jit`` applies).
+    ``jax.vmap`` of the fit's core over the runs: ``k`` fits cost one compile and one dispatch. Inputs with a
+    leading run axis must agree on ``k``; the others are shared by every run. ``jax.jit`` applies.
 
     Args:
-      params: initial :class:`Params`, shared, or with a leading axis of length ``k`` (``w`` of shape ``(k,)``
-        for ``x`` of shape ``(n,)``, ``(k, d)`` for ``(n, d)``; ``b`` of shape ``(k,)``), one per run.
+      params: initial :class:`Params`, shared, or with a leading axis of length ``k`` on ``w`` and ``b``.
       x: inputs, ``(n,)`` or ``(n, d)`` shared, or ``(k, n)`` (scalar ``w``) / ``(k, n, d)``, one per run.
       y: targets, ``(n,)``, or ``(k, n)``: one target vector per run.
       learning_rates: ``(k,)`` positive learning rates, or one for every run.
       n_iters, optimizer, gradient, method, tol, sample_weight, l2: as in :func:`fit`.
       history: as in :func:`fit`, per run; ``"loss"`` by default.
-      seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus ``init_scale`` times standard
-        normal noise drawn with ``seeds[i]``.
+      seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus normal noise drawn with ``seeds[i]``.
       init_scale: the noise's standard deviation for ``seeds``.
-      batch_size: run the fits in vmapped groups of this many, one group after another (``jax.lax.map``'s
-        ``batch_size``); ``None``: all ``k`` at once. ``"auto"``: groups of 4 for tiny runs on a CPU, where a
-        small program runs in the calling thread and a larger one pays a hand-off to a worker thread; all at
-        once otherwise. The results are the same either way.
+      batch_size: run the fits in vmapped groups of this many, one group after another (``jax.lax.map``);
+        ``None``: all at once; ``"auto"``: groups of 4 for tiny runs on a CPU, where a small program runs in
+        the calling thread and a larger one pays a hand-off to a worker thread. The results are the same.
 
     Returns:
       A :class:`SweepResult`; ``best_learning_rate`` and ``best_index`` read it on the host.
