@@ -22,33 +22,12 @@ from jax.core import Tracer
 from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
-from jaxlr._curvature import (
-    MOMENTUM,
-    DivergenceWarning,
-    curvature_bounds,
-    divergence_message,
-    heavy_ball_constants,
-    lipschitz,
-)
+from jaxlr import _curvature, _validate
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
 from jaxlr._sharding import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
-from jaxlr._validate import (
-    MAX_ITERS,
-    all_finite,
-    as_input,
-    as_params,
-    check_choice,
-    check_data,
-    check_history_size,
-    check_n_iters,
-    check_positive,
-    check_sample_weight,
-    is_traced,
-    raise_if_not_finite,
-)
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "heavy-ball")
 HISTORY_MODES = ("full", "loss", "none")
@@ -158,14 +137,14 @@ def _learning_rate(
         return optimizer, None  # a transformation carries its own
     total = x.shape[0] if weights is None else jnp.sum(weights)
     scale = total if options.gradient == "lesson" else 1  # the lesson's gradient is N times too large, so is its L
-    momentum = MOMENTUM if optimizer == "momentum" else None
+    momentum = _curvature.MOMENTUM if optimizer == "momentum" else None
     rate = learning_rate
     if optimizer == "heavy-ball":
-        top, bottom = curvature_bounds(x, bias=bias, weights=weights, l2=l2)
-        auto_rate, momentum = heavy_ball_constants(top * scale, bottom * scale)
+        top, bottom = _curvature.curvature_bounds(x, bias=bias, weights=weights, l2=l2)
+        auto_rate, momentum = _curvature.heavy_ball_constants(top * scale, bottom * scale)
         rate = auto_rate if rule == "auto" else rate
     elif rule == "auto":
-        rate = 1 / (lipschitz(x, bias=bias, weights=weights, l2=l2) * scale)
+        rate = 1 / (_curvature.lipschitz(x, bias=bias, weights=weights, l2=l2) * scale)
     reported = None
     if not callable(rule):
         rate = reported = jnp.asarray(rate, x.dtype)
@@ -193,15 +172,17 @@ def fit_core(
     drops a row exactly (``fit``'s padding for ``devices=`` uses that).
     """
     fn, n_iters = options.caller, options.n_iters
-    params, x, y = check_data(fn, params, x, y)
-    weights = check_sample_weight(fn, sample_weight, y.shape[0], x.dtype)
+    params, x, y = _validate.check_data(fn, params, x, y)
+    weights = _validate.check_sample_weight(fn, sample_weight, y.shape[0], x.dtype)
     l2 = None if l2 is None else jnp.asarray(l2, x.dtype)
     if l2 is not None and l2.ndim != 0 and l2.shape != jnp.shape(params.w):
         raise ValueError(
             f"{fn}: l2 must be a scalar or one penalty per weight, shape {jnp.shape(params.w)}; got shape {l2.shape}"
         )
-    check_history_size(fn, n_iters, options.history, int(np.size(params.w)) + (params.b is not None), x.dtype.itemsize)
-    finite = all_finite(x, y, params.w, params.b, weights)
+    _validate.check_history_size(
+        fn, n_iters, options.history, int(np.size(params.w)) + (params.b is not None), x.dtype.itemsize
+    )
+    finite = _validate.all_finite(x, y, params.w, params.b, weights)
     if weights is not None:
         finite = finite.at[4].set(finite[4] & jnp.all(weights >= 0) & (jnp.sum(weights) > 0))
     if choose_method(options.method, x.shape, x.dtype.itemsize, n_iters) == "gram":
@@ -298,12 +279,12 @@ def check_options(
     fn: str, n_iters: Any, optimizer: Any, gradient: Any, history: Any, method: Any, learning_rate: Any, progress=False
 ) -> tuple[Options, Any]:
     """``(the static options, the learning rate value or None)``, checked without reading an array."""
-    if not (type(n_iters) is int and 1 <= n_iters <= MAX_ITERS):
-        n_iters = check_n_iters(fn, n_iters)
+    if not (type(n_iters) is int and 1 <= n_iters <= _validate.MAX_ITERS):
+        n_iters = _validate.check_n_iters(fn, n_iters)
     if optimizer is None:
         optimizer = "sgd"
     elif isinstance(optimizer, str):
-        check_choice(fn, "optimizer", optimizer, OPTIMIZERS)
+        _validate.check_choice(fn, "optimizer", optimizer, OPTIMIZERS)
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"{fn}: optimizer must be None, one of {', '.join(map(repr, OPTIMIZERS))} "
@@ -328,14 +309,14 @@ def check_options(
     elif callable(learning_rate):
         rule = learning_rate
     else:
-        rate = check_positive(fn, "learning_rate", learning_rate)
+        rate = _validate.check_positive(fn, "learning_rate", learning_rate)
     every = report_every(n_iters) if progress and n_iters >= MIN_PROGRESS_STEPS else 0
     return Options(
         n_iters,
         optimizer,
-        check_choice(fn, "gradient", gradient, GRADIENTS),
-        check_choice(fn, "history", history, HISTORY_MODES),
-        check_choice(fn, "method", method, METHODS),
+        _validate.check_choice(fn, "gradient", gradient, GRADIENTS),
+        _validate.check_choice(fn, "history", history, HISTORY_MODES),
+        _validate.check_choice(fn, "method", method, METHODS),
         rule,
         every,
         fn,
@@ -344,11 +325,11 @@ def check_options(
 
 def check_penalties(fn: str, tol: Any, l2: Any) -> tuple[Any, Any]:
     """``tol`` positive or ``None``; ``l2`` ``None`` (no penalty), a scalar, or concrete per-weight penalties."""
-    tol = None if tol is None else check_positive(fn, "tol", tol)
+    tol = None if tol is None else _validate.check_positive(fn, "tol", tol)
     if l2 is None or (isinstance(l2, (int, float)) and l2 == 0):
         return tol, None
-    if jnp.ndim(l2) != 1 or is_traced(l2):
-        return tol, check_positive(fn, "l2", l2, allow_zero=True)
+    if jnp.ndim(l2) != 1 or _validate.is_traced(l2):
+        return tol, _validate.check_positive(fn, "l2", l2, allow_zero=True)
     values = np.asarray(l2)
     if values.dtype.kind not in "fiu" or not (np.all(np.isfinite(values)) and np.all(values >= 0)):
         raise ValueError(f"{fn}: l2 must be non-negative and finite, got {values!r}"[:200])
@@ -357,13 +338,13 @@ def check_penalties(fn: str, tol: Any, l2: Any) -> tuple[Any, Any]:
 
 def eager_report(fn: str, result: Any, options: Options) -> bool:
     """Raises for NaN/inf inputs and an unusable ``"auto"`` rate; ``False`` when the flags are traced."""
-    if is_traced(result.inputs_finite, result.learning_rate):
+    if _validate.is_traced(result.inputs_finite, result.learning_rate):
         return False  # under a transformation: the flags are the answer
     finite = np.asarray(result.inputs_finite)
     if not finite.all():
         if not finite[..., 4].all():
             raise ValueError(f"{fn}: sample_weight must be finite and non-negative, with a positive sum")
-        raise_if_not_finite(fn, INPUT_NAMES[:4], finite[..., :4])
+        _validate.raise_if_not_finite(fn, INPUT_NAMES[:4], finite[..., :4])
     rate = None if options.rule != "auto" or result.learning_rate is None else np.asarray(result.learning_rate)
     if rate is not None and np.any(np.isinf(rate)):
         raise ValueError(
@@ -388,14 +369,14 @@ def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params,
     if isinstance(at, Tracer) or np.asarray(at) < 0 or not eager_report(fn, result, options):
         return result
     # a stand-in y of the fit's own dtype, so that L is computed at the precision the fit ran in
-    checked, x, _ = check_data(fn, params, x, jnp.zeros(jnp.shape(x)[:1], jnp.asarray(result.params.w).dtype))
+    checked, x, _ = _validate.check_data(fn, params, x, jnp.zeros(jnp.shape(x)[:1], jnp.asarray(result.params.w).dtype))
     weights = None if weights is None else jnp.asarray(weights, x.dtype)
-    lipschitz_value = float(lipschitz(x, bias=checked.b is not None, weights=weights, l2=l2))
+    lipschitz_value = float(_curvature.lipschitz(x, bias=checked.b is not None, weights=weights, l2=l2))
     if options.gradient == "lesson":
         lipschitz_value *= float(jnp.shape(x)[0] if weights is None else jnp.sum(weights))
     rate = None if result.learning_rate is None else float(result.learning_rate)
-    message = divergence_message(fn, int(at), rate, lipschitz_value, options.optimizer)
-    warnings.warn(message, DivergenceWarning, stacklevel=3)
+    message = _curvature.divergence_message(fn, int(at), rate, lipschitz_value, options.optimizer)
+    warnings.warn(message, _curvature.DivergenceWarning, stacklevel=3)
     return result
 
 
@@ -464,9 +445,9 @@ def fit(
     """
     options, rate = check_options("fit", n_iters, optimizer, gradient, history, method, learning_rate, progress)
     tol, l2 = check_penalties("fit", tol, l2)
-    params = as_params("fit", params)
-    x, y = as_input("fit", "x", x), as_input("fit", "y", y)
-    weights = None if sample_weight is None else as_input("fit", "sample_weight", sample_weight)
+    params = _validate.as_params("fit", params)
+    x, y = _validate.as_input("fit", "x", x), _validate.as_input("fit", "y", y)
+    weights = None if sample_weight is None else _validate.as_input("fit", "sample_weight", sample_weight)
     bar = progress_bar(options.n_iters) if options.progress_every else _NO_BAR
     with on_rows_of("fit", x, y, weights, devices, mesh) as rows, bar:
         result = _fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options)
