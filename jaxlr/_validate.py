@@ -59,7 +59,8 @@ def as_params(fn: str, params: Any) -> Any:
     """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_params`)."""
     if not isinstance(params, Params):
         return params
-    return Params(as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b))
+    w, b = as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b)
+    return params if w is params.w and b is params.b else Params(w, b)
 
 
 def check_dtype(fn: str, name: str, value: Any) -> None:
@@ -171,6 +172,8 @@ def check_features(fn: str, x: Any) -> jax.Array:
 
 def check_positive(fn: str, name: str, value: Any, *, allow_zero: bool = False) -> Any:
     """A scalar that must be positive (or non-negative) and finite: checked now if concrete, else passed on."""
+    if type(value) is float and 0 < value < math.inf:  # the common case, without the checks below
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray, np.generic, jax.Array)):
         raise TypeError(f"{fn}: {name} must be a positive real number, got {describe(value)}")
     if shape := tuple(getattr(value, "shape", ())):
