@@ -20,7 +20,7 @@ import numpy as np
 
 import jaxlr
 from jaxlr import _io
-from jaxlr._model import _predict
+from jaxlr._model import _predict, loss_and_gradient
 from jaxlr._validate import check_choice, check_n_iters, check_positive
 
 FLOAT64_RTOL = 1e-12  # float64: the largest relative error (to its scale) a passing case may have
@@ -36,11 +36,6 @@ TORCH_INSTALL_HINT = (
 )
 
 _Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
-_GRADIENT_FUNCTIONS = {  # the gradient at the start, for each fit(gradient=...)
-    "autograd": jaxlr.autograd_gradient,
-    "manual": jaxlr.manual_gradient,
-    "lesson": jaxlr.lesson_gradient_n_times_too_large,
-}
 
 
 class Problem(NamedTuple):
@@ -257,7 +252,7 @@ def jaxlr_program(
     with warnings.catch_warnings():  # a diverged case is reported in its row, with the stable limit
         warnings.simplefilter("ignore", jaxlr.DivergenceWarning)
         result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
-    start = _GRADIENT_FUNCTIONS[gradient](params, x, y)
+    start = loss_and_gradient(gradient, params, x, y)[1]  # what jaxlr.autograd_gradient etc. compute
     prediction = _predict(result.params, x_test)  # unchecked: a diverged run's NaN is part of what is compared
     history, loss, start, prediction = jax.device_get((result.history.params, result.history.loss, start, prediction))
     params_trace = _flat_params(history.w, history.b, np.shape(history.w)[0])
