@@ -326,8 +326,8 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: Any, steps: Any, dtype: np
         ratio = rel / FLOAT64_RTOL if dtype == np.float64 else ulps / (ulps_per_step * steps)
     rel, ulps, ratio = (np.where(np.isnan(v), np.inf, v) for v in (rel, ulps, ratio))
     worst = int(steps.flat[np.argmax(ratio)]) if ratio.size else 0
-    maxima = (v.max(initial=0.0) for v in (abs_err, rel, ulps))
-    return Errors(*maxima, worst, bool(np.all(ratio <= 1)))
+    abs_max, rel_max, ulps_max = (v.max(initial=0.0) for v in (abs_err, rel, ulps))
+    return Errors(abs_max, rel_max, ulps_max, worst, bool(np.all(ratio <= 1)))
 
 
 def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
@@ -419,7 +419,8 @@ def run_all(cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: _Fit 
 
 def format_table(rows: Sequence[Row]) -> str:
     """The rows as a fixed-width text table."""
-    table = ["case|reference|jaxlr gradient|dtype|steps|max abs err|max rel err|max ulps|bound|verdict".split("|")]
+    columns = "case|reference|jaxlr gradient|dtype|steps|max abs err|max rel err|max ulps|bound|verdict"
+    table: list[Sequence[str]] = [columns.split("|")]
     for r in rows:
         numbers = [f"{v:.3g}" for v in (r.max_abs_err, r.max_rel_err, r.max_ulps)]
         table.append([r.case, r.reference, r.gradient, r.dtype, str(r.steps), *numbers, r.bound, r.verdict])
