@@ -14,8 +14,7 @@ HELP = crosscheck.HELP
 
 
 def _json_path(text: str) -> str:
-    problem = output_problem(text)
-    if problem is not None:
+    if problem := output_problem(text):
         raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
     return text
 

@@ -49,12 +49,11 @@ def run_lesson(program: LessonProgram) -> tuple[list[str], float, float, str | N
     lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
     lines += [f"epoch {i + 1}: w = {w[i]:.3f}, loss = {loss[i]:.8f}" for i in range(0, n_iters, print_every)]
     lines.append(f"Prediction after training: f(5) = {f5:.3f}")
-    if not result.diverged and math.isfinite(f5):
-        return lines, float(w[-1]), f5, None
-    warning = f"warning: training diverged at epoch {result.diverged_at + 1}: "
-    warning += f"learning_rate={learning_rate:g} is too large for this data"
-    if caught:  # fit's DivergenceWarning knows the stable bound
-        warning += f" ({str(caught[0].message).partition('blew up): ')[2]})"
+    warning = None
+    if result.diverged or not math.isfinite(f5):
+        bound = f" ({str(caught[0].message).partition('blew up): ')[2]})" if caught else ""  # fit's warning has it
+        warning = f"warning: training diverged at epoch {result.diverged_at + 1}: "
+        warning += f"learning_rate={learning_rate:g} is too large for this data{bound}"
     return lines, float(w[-1]), f5, warning
 
 
@@ -69,7 +68,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``jaxlr lesson``: both programs side by side, then their results."""
-    del args  # unused
     _print_backend()
     runs = [(p, *run_lesson(p)) for p in PROGRAMS.values()]
     titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p, *_ in runs]

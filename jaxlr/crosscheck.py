@@ -1,14 +1,14 @@
 """Cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
 
-Each :class:`Case` runs a reference program (:data:`REFERENCES`, written as the lesson writes it) and
-:func:`jaxlr.fit` from the same start, and compares parameters, losses, the gradient at the start and the
-final prediction with their scales (:func:`compare`). ``python -m jaxlr.crosscheck`` prints the table and
-exits 0 when every case passes, 1 when one fails, 2 on bad arguments and 3 without PyTorch.
+Each :class:`Case` runs a reference program (:data:`REFERENCES`, as the lesson writes it) and :func:`jaxlr.fit` from
+the same start, and compares parameters, losses, the start's gradient and the final prediction (:func:`compare`).
+``python -m jaxlr.crosscheck`` exits 0 when all pass, 1 on a failure, 2 on bad arguments, 3 without PyTorch.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,8 +20,8 @@ import numpy as np
 
 import jaxlr
 from jaxlr import _io
-from jaxlr._model import _predict
-from jaxlr._validate import check_choice
+from jaxlr._model import _predict, loss_and_gradient
+from jaxlr._validate import check_choice, check_n_iters, check_positive
 
 FLOAT64_RTOL = 1e-12  # float64: the largest relative error (to its scale) a passing case may have
 FLOAT32_ULPS_PER_STEP = 4  # float32: the ulps one update may add besides the gradient's sum
@@ -36,11 +36,6 @@ TORCH_INSTALL_HINT = (
 )
 
 _Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
-_GRADIENT_FUNCTIONS = {  # the gradient at the start, for each fit(gradient=...)
-    "autograd": jaxlr.autograd_gradient,
-    "manual": jaxlr.manual_gradient,
-    "lesson": jaxlr.lesson_gradient_n_times_too_large,
-}
 
 
 class Problem(NamedTuple):
@@ -83,11 +78,6 @@ class Errors(NamedTuple):
     within_bound: bool
 
 
-def _json_object(record: Any) -> dict[str, Any]:
-    """A NamedTuple as a dict, non-finite floats as ``None``."""
-    return {k: (v if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in record._asdict().items()}
-
-
 class Row(NamedTuple):
     """One line of the cross-check's table (and one object of its ``--json`` output)."""
 
@@ -106,7 +96,8 @@ class Row(NamedTuple):
 
     def as_json(self) -> dict[str, Any]:
         """The row as a JSON object; non-finite numbers become ``null``."""
-        return {**_json_object(self), "errors": {name: _json_object(e) for name, e in self.errors.items()}}
+        row = {**self._asdict(), "errors": {name: e._asdict() for name, e in self.errors.items()}}
+        return json.loads(json.dumps(row), parse_constant=lambda _: None)  # NaN and +-Infinity
 
 
 class TorchNotInstalledError(ImportError):
@@ -122,14 +113,11 @@ def _import_torch() -> Any:
 
 
 def float32_ulps_per_step(n: int) -> float:
-    """The float32 bound per step for ``n`` samples: ``4 + sqrt(n) / 2`` ulps of the scale.
-
-    ``sqrt(n) / 2`` is for the gradient, a sum of ``n`` terms each library adds in its own order (Higham,
-    *Accuracy and Stability of Numerical Algorithms*, 2nd ed., section 2.8).
+    """The float32 bound per step for ``n`` samples, ``4 + sqrt(n) / 2`` ulps of the scale: ``sqrt(n) / 2`` for the
+    gradient, a sum of ``n`` terms each library adds in its own order (Higham, *Accuracy and Stability*, 2.8).
 
     Examples:
-      >>> from jaxlr import crosscheck
-      >>> crosscheck.float32_ulps_per_step(4), crosscheck.float32_ulps_per_step(100)
+      >>> float32_ulps_per_step(4), float32_ulps_per_step(100)
       (5.0, 9.0)
     """
     return FLOAT32_ULPS_PER_STEP + math.sqrt(n) / 2
@@ -146,18 +134,23 @@ def _trace(steps: list[tuple[Any, Any, Any]], prediction: Any) -> Trace:
     return Trace(params.reshape(len(steps), -1), loss, gradient[0].reshape(-1), np.asarray(prediction).reshape(-1))
 
 
+def _checked_dtype(fn: str, learning_rate: float, n_iters: int, dtype: str) -> str:
+    """Checks a program's settings; returns ``dtype``."""
+    check_positive(fn, "learning_rate", learning_rate)
+    check_n_iters(fn, n_iters)
+    return check_choice(fn, "dtype", dtype, DTYPES)
+
+
 def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: int, dtype: str = "float32") -> Trace:
     """The lesson's PyTorch program: ``f = w * x``, autograd, ``w -= lr * w.grad`` under ``no_grad``.
 
     Examples:
-      >>> from jaxlr import crosscheck
-      >>> problem = crosscheck.lesson_cases()[0].problem  # the lesson's data, w = 0
-      >>> trace = crosscheck.torch_autograd_program(problem, learning_rate=0.01, n_iters=100)
+      >>> trace = torch_autograd_program(lesson_problem(), learning_rate=0.01, n_iters=100)
       >>> print(f"{trace.params[0, 0]:.3f} {trace.loss[0]:.8f} {trace.prediction[0]:.3f}")
       0.300 30.00000000 10.000
     """
     torch = _import_torch()
-    torch_dtype = getattr(torch, check_choice("torch_autograd_program", "dtype", dtype, DTYPES))
+    torch_dtype = getattr(torch, _checked_dtype("torch_autograd_program", learning_rate, n_iters, dtype))
     X, Y, X_test = (torch.tensor(a, dtype=torch_dtype) for a in (problem.x, problem.y, problem.x_test))
     w = torch.tensor(float(problem.w), dtype=torch_dtype, requires_grad=True)
     steps = []  # (w, loss, gradient) at each step
@@ -177,19 +170,15 @@ def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: i
 def numpy_program(
     problem: Problem, *, learning_rate: float, n_iters: int, dtype: str = "float32", gradient: str = "original"
 ) -> Trace:
-    """The lesson's NumPy program: ``f = w * x`` with a hand-written gradient.
-
-    ``gradient`` is ``"original"``, the lesson's ``np.dot(2*x, y_pred - y).mean()``, N times the true one
-    (``np.dot`` already returns a scalar), or ``"corrected"``: ``np.mean(2*x*(y_pred - y))``.
+    """The lesson's NumPy program: ``f = w * x`` with a hand-written gradient, ``"original"`` (the lesson's
+    ``np.dot(2*x, y_pred - y).mean()``, N times the true one) or ``"corrected"`` (``np.mean(2*x*(y_pred - y))``).
 
     Examples:
-      >>> from jaxlr import crosscheck
-      >>> case = crosscheck.lesson_cases()[1]
-      >>> trace = crosscheck.numpy_program(case.problem, learning_rate=0.01, n_iters=20)
+      >>> trace = numpy_program(lesson_problem(), learning_rate=0.01, n_iters=20)
       >>> print(f"{trace.params[0, 0]:.3f} {trace.params[2, 0]:.3f} {trace.loss[2]:.8f}")
       1.200 1.872 0.76800019
     """
-    float_type = np.dtype(check_choice("numpy_program", "dtype", dtype, DTYPES)).type
+    float_type = np.dtype(_checked_dtype("numpy_program", learning_rate, n_iters, dtype)).type
     original = check_choice("numpy_program", "gradient", gradient, ("original", "corrected")) == "original"
     X, Y = np.asarray(problem.x, dtype=float_type), np.asarray(problem.y, dtype=float_type)
     w = float_type(problem.w)  # the lesson's w = 0.0 becomes this type at its first update (NumPy 2)
@@ -209,14 +198,12 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
     """The lesson series' next step: ``nn.Linear(d, 1)``, ``nn.MSELoss``, ``torch.optim.SGD``, from the problem's start.
 
     Examples:
-      >>> from jaxlr import crosscheck
-      >>> case = crosscheck.random_cases(seed=0, n=20, d=3)[-1]
-      >>> trace = crosscheck.torch_linear_program(case.problem, learning_rate=0.05, n_iters=5)
+      >>> trace = torch_linear_program(random_problem(0, n=20, d=3), learning_rate=0.05, n_iters=5)
       >>> trace.params.shape, trace.loss.shape, trace.gradient.shape
       ((5, 4), (5,), (4,))
     """
     torch = _import_torch()
-    torch_dtype = getattr(torch, check_choice("torch_linear_program", "dtype", dtype, DTYPES))
+    torch_dtype = getattr(torch, _checked_dtype("torch_linear_program", learning_rate, n_iters, dtype))
     as_vector = torch.nn.utils.parameters_to_vector
     X, Y, X_test = (torch.tensor(a, dtype=torch_dtype) for a in (problem.x, problem.y, problem.x_test))
     model = torch.nn.Linear(X.shape[1], 1, dtype=torch_dtype)
@@ -252,10 +239,9 @@ def jaxlr_program(
     dtype: str = "float32",
     fit: _Fit = jaxlr.fit,
 ) -> Trace:
-    """jaxlr on a :class:`Problem`: one ``fit`` call (:func:`jaxlr.fit`, or a test's broken stand-in), the
-    gradient at the start and the final prediction. float64 needs JAX's 64-bit mode.
-    """
-    check_choice("jaxlr_program", "dtype", dtype, DTYPES)
+    """jaxlr on a :class:`Problem`: one ``fit`` call (:func:`jaxlr.fit`, or a test's broken stand-in), the gradient
+    at the start and the final prediction. float64 needs JAX's 64-bit mode."""
+    _checked_dtype("jaxlr_program", learning_rate, n_iters, dtype)
     if dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
         raise ValueError(
             "jaxlr_program: dtype 'float64' needs JAX's 64-bit mode, which is off, so JAX would compute in "
@@ -266,7 +252,7 @@ def jaxlr_program(
     with warnings.catch_warnings():  # a diverged case is reported in its row, with the stable limit
         warnings.simplefilter("ignore", jaxlr.DivergenceWarning)
         result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
-    start = _GRADIENT_FUNCTIONS[gradient](params, x, y)
+    start = loss_and_gradient(gradient, params, x, y)[1]  # what jaxlr.autograd_gradient etc. compute
     prediction = _predict(result.params, x_test)  # unchecked: a diverged run's NaN is part of what is compared
     history, loss, start, prediction = jax.device_get((result.history.params, result.history.loss, start, prediction))
     params_trace = _flat_params(history.w, history.b, np.shape(history.w)[0])
@@ -280,14 +266,11 @@ def _design(x: np.ndarray, bias: bool) -> np.ndarray:
 
 
 def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd") -> float:
-    """The largest learning rate for which gradient descent on the MSE converges: ``2 / lambda_max(H)``.
-
-    ``H = 2/n A^T A`` is the loss's Hessian (``A``: ``x``, with a column of ones for a bias); the lesson's
-    gradient is ``n`` times too large, so its limit is ``n`` times smaller.
+    """The largest learning rate for which gradient descent on the MSE converges: ``2 / lambda_max(H)``, with
+    ``H = 2/n A^T A`` (``A``: ``x`` and a column of ones for a bias); ``n`` times smaller for the lesson's gradient.
 
     Examples:
-      >>> from jaxlr import crosscheck
-      >>> print(f"{crosscheck.stable_learning_rate_limit([1.0, 2.0, 3.0, 4.0], bias=False):.4f}")
+      >>> print(f"{stable_learning_rate_limit([1.0, 2.0, 3.0, 4.0], bias=False):.4f}")
       0.1333
     """
     a = _design(np.asarray(x, dtype=np.float64), bias)
@@ -296,9 +279,9 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
 
 
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
-    """Each quantity's scale (the sum of the absolute values of its terms, which bounds the rounding error of
-    any summation order) and the steps its rounding carries, in float64 from the reference trace. With ``a_i``
-    the ``i``-th row of ``A`` (``x``, and a 1 for a bias), ``p_k`` the parameters at step ``k``:
+    """Each quantity's scale (the sum of its terms' absolute values, which bounds the rounding error of any order)
+    and the steps its rounding carries, from the reference trace. ``a_i``: row ``i`` of ``A`` (``x``, and 1 for a
+    bias), ``p_k``: the parameters at step ``k``:
 
     * residuals: ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``, ``r = A p_k - y``, ``eps`` the dtype's;
     * the gradient ``c * A^T r`` (``c = 2/n``, or 2 for the lesson's gradient): ``c * |A|^T rho``;
@@ -343,20 +326,14 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: Any, steps: Any, dtype: np
         ratio = rel / FLOAT64_RTOL if dtype == np.float64 else ulps / (ulps_per_step * steps)
     rel, ulps, ratio = (np.where(np.isnan(v), np.inf, v) for v in (rel, ulps, ratio))
     worst = int(steps.flat[np.argmax(ratio)]) if ratio.size else 0
-    return Errors(
-        abs_err.max(initial=0.0), rel.max(initial=0.0), ulps.max(initial=0.0), worst, bool(np.all(ratio <= 1))
-    )
+    abs_max, rel_max, ulps_max = (v.max(initial=0.0) for v in (abs_err, rel, ulps))
+    return Errors(abs_max, rel_max, ulps_max, worst, bool(np.all(ratio <= 1)))
 
 
 def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
-    """Compares two traces of ``case`` and returns its table row.
-
-    ``rel err = |ours - reference| / scale`` (see ``_scales``), and ``ulps`` is that difference in float32 ulps
-    of the scale. A float64 case passes with every relative error at most :data:`FLOAT64_RTOL`, a float32 one
-    with each value within ``k * float32_ulps_per_step(n)`` ulps, ``k`` the steps it carries (the gradient at
-    the start 1, the final prediction ``n_iters + 1``): one step's roundings differ by a few ulps, and below
-    :func:`stable_learning_rate_limit` the steps do not grow old differences.
-    """
+    """The table row of two traces of ``case``: ``rel = |ours - reference| / scale`` (see ``_scales``), ``ulps``
+    that difference in float32 ulps of the scale. float64 passes with each ``rel <=`` :data:`FLOAT64_RTOL`, float32
+    with each value within ``k * float32_ulps_per_step(n)`` ulps, ``k`` the steps it carries."""
     np_dtype = np.dtype(dtype)
     ulps_per_step = float32_ulps_per_step(np.shape(case.problem.x)[0])
     bound = f"rel <= {FLOAT64_RTOL:g}" if np_dtype == np.float64 else f"<= {ulps_per_step:.3g} ulps/step"
@@ -369,9 +346,7 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged trace is reported, not warned about
         scales = _scales(case, np_dtype, reference)
     errors = {name: _errors(a, b, *scales[name], np_dtype, ulps_per_step) for name, a, b in pairs}
-    diverged = [
-        side for side, t in (("jaxlr", ours), ("reference", reference)) if not all(np.isfinite(a).all() for a in t)
-    ]
+    diverged = [s for s, t in (("jaxlr", ours), ("reference", reference)) if not all(np.isfinite(a).all() for a in t)]
     measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
     failures = [f"{k} at step {e.worst_step}: " + measure.format(e) for k, e in errors.items() if not e.within_bound]
     if diverged:
@@ -383,14 +358,11 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
 
 
 def run_case(case: Case, dtype: str = "float32", *, fit: _Fit = jaxlr.fit) -> Row:
-    """Runs ``case`` on both sides in ``dtype`` and compares them.
-
-    float64 needs ``jax.config.update("jax_enable_x64", True)`` first; ``fit`` is as in :func:`jaxlr_program`.
-    Raises ``ValueError`` for an unknown dtype or reference, :class:`TorchNotInstalledError` without PyTorch.
+    """Runs ``case`` on both sides in ``dtype`` (float64 needs ``jax_enable_x64``) and compares them; ``fit`` is as
+    in :func:`jaxlr_program`. Raises :class:`TorchNotInstalledError` without PyTorch.
 
     Examples:
-      >>> from jaxlr import crosscheck
-      >>> row = crosscheck.run_case(crosscheck.lesson_cases()[1], "float32")  # the NumPy program, 20 steps
+      >>> row = run_case(lesson_cases()[1], "float32")  # the NumPy program, 20 steps
       >>> row.passed, row.max_ulps <= 4
       (True, True)
     """
@@ -407,10 +379,8 @@ def lesson_problem() -> Problem:
 
 
 def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
-    """A seeded ``y = X w_true + b_true + noise``, a random start, predictions on ``X``.
-
-    ``d=None`` gives the lesson's model (scalar ``w``, no bias), an integer ``d`` ``x`` of shape ``(n, d)`` and a bias.
-    """
+    """A seeded ``y = X w_true + b_true + noise``, a random start, predictions on ``X``: the lesson's model (scalar
+    ``w``, no bias) for ``d=None``, else ``x`` of shape ``(n, d)`` and a bias."""
     rng = np.random.default_rng(seed)
     shape = () if d is None else (d,)
     x = rng.normal(size=(n, *shape))

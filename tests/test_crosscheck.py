@@ -86,6 +86,23 @@ def test_random_problems_match_torch_in_float64(n, d, lr_fraction, seed):
     assert row.max_rel_err <= 1e-12
 
 
+@pytest.mark.parametrize("reference", ["torch autograd", "numpy original", "torch nn.Linear+SGD"])
+@pytest.mark.parametrize(
+    "settings, error",
+    [
+        ({"learning_rate": 0.0, "n_iters": 3}, ValueError),
+        ({"learning_rate": float("nan"), "n_iters": 3}, ValueError),
+        ({"learning_rate": "0.1", "n_iters": 3}, TypeError),
+        ({"learning_rate": 0.1, "n_iters": 0}, ValueError),
+        ({"learning_rate": 0.1, "n_iters": 2.5}, TypeError),
+    ],
+)
+def test_references_check_their_settings(reference, settings, error):
+    problem = crosscheck.random_problem(0, 5, 2 if "Linear" in reference else None)
+    with pytest.raises(error, match=r"_program: (learning_rate|n_iters) must be"):
+        crosscheck.REFERENCES[reference](problem, **settings)
+
+
 @pytest.mark.parametrize("n", [4, 9])
 def test_lesson_gradient_is_n_times_the_true_one_as_in_the_numpy_original(n):
     problem = crosscheck.lesson_problem() if n == 4 else crosscheck.random_problem(n, n)
