@@ -18,14 +18,12 @@ from jaxlr._cli_problem import Problem, add_problem_arguments, check_outputs, de
 from jaxlr._cli_stats import statistics_json, statistics_table
 from jaxlr._cli_util import non_negative_float, positive_float
 from jaxlr._convergence import judge, least_squares_reference
-from jaxlr._csv import DataError
 from jaxlr._curvature import condition_from_eigenvalues, hessian_eigenvalues
-from jaxlr._datasets import unstandardize
+from jaxlr._data import DataError, model_from_fit, save_model, unstandardize
 from jaxlr._distributed import fit_distributed
 from jaxlr._fit import fit
 from jaxlr._io import write_json
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
-from jaxlr._model_file import model_from_fit, save_model
 from jaxlr._progress import stderr_is_terminal
 from jaxlr._stats import regression_stats
 from jaxlr._types import FitResult, Params

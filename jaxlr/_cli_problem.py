@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlr._cli_util import positive_int
-from jaxlr._csv import DataError
-from jaxlr._datasets import DATASETS, Dataset, Standardization, WeightsError, load_csv, load_dataset, standardize
+from jaxlr._data import DATASETS, DataError, Dataset, Standardization, WeightsError, load_csv, load_dataset, standardize
 from jaxlr._fit import OPTIMIZERS
 from jaxlr._io import STDOUT, output_problem
 from jaxlr._progress import stderr_is_terminal

@@ -11,8 +11,8 @@ import jax
 import numpy as np
 
 from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, fail, json_numbers, load_problem
-from jaxlr._csv import DataError
 from jaxlr._curvature import lipschitz_constant
+from jaxlr._data import DataError
 from jaxlr._io import write_json
 from jaxlr._lr import max_stable_learning_rate
 from jaxlr._sweep import sweep
