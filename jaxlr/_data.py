@@ -13,7 +13,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -84,12 +84,9 @@ def csv_source(path: str | os.PathLike) -> CsvSource:
 
 
 def read_header(source: CsvSource, sep: str | None, encoding: str) -> CsvHeader:
-    """The first line that is not blank: its column names and separator (detected when ``sep`` is ``None``).
-
-    It also checks ``encoding``, so :func:`parse` (always called after it) need not.
-    """
+    """The first line that is not blank: its column names and separator (detected when ``sep`` is ``None``)."""
     try:
-        codecs.lookup(encoding)
+        codecs.lookup(encoding)  # checked here, so parse (always called after read_header) need not
     except LookupError:
         raise DataError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1)") from None
     raw, stream = source.open()
@@ -164,11 +161,7 @@ def _read(
     read = pa_csv.ReadOptions(column_names=list(header.names), skip_rows=header.skip, encoding=encoding)
     parse = pa_csv.ParseOptions(delimiter=header.sep)
     convert = pa_csv.ConvertOptions(
-        include_columns=list(chosen),
-        column_types=dict.fromkeys(chosen, pa.float64()),
-        null_values=list(MISSING),
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
+        include_columns=list(chosen), column_types=dict.fromkeys(chosen, pa.float64()), null_values=list(MISSING)
     )
     raw, stream = source.open()
     size, start = raw.size(), max(rows.start, 0)
@@ -259,31 +252,14 @@ def lesson_data() -> tuple[jax.Array, jax.Array]:
     """The lesson's training set: ``X = [1, 2, 3, 4]``, ``Y = 2 * X``, float32.
 
     Examples:
-      >>> import jaxlr
-      >>> x, y = jaxlr.lesson_data()
-      >>> x.tolist(), y.tolist()
-      ([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0])
+      >>> [a.tolist() for a in jaxlr.lesson_data()]
+      [[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0]]
     """
     x = jnp.array([1.0, 2.0, 3.0, 4.0], dtype=jnp.float32)
     return x, 2 * x
 
 
-def _diabetes() -> tuple[tuple[str, ...], np.ndarray, str]:
-    try:
-        from sklearn.datasets import load_diabetes
-    except ImportError:
-        raise DataError(
-            "the diabetes dataset comes with scikit-learn, which is not installed: pip install 'jaxlr[data]'"
-        ) from None
-    bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
-    return (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target]).astype(np.float64), "target"
-
-
-# Built-in data sets by name: a loader returning (column names, values, default target).
-DATASETS: dict[str, Callable[[], tuple[tuple[str, ...], np.ndarray, str]]] = {
-    "diabetes": _diabetes,
-    "lesson": lambda: (("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]]), "y"),
-}
+DATASETS = ("diabetes", "lesson")  # the built-in data sets
 
 
 def _choose(
@@ -356,16 +332,12 @@ def load_csv(
       dropna: drop the rows with a missing cell (empty, ``NA``, ``NULL``; counted in ``Dataset.dropped``).
       progress: show a progress bar on stderr for a load taking over a second.
 
-    Raises:
-      DataError: one line naming the file and the row, line and column (:class:`WeightsError`: the weights).
-
     Examples:
-      >>> import pathlib, tempfile, jaxlr
+      >>> import pathlib, tempfile
       >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
       >>> _ = path.write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
-      >>> data = jaxlr.load_csv(path, target="y", features=["a"])
-      >>> data.x.shape, data.y.tolist(), data.feature_names
-      ((3, 1), [2.0, 4.0, 6.0], ('a',))
+      >>> jaxlr.load_csv(path, target="y", features=["a"]).x.tolist()
+      [[1.0], [2.0], [3.0]]
     """
     source = csv_source(path)
     header = read_header(source, sep, encoding)
@@ -382,28 +354,34 @@ def load_csv(
 def load_dataset(
     name: str, *, target: str | None = None, features: Sequence[str] | None = None, weights: str | None = None
 ) -> Dataset:
-    """Loads a built-in data set: ``"lesson"`` (``y = 2x`` on ``x = 1..4``) or ``"diabetes"``.
-
-    ``"diabetes"`` is scikit-learn's (442 patients, 10 features in their original units, the target a disease
-    progression score a year later); it needs ``pip install 'jaxlr[data]'``.
+    """Loads a built-in data set: ``"lesson"`` (``y = 2x`` on ``x = 1..4``) or ``"diabetes"`` (scikit-learn's: 442
+    patients, 10 features in their original units, the target a disease progression score a year later; it needs
+    ``pip install 'jaxlr[data]'``).
 
     Args:
       name: ``"lesson"`` or ``"diabetes"``.
       target: the column to predict; ``None`` for the data set's own target.
       features, weights: as for :func:`load_csv`.
 
-    Raises:
-      DataError: an unknown name or column, or no scikit-learn (:class:`WeightsError`: the weights column).
-
     Examples:
-      >>> import jaxlr
       >>> data = jaxlr.load_dataset("lesson")
       >>> data.x[:, 0].tolist(), data.y.tolist(), data.feature_names, data.target_name
       ([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], ('x',), 'y')
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
-    columns, values, default_target = DATASETS[name]()
+    if name == "lesson":
+        columns, values, default_target = ("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]]), "y"
+    else:
+        try:
+            from sklearn.datasets import load_diabetes
+        except ImportError:
+            raise DataError(
+                "the diabetes dataset comes with scikit-learn, which is not installed: pip install 'jaxlr[data]'"
+            ) from None
+        bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
+        columns, values = (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target])
+        default_target = "target"
     chosen = _choose(columns, f"dataset {name}", default_target if target is None else target, features, weights)
     values = values[:, [columns.index(column) for column in chosen]]
     return _dataset(chosen, values, f"dataset {name}", weights, 0)
@@ -430,7 +408,6 @@ def standardize(
       ``(standardized x, Standardization)``; a :class:`DataError` for a constant feature (all zeros uncentred).
 
     Examples:
-      >>> import numpy as np, jaxlr
       >>> z, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
       >>> z[:, 0].tolist(), s.mean.tolist(), s.scale.tolist()
       ([-1.0, 1.0], [2.0], [1.0])
@@ -455,7 +432,6 @@ def unstandardize(params: Params, standardization: Standardization) -> Params:
     """Maps ``params`` fitted on ``standardize``'d features (``center=False`` without a bias) to the original units.
 
     Examples:
-      >>> import numpy as np, jaxlr
       >>> _, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
       >>> p = jaxlr.unstandardize(jaxlr.Params(w=np.array([2.0]), b=5.0), s)
       >>> p.w.tolist(), float(p.b)
@@ -487,7 +463,6 @@ class Model(NamedTuple):
         """``jaxlr.predict`` on raw features ``x`` of shape ``(n, d)``, standardized first if the model was.
 
         Examples:
-          >>> import numpy as np, jaxlr
           >>> jaxlr.Model(("a",), "y", np.array([2.0]), 1.0, None, "float32").predict(np.array([[1.0], [2.0]])).tolist()
           [3.0, 5.0]
         """
@@ -504,12 +479,11 @@ class Model(NamedTuple):
 
 
 def save_model(path: str | os.PathLike, model: Model) -> None:
-    """Writes ``model`` to ``path`` as a versioned JSON model file (atomically; ``-`` is stdout).
-
-    A ``ValueError`` for a weight, bias or standardization that is not finite or does not match the features.
+    """Writes ``model`` to ``path`` as a versioned JSON model file (atomically; ``-`` is stdout); a ``ValueError``
+    for a weight, bias or standardization that is not finite or does not match the features.
 
     Examples:
-      >>> import pathlib, tempfile, numpy as np, jaxlr
+      >>> import pathlib, tempfile
       >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
       >>> jaxlr.save_model(path, jaxlr.Model(("a",), "y", np.array([0.1]), None, None, "float64"))
       >>> jaxlr.load_model(path).weights.tolist()
@@ -534,11 +508,8 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
 
 
 def load_model(path: str | os.PathLike) -> Model:
-    """Reads a model file that :func:`save_model` (or ``jaxlr fit --save-model``) wrote.
-
-    A one-line :class:`DataError` if the file cannot be read, is not a jaxlr model file of this version, or has a
-    bad field.
-    """
+    """Reads a model file that :func:`save_model` (or ``jaxlr fit --save-model``) wrote; a one-line
+    :class:`DataError` if it cannot be read, is not a jaxlr model file of this version, or has a bad field."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
