@@ -1,9 +1,8 @@
 """Data in, model out: regression problems from a CSV file or a built-in data set, standardization, model files.
 
 CSV files are read by pyarrow's multi-threaded reader (imported only when a file is read); if it refuses anything, a
-plain Python pass over the same rows names the first bad row or cell in a one-line :class:`DataError`. A fit on
-standardized features ``z = (x - mean) / scale`` is mapped back to raw units by :func:`unstandardize`. A model file
-is versioned JSON: floats written as their shortest round-tripping ``repr`` load back bit for bit.
+plain Python pass over the same rows names the first bad row or cell. A model file is versioned JSON whose floats,
+written as their shortest round-tripping ``repr``, load back bit for bit.
 """
 
 import codecs
@@ -364,9 +363,8 @@ def load_dataset(
       features, weights: as for :func:`load_csv`.
 
     Examples:
-      >>> data = jaxlr.load_dataset("lesson")
-      >>> data.x[:, 0].tolist(), data.y.tolist(), data.feature_names, data.target_name
-      ([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], ('x',), 'y')
+      >>> jaxlr.load_dataset("lesson").x[:, 0].tolist()
+      [1.0, 2.0, 3.0, 4.0]
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
@@ -489,7 +487,8 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
       >>> jaxlr.load_model(path).weights.tolist()
       [0.1]
     """
-    scaling = model.standardization
+    s = model.standardization
+    scaling = None if s is None else {key: np.asarray(v, np.float64).tolist() for key, v in s._asdict().items()}
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -498,9 +497,7 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
         "target": model.target,
         "weights": np.asarray(model.weights, np.float64).tolist(),
         "bias": None if model.bias is None else float(model.bias),
-        "standardization": None
-        if scaling is None
-        else {key: np.asarray(v, np.float64).tolist() for key, v in scaling._asdict().items()},
+        "standardization": scaling,
         "dtype": model.dtype,
     }
     _check(record, "save_model", ValueError)
