@@ -29,6 +29,7 @@ PROGRESS_DELAY_S = 1.0  # a progress bar shows itself once a load has taken this
 MISSING = ("", "NA", "N/A", "n/a", "NULL", "null")  # dropped with ``dropna``, an error without it
 PIECE_BYTES = 32 << 20  # uncompressed inputs are parsed a piece of this size at a time
 FORMAT, FORMAT_VERSION = "jaxlr-model", 1
+DATASETS = ("diabetes", "lesson")  # the built-in data sets
 
 
 class DataError(ValueError):
@@ -256,9 +257,6 @@ def lesson_data() -> tuple[jax.Array, jax.Array]:
     """
     x = jnp.array([1.0, 2.0, 3.0, 4.0], dtype=jnp.float32)
     return x, 2 * x
-
-
-DATASETS = ("diabetes", "lesson")  # the built-in data sets
 
 
 def _choose(
