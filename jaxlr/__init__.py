@@ -11,18 +11,21 @@ comparison with the lesson's PyTorch and NumPy programs) are imported on their o
 
 import importlib.metadata
 
-from jaxlr._csv import DataError as DataError
 from jaxlr._curvature import DivergenceWarning as DivergenceWarning
 from jaxlr._curvature import condition_number as condition_number
 from jaxlr._curvature import lipschitz_constant as lipschitz_constant
 from jaxlr._curvature import warn_if_unstable as warn_if_unstable
-from jaxlr._datasets import Dataset as Dataset
-from jaxlr._datasets import Standardization as Standardization
-from jaxlr._datasets import lesson_data as lesson_data
-from jaxlr._datasets import load_csv as load_csv
-from jaxlr._datasets import load_dataset as load_dataset
-from jaxlr._datasets import standardize as standardize
-from jaxlr._datasets import unstandardize as unstandardize
+from jaxlr._data import DataError as DataError
+from jaxlr._data import Dataset as Dataset
+from jaxlr._data import Model as Model
+from jaxlr._data import Standardization as Standardization
+from jaxlr._data import lesson_data as lesson_data
+from jaxlr._data import load_csv as load_csv
+from jaxlr._data import load_dataset as load_dataset
+from jaxlr._data import load_model as load_model
+from jaxlr._data import save_model as save_model
+from jaxlr._data import standardize as standardize
+from jaxlr._data import unstandardize as unstandardize
 from jaxlr._distributed import fit_distributed as fit_distributed
 from jaxlr._distributed import initialize_distributed as initialize_distributed
 from jaxlr._distributed import read_csv_rows as read_csv_rows
@@ -33,9 +36,6 @@ from jaxlr._model import lesson_gradient_n_times_too_large as lesson_gradient_n_
 from jaxlr._model import manual_gradient as manual_gradient
 from jaxlr._model import mse_loss as mse_loss
 from jaxlr._model import predict as predict
-from jaxlr._model_file import Model as Model
-from jaxlr._model_file import load_model as load_model
-from jaxlr._model_file import save_model as save_model
 from jaxlr._plot import plot_fit as plot_fit
 from jaxlr._plot import plot_loss as plot_loss
 from jaxlr._plot import plot_sweep as plot_sweep

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
-from jaxlr import _cli_fit_distributed, _curvature, _io, _model_file, _validate
+from jaxlr import _cli_fit_distributed, _curvature, _data, _io, _validate
 from jaxlr._cli_problem import Problem, add_problem_arguments, check_outputs, describe, load_problem, write_outputs
 from jaxlr._cli_util import json_numbers, non_negative_float, positive_float
 from jaxlr._convergence import judge, least_squares_reference
@@ -164,7 +164,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         record["distributed"] = {"processes": jax.process_count(), "devices": jax.device_count(), "rows": problem.rows}
     else:
         converged = _check(args, problem, intercept, result, objective, (names, values, final_loss, lr_text), record)
-    model = _model_file.model_from_fit(data.feature_names, data.target_name, trained, scaling, args.dtype)
+    model = _data.model_from_fit(data.feature_names, data.target_name, trained, scaling, args.dtype)
     labels = {"feature_names": data.feature_names, "target_name": data.target_name, "loss": result.history.loss}
     write_outputs(
         (args.json, lambda path: _io.write_json(path, record)),

@@ -12,8 +12,7 @@ import numpy as np
 
 from jaxlr._cli_problem import Problem, as_dtype, fail
 from jaxlr._cli_util import positive_int
-from jaxlr._csv import DataError
-from jaxlr._datasets import Dataset, Standardization
+from jaxlr._data import DataError, Dataset, Standardization
 from jaxlr._distributed import gather, initialize_distributed, raise_everywhere, read_csv_rows
 
 PROG = "jaxlr fit"

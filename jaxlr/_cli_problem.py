@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlr import _datasets, _io
+from jaxlr import _data, _io
 from jaxlr._cli_util import positive_int
-from jaxlr._csv import DataError
+from jaxlr._data import DataError
 from jaxlr._fit import OPTIMIZERS
 from jaxlr._progress import stderr_is_terminal
 
@@ -24,10 +24,10 @@ OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an outp
 class Problem(NamedTuple):
     """A regression problem ready to train on."""
 
-    data: _datasets.Dataset  # as loaded (with --distributed, this process's rows), original units, float64
+    data: _data.Dataset  # as loaded (with --distributed, this process's rows), original units, float64
     x: jax.Array | np.ndarray  # (n, d) training features in the chosen dtype, standardized if asked
     y: jax.Array | np.ndarray  # (n,) in the chosen dtype
-    standardization: _datasets.Standardization | None
+    standardization: _data.Standardization | None
     rows: int | None = None  # with --distributed, the number of rows of all processes together
 
 
@@ -46,7 +46,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int
     add("--sep", help="the CSV separator (default: detected from the header line)")
     add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
     add("--dropna", action="store_true", help="drop the rows with a missing cell (empty, NA, NULL) and say how many")
-    datasets = sorted(_datasets.DATASETS)
+    datasets = sorted(_data.DATASETS)
     add("--dataset", choices=datasets, help="a built-in dataset instead of a file (diabetes needs scikit-learn)")
     add("--target", help="the column to predict (required with a file)")
     add("--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)")
@@ -125,11 +125,11 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
     chosen = {"target": args.target, "features": args.features, "weights": getattr(args, "weights", None)}
     try:
         if args.dataset is not None:
-            data = _datasets.load_dataset(args.dataset, **chosen)
+            data = _data.load_dataset(args.dataset, **chosen)
         else:
             options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
-            data = _datasets.load_csv(args.data, **chosen, **options, progress=not args.quiet and stderr_is_terminal())
-    except _datasets.WeightsError as e:
+            data = _data.load_csv(args.data, **chosen, **options, progress=not args.quiet and stderr_is_terminal())
+    except _data.WeightsError as e:
         raise DataError(f"--weights {e.column}: {e.reason}") from None
     if args.dropna and args.dataset is None:
         print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
@@ -137,7 +137,7 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
     x, standardization = data.x, None
     if args.standardize:
-        x, standardization = _datasets.standardize(x, data.feature_names, center=intercept)
+        x, standardization = _data.standardize(x, data.feature_names, center=intercept)
     x, y = as_dtype(x, data.y, args.dtype)
     return Problem(data, jnp.asarray(x), jnp.asarray(y), standardization)
 

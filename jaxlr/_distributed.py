@@ -16,7 +16,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
-from jaxlr._csv import CsvSource, DataError, csv_source, parse, read_header
+from jaxlr._data import CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._sharding import auto_context, global_rows
 from jaxlr._types import FitResult, Params

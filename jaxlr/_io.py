@@ -93,9 +93,7 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
     """Runs ``work()`` in a worker thread and returns its exit code; a SIGINT or SIGTERM ends the process at once.
 
-    While XLA runs, the thread that called it waits in C++ where Python's signal handlers cannot run, so the
-    main thread only waits. On a signal it removes the outputs still being written, prints one line and exits
-    with ``128 + signal`` without waiting for the device. Outside the main thread it just calls ``work()``.
+    The main thread only waits: the thread running XLA waits in C++, where Python's signal handlers cannot run.
     """
     if threading.current_thread() is not threading.main_thread():
         return work()

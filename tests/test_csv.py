@@ -171,11 +171,11 @@ def test_large_files_are_read_in_pieces_with_the_same_result(tmp_path, monkeypat
     text = _text(";", table).replace("\n", "\n\n", 5)
     path.write_text(text)
     whole = jaxlr.load_csv(path, target="y")
-    monkeypatch.setattr("jaxlr._csv.PIECE_BYTES", 100)  # about 4 lines a piece
+    monkeypatch.setattr("jaxlr._data.PIECE_BYTES", 100)  # about 4 lines a piece
     capsys.readouterr()
     jaxlr.load_csv(path, target="y", progress=True)
     assert capsys.readouterr().err == ""  # a load quicker than PROGRESS_DELAY_S shows no bar
-    monkeypatch.setattr("jaxlr._csv.PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr("jaxlr._data.PROGRESS_DELAY_S", 0.0)
     pieces = jaxlr.load_csv(path, target="y", progress=True)
     assert "read" in capsys.readouterr().err  # the bar, by bytes
     np.testing.assert_array_equal(pieces.x, whole.x)
