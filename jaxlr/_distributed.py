@@ -18,7 +18,7 @@ from jax.sharding import Mesh
 
 from jaxlr._csv import CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
-from jaxlr._sharding import auto_context, global_rows
+from jaxlr._sharding import global_rows
 from jaxlr._types import FitResult, Params
 from jaxlr._validate import as_input, as_params, check_dtype
 
@@ -38,8 +38,10 @@ def initialize_distributed(
         and this one's index; JAX finds those not given on Slurm, Open MPI, Kubernetes and Cloud TPU.
       initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
     """
+    address = (coordinator_address, num_processes, process_id)
+    if len({v is None for v in address}) > 1:
+        raise ValueError("initialize_distributed: give all or none of coordinator_address, num_processes, process_id")
     if not jax.distributed.is_initialized():
-        address = (coordinator_address, num_processes, process_id)
         jax.distributed.initialize(
             *address, initialization_timeout=initialization_timeout, heartbeat_timeout_seconds=heartbeat_timeout
         )
@@ -109,7 +111,7 @@ def fit_distributed(
     # each process's devices contiguous in the mesh, as its rows are in the data
     mesh = Mesh(np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
     x, y, weights = global_rows(mesh, counts, x.astype(dtype), y.astype(dtype), None)
-    with auto_context():
+    with jax.set_mesh(mesh):
         result = _fit_jit(params, x, y, rate, None, None, weights, options)
         return finish(fn, result, options, x, params, None, weights)
 

@@ -1,12 +1,12 @@
 """Data parallelism: with the rows split across devices, ``jax.jit`` partitions the single-device fit.
 
-Rows are padded to equal blocks, with sample weight 0. ``Explicit`` mesh axes would need an output sharding
-for every product over the rows (the gram path's ``Xᵀ X``), so the fit sees their devices with ``Auto`` axes.
+Rows are padded to equal blocks, with sample weight 0. The fit runs on the rows' own mesh, ``Auto`` or
+``Explicit`` axes alike, and its replicated results go back to the caller's ``Explicit`` mesh.
 """
 
 import collections
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import jax
@@ -19,41 +19,23 @@ from jaxlr._validate import is_traced
 Rows = collections.namedtuple("Rows", "x y weights home")
 
 
-def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> AbstractContextManager[Rows]:
-    """The rows split over ``devices``/``mesh``, or left where they are, on ``Auto`` axes for the fit."""
-    if devices is None and mesh is None:
-        sharded = any(isinstance(getattr(v, "sharding", None), NamedSharding) for v in (x, y))
-        if not sharded and (jax.sharding.get_abstract_mesh().empty or is_traced(x, y)):
-            return nullcontext(Rows(x, y, weights, None))
-    return _split_rows(fn, x, y, weights, devices, mesh)
-
-
 @contextmanager
-def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
+def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
+    """The rows split over ``devices``/``mesh``, with that mesh set for the fit, or left where they are."""
+    if devices is None and mesh is None:
+        yield Rows(x, y, weights, None)
+        return
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
     meshes = [mesh, *(getattr(getattr(v, "sharding", None), "mesh", None) for v in (x, y)), jax.sharding.get_mesh()]
     home = next((m for m in meshes if isinstance(m, Mesh) and AxisType.Explicit in m.axis_types), None)
-    if devices is not None or mesh is not None:
-        mesh = row_mesh(fn, devices, mesh)
-        x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
-        n = len(x_host) if x_host.ndim in (1, 2) else 0
-        if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
-            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
-    x, y, weights = (
-        jax.device_put(v, s.update(mesh=s.mesh.update(axis_types=(AxisType.Auto,) * len(s.mesh.axis_names))))
-        if isinstance(s := getattr(v, "sharding", None), NamedSharding)
-        else v
-        for v in (x, y, weights)
-    )
-    with auto_context():
+    mesh = row_mesh(fn, devices, mesh)
+    x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
+    n = len(x_host) if x_host.ndim in (1, 2) else 0
+    if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
+        x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
+    with jax.set_mesh(mesh):
         yield Rows(x, y, weights, home)
-
-
-def auto_context() -> AbstractContextManager:
-    """The ``jax.set_mesh`` context's mesh (if any) with ``Auto`` axes, to agree with the fit's inputs."""
-    mesh = jax.sharding.get_abstract_mesh()
-    return jax.sharding.use_abstract_mesh(mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names)))
 
 
 def restore_axes(tree: Any, home: Mesh | None) -> Any:
