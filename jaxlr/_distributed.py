@@ -1,9 +1,12 @@
-"""Multi-host fits on JAX's own distributed runtime: one process per host, each with its own rows.
+"""Data parallelism: the rows split across devices, and across processes on JAX's distributed runtime.
 
-Every process runs the same program: :func:`initialize_distributed` connects them, each reads its own
-rows (:func:`read_csv_rows`), and :func:`fit_distributed` fits them all, as one global array.
+``jax.jit`` partitions the single-device fit over the rows' mesh, ``Auto`` or ``Explicit`` axes alike; rows
+are padded to equal blocks with sample weight 0. Every process of a multi-host fit runs the same program:
+:func:`initialize_distributed` connects them, each reads its own rows (:func:`read_csv_rows`), and
+:func:`fit_distributed` fits them all, as one global array.
 """
 
+import collections
 import contextlib
 import mmap
 import os
@@ -14,13 +17,67 @@ import jax
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
-from jax.sharding import Mesh
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlr._csv import CsvSource, DataError, csv_source, parse, read_header
-from jaxlr._fit import _fit_jit, check_options, finish
-from jaxlr._sharding import global_rows
 from jaxlr._types import FitResult, Params
-from jaxlr._validate import as_input, as_params, check_dtype
+from jaxlr._validate import as_input, as_params, check_dtype, is_traced
+
+# The data as the fit's core gets it, and the caller's ``Explicit`` mesh (or None) to return the results to.
+Rows = collections.namedtuple("Rows", "x y weights home")
+
+
+@contextlib.contextmanager
+def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
+    """The rows split over ``devices`` (an int: the first of ``jax.devices()``) or ``mesh``, set for the fit."""
+    if devices is None and mesh is None:
+        yield Rows(x, y, weights, None)
+        return
+    if is_traced(x, y):
+        raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
+    meshes = [mesh, *(getattr(getattr(v, "sharding", None), "mesh", None) for v in (x, y)), jax.sharding.get_mesh()]
+    home = next((m for m in meshes if isinstance(m, Mesh) and AxisType.Explicit in m.axis_types), None)
+    available = jax.devices()
+    if devices is not None and mesh is not None:
+        raise ValueError(f"{fn}: pass devices= or mesh=, not both")
+    if mesh is not None:
+        if not isinstance(mesh, Mesh):
+            raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"{fn}: devices={int(devices)} but {len(available)} {available[0].platform} device(s) are "
+                f"available; expected 1 to {len(available)}"
+            )
+        devices = available[: int(devices)]
+    elif not (isinstance(devices, Sequence) and devices and all(isinstance(d, jax.Device) for d in devices)):
+        raise TypeError(
+            f"{fn}: devices must be a positive int or a non-empty sequence of jax devices "
+            f"(e.g. jax.devices()), got {type(devices).__name__}"
+        )
+    elif len(set(devices)) != len(devices):
+        raise ValueError(f"{fn}: devices lists the same device more than once: {list(devices)}")
+    mesh = Mesh(np.array(devices), ("data",)) if mesh is None else mesh
+    x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
+    n = len(x_host) if x_host.ndim in (1, 2) else 0
+    if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
+        x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
+    with jax.set_mesh(mesh):
+        yield Rows(x, y, weights, home)
+
+
+def restore_axes(tree: Any, home: Mesh | None) -> Any:
+    """The fit's (replicated) outputs put on ``home``, the caller's ``Explicit`` mesh."""
+    return tree if home is None else jax.device_put(tree, NamedSharding(home, PartitionSpec()))
+
+
+def global_rows(mesh: Mesh, counts: Any, x: Any, y: Any, weights: Any) -> Any:
+    """This process's rows, padded to the longest of ``counts`` with rows of weight 0, as global arrays."""
+    block = -(-int(max(counts)) // len(mesh.local_devices)) * len(mesh.local_devices)
+    if weights is None and block * len(counts) != sum(counts):
+        weights = np.ones(len(x), np.float32)
+    padded = jax.tree.map(lambda a: np.pad(a, [(0, block - len(a))] + [(0, 0)] * (a.ndim - 1)), (x, y, weights))
+    return jax.make_array_from_process_local_data(NamedSharding(mesh, PartitionSpec(mesh.axis_names)), padded)
 
 
 def initialize_distributed(
@@ -35,7 +92,7 @@ def initialize_distributed(
 
     Args:
       coordinator_address, num_processes, process_id: ``"host:port"`` of process 0, the number of processes
-        and this one's index; JAX finds those not given on Slurm, Open MPI, Kubernetes and Cloud TPU.
+        and this one's index; all three, or none for JAX to find on Slurm, Open MPI, Kubernetes and Cloud TPU.
       initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
     """
     address = (coordinator_address, num_processes, process_id)
@@ -91,6 +148,8 @@ def fit_distributed(
       >>> print(jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
       2.0
     """
+    from jaxlr._fit import _fit_jit, check_options, finish  # here: jaxlr._fit imports this module
+
     fn = "fit_distributed"
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)

@@ -23,11 +23,11 @@ from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
 from jaxlr._curvature import curvature_bounds, heavy_ball_constants, lipschitz
+from jaxlr._distributed import on_rows_of, restore_axes
 from jaxlr._lr import MOMENTUM, DivergenceWarning, divergence_message
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
-from jaxlr._sharding import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
 from jaxlr._validate import (
     MAX_ITERS,
