@@ -1,9 +1,7 @@
-"""Data parallelism: the rows split across devices, and across processes on JAX's distributed runtime.
+"""Data parallelism: rows split across devices, and across the processes of JAX's distributed runtime.
 
-``jax.jit`` partitions the single-device fit over the rows' mesh, ``Auto`` or ``Explicit`` axes alike; rows
-are padded to equal blocks with sample weight 0. Every process of a multi-host fit runs the same program:
-:func:`initialize_distributed` connects them, each reads its own rows (:func:`read_csv_rows`), and
-:func:`fit_distributed` fits them all, as one global array.
+``jax.jit`` partitions the single-device fit over the rows' mesh (``Auto`` or ``Explicit`` axes), rows padded
+with sample weight 0. Each process: :func:`initialize_distributed`, :func:`read_csv_rows`, :func:`fit_distributed`.
 """
 
 import collections
@@ -195,10 +193,9 @@ def read_csv_rows(
     encoding: str = "utf-8",
     dropna: bool = False,
 ) -> CsvRows:
-    """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
-
-    The bytes after the header are cut into ``process_count`` equal ranges, and a process parses the lines
-    that *begin* in its own; a ``path`` with ``{process_index}`` in it names one whole file per process instead.
+    """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header: the lines that
+    *begin* in its one of ``process_count`` equal ranges of the bytes after the header, or, for a ``path`` with
+    ``{process_index}`` in it, all of that process's own file.
 
     Args:
       path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.
