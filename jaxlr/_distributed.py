@@ -1,7 +1,5 @@
-"""Multi-host fits on JAX's own distributed runtime: one process per host, each with its own rows.
-
-Every process runs the same program: :func:`initialize_distributed` connects them, each reads its own
-rows (:func:`read_csv_rows`), and :func:`fit_distributed` fits them all, as one global array.
+"""Fits across the processes of JAX's distributed runtime: :func:`initialize_distributed` in each process,
+then :func:`read_csv_rows` for its share of the rows and :func:`fit_distributed` on all of them together.
 """
 
 import contextlib
@@ -18,7 +16,7 @@ from jax.sharding import Mesh
 
 from jaxlr._data import CsvSource, DataError, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
-from jaxlr._sharding import auto_context, global_rows
+from jaxlr._rows import global_rows
 from jaxlr._types import FitResult, Params
 from jaxlr._validate import as_input, as_params, check_dtype
 
@@ -35,11 +33,13 @@ def initialize_distributed(
 
     Args:
       coordinator_address, num_processes, process_id: ``"host:port"`` of process 0, the number of processes
-        and this one's index; JAX finds those not given on Slurm, Open MPI, Kubernetes and Cloud TPU.
+        and this one's index; all three, or none for JAX to find on Slurm, Open MPI, Kubernetes and Cloud TPU.
       initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
     """
+    address = (coordinator_address, num_processes, process_id)
+    if len({v is None for v in address}) > 1:
+        raise ValueError("initialize_distributed: give all or none of coordinator_address, num_processes, process_id")
     if not jax.distributed.is_initialized():
-        address = (coordinator_address, num_processes, process_id)
         jax.distributed.initialize(
             *address, initialization_timeout=initialization_timeout, heartbeat_timeout_seconds=heartbeat_timeout
         )
@@ -89,6 +89,7 @@ def fit_distributed(
       >>> print(jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
       2.0
     """
+
     fn = "fit_distributed"
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
@@ -109,7 +110,7 @@ def fit_distributed(
     # each process's devices contiguous in the mesh, as its rows are in the data
     mesh = Mesh(np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
     x, y, weights = global_rows(mesh, counts, x.astype(dtype), y.astype(dtype), None)
-    with auto_context():
+    with jax.set_mesh(mesh):
         result = _fit_jit(params, x, y, rate, None, None, weights, options)
         return finish(fn, result, options, x, params, None, weights)
 
@@ -134,10 +135,9 @@ def read_csv_rows(
     encoding: str = "utf-8",
     dropna: bool = False,
 ) -> CsvRows:
-    """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header.
-
-    The bytes after the header are cut into ``process_count`` equal ranges, and a process parses the lines
-    that *begin* in its own; a ``path`` with ``{process_index}`` in it names one whole file per process instead.
+    """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header: the lines that
+    *begin* in its one of ``process_count`` equal ranges of the bytes after the header, or, for a ``path`` with
+    ``{process_index}`` in it, all of that process's own file.
 
     Args:
       path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.

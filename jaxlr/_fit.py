@@ -26,7 +26,7 @@ from jaxlr import _curvature, _validate
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
 from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
-from jaxlr._sharding import on_rows_of, restore_axes
+from jaxlr._rows import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "heavy-ball")
@@ -96,8 +96,10 @@ def gram_loss_and_grad(
     columns = x[:, None] if x.ndim == 1 else x
     weighted = columns if weights is None else columns * weights[:, None]
     total = y.shape[0] if weights is None else jnp.sum(weights)
-    a = jnp.matmul(columns.T, weighted, precision=PRECISION)
-    c_sx = jnp.matmul(jnp.stack([y, jnp.ones_like(y)]), weighted, precision=PRECISION)  # [Xᵀ S y, Xᵀ S 1]
+    a = jnp.matmul(columns.T, weighted, precision=PRECISION, out_sharding=jax.typeof(x).sharding.update(spec=()))
+    c_sx = jnp.matmul(
+        jnp.stack([y, jnp.ones_like(y)]), weighted, precision=PRECISION, out_sharding=jax.typeof(a).sharding
+    )  # [Xᵀ S y, Xᵀ S 1]
     c = c_sx[0]
     if params.b is not None:
         a = jnp.block([[a, c_sx[1][:, None]], [c_sx[1][None, :], jnp.full((1, 1), total, a.dtype)]])

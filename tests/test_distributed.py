@@ -120,6 +120,12 @@ def test_fit_distributed_warns_when_it_diverges():
     assert result.diverged
 
 
+@pytest.mark.parametrize("args", [("localhost:1234",), (None, 2, 0), ("localhost:1234", 2, None)])
+def test_initialize_distributed_refuses_partial_connection_arguments(args):
+    with pytest.raises(ValueError, match="^initialize_distributed: give all or none of coordinator_address, num_proc"):
+        jaxlr.initialize_distributed(*args)
+
+
 def _write_csv_table(n):
     rng = np.random.default_rng(5)
     x = rng.normal(size=(n, 3))

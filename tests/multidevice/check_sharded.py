@@ -87,6 +87,15 @@ def test_row_sharded_inputs_match_one_device(dtype, axis_type, gradient):
         assert leaf.is_fully_replicated and leaf.sharding.mesh == mesh  # on the caller's mesh, axis types and all
 
 
+@pytest.mark.parametrize("axis_type", [AxisType.Explicit, AxisType.Auto])
+def test_gram_method_on_row_sharded_inputs(axis_type):
+    """The gram path's products over the rows (Xᵀ X, Xᵀ y) name their replicated output for Explicit axes."""
+    x, y, params = _data(64, 3, np.float64)
+    want = jaxlr.fit(params, x, y, learning_rate=0.05, n_iters=25, method="gram")
+    got = jaxlr.fit(params, *_shard(_mesh(axis_type), x, y), learning_rate=0.05, n_iters=25, method="gram")
+    assert_same_fit(got, want, np.float64)
+
+
 @pytest.mark.parametrize("option", ["sharded", "devices", "mesh"])
 def test_fit_inside_set_mesh_with_explicit_axes(option):
     """jax.set_mesh (which replaces `with mesh:`): the fit runs, and its results mix with the caller's arrays."""

@@ -1,7 +1,7 @@
-"""Data parallelism: with the rows split across devices, ``jax.jit`` partitions the single-device fit.
+"""Data parallelism over devices: rows split across a mesh, padded with rows of sample weight 0.
 
-Rows are padded to equal blocks, with sample weight 0. ``Explicit`` mesh axes would need an output sharding
-for every product over the rows (the gram path's ``Xᵀ X``), so the fit sees their devices with ``Auto`` axes.
+``jax.jit`` partitions the single-device fit over the rows' mesh (``Auto`` or ``Explicit`` axes): each device
+reduces its own rows and XLA all-reduces a step's sums; ``x`` is never gathered.
 """
 
 import collections
@@ -20,11 +20,9 @@ Rows = collections.namedtuple("Rows", "x y weights home")
 
 
 def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> AbstractContextManager[Rows]:
-    """The rows split over ``devices``/``mesh``, or left where they are, on ``Auto`` axes for the fit."""
+    """The rows split over ``devices`` (an int: the first of ``jax.devices()``) or ``mesh``, set for the fit."""
     if devices is None and mesh is None:
-        sharded = any(isinstance(getattr(v, "sharding", None), NamedSharding) for v in (x, y))
-        if not sharded and (jax.sharding.get_abstract_mesh().empty or is_traced(x, y)):
-            return nullcontext(Rows(x, y, weights, None))
+        return nullcontext(Rows(x, y, weights, None))  # data stays where it is, sharded or not
     return _split_rows(fn, x, y, weights, devices, mesh)
 
 
@@ -34,43 +32,13 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
     meshes = [mesh, *(getattr(getattr(v, "sharding", None), "mesh", None) for v in (x, y)), jax.sharding.get_mesh()]
     home = next((m for m in meshes if isinstance(m, Mesh) and AxisType.Explicit in m.axis_types), None)
-    if devices is not None or mesh is not None:
-        mesh = row_mesh(fn, devices, mesh)
-        x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
-        n = len(x_host) if x_host.ndim in (1, 2) else 0
-        if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
-            x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
-    x, y, weights = (
-        jax.device_put(v, s.update(mesh=s.mesh.update(axis_types=(AxisType.Auto,) * len(s.mesh.axis_names))))
-        if isinstance(s := getattr(v, "sharding", None), NamedSharding)
-        else v
-        for v in (x, y, weights)
-    )
-    with auto_context():
-        yield Rows(x, y, weights, home)
-
-
-def auto_context() -> AbstractContextManager:
-    """The ``jax.set_mesh`` context's mesh (if any) with ``Auto`` axes, to agree with the fit's inputs."""
-    mesh = jax.sharding.get_abstract_mesh()
-    return jax.sharding.use_abstract_mesh(mesh.update(axis_types=(AxisType.Auto,) * len(mesh.axis_names)))
-
-
-def restore_axes(tree: Any, home: Mesh | None) -> Any:
-    """The fit's (replicated) outputs put on ``home``, the caller's ``Explicit`` mesh."""
-    return tree if home is None else jax.device_put(tree, NamedSharding(home, PartitionSpec()))
-
-
-def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
-    """The mesh to split rows over: ``devices`` an int (the first of ``jax.devices()``) or devices, or ``mesh``."""
+    available = jax.devices()
     if devices is not None and mesh is not None:
         raise ValueError(f"{fn}: pass devices= or mesh=, not both")
     if mesh is not None:
         if not isinstance(mesh, Mesh):
             raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
-        return mesh
-    available = jax.devices()
-    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         if not 1 <= devices <= len(available):
             raise ValueError(
                 f"{fn}: devices={int(devices)} but {len(available)} {available[0].platform} device(s) are "
@@ -84,7 +52,18 @@ def row_mesh(fn: str, devices: Any, mesh: Any) -> Mesh:
         )
     elif len(set(devices)) != len(devices):
         raise ValueError(f"{fn}: devices lists the same device more than once: {list(devices)}")
-    return Mesh(np.array(devices), ("data",))
+    mesh = Mesh(np.array(devices), ("data",)) if mesh is None else mesh
+    x_host, y_host, w_host = np.asarray(x), np.asarray(y), None if weights is None else np.asarray(weights)
+    n = len(x_host) if x_host.ndim in (1, 2) else 0
+    if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
+        x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
+    with jax.set_mesh(mesh):
+        yield Rows(x, y, weights, home)
+
+
+def restore_axes(tree: Any, home: Mesh | None) -> Any:
+    """The fit's (replicated) outputs put on ``home``, the caller's ``Explicit`` mesh."""
+    return tree if home is None else jax.device_put(tree, NamedSharding(home, PartitionSpec()))
 
 
 def global_rows(mesh: Mesh, counts: Any, x: Any, y: Any, weights: Any) -> Any:
