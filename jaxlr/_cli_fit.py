@@ -24,10 +24,10 @@ from jaxlr._datasets import unstandardize
 from jaxlr._distributed import fit_distributed
 from jaxlr._fit import fit
 from jaxlr._io import write_json
+from jaxlr._least_squares import regression_stats
 from jaxlr._lr import DivergenceWarning, warn_if_unstable
 from jaxlr._model_file import model_from_fit, save_model
 from jaxlr._progress import stderr_is_terminal
-from jaxlr._stats import regression_stats
 from jaxlr._types import FitResult, Params
 from jaxlr._validate import check_history_size
 

@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 
 from jaxlr._cli_problem import json_numbers
-from jaxlr._stats import RegressionStats
+from jaxlr._least_squares import RegressionStats
 
 _SCALARS = ("r2", "adj_r2", "rmse", "residual_std_error")
 _PER_COEFFICIENT = ("std_errors", "t_values", "p_values", "conf_int_95")
