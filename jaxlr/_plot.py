@@ -73,9 +73,8 @@ def plot_fit(
     target_name: str = "y",
     path: Path = None,
 ) -> Any:
-    """The data with the fitted model, beside the loss curve if ``loss`` is given; returns the figure.
-
-    With one feature: the data points and the fitted line; with several: predicted against actual.
+    """The data and the fitted line (one feature) or predicted against actual values (several features), beside
+    the loss curve if ``loss`` is given; returns the figure.
 
     Args:
       params: the fitted :class:`Params` (in the units of ``x``).

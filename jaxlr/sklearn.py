@@ -36,9 +36,8 @@ def _real(value: Any) -> float:
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
-    It minimizes ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s) + l2 * sum(coef_**2)`` as
-    :func:`jaxlr.least_squares` does, on ``X`` and ``y`` centred (with ``fit_intercept``) and scaled (with
-    ``standardize``), in float64 when JAX has x64 on, else float32; it never changes JAX's configuration.
+    It minimizes :func:`jaxlr.least_squares`' loss on ``X``, ``y`` centred (``fit_intercept``) and scaled
+    (``standardize``), in float64 if JAX's x64 is on, else float32 (it never changes JAX's configuration).
     Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``.
 
     Parameters:
@@ -56,7 +55,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
       n_features_in_, feature_names_in_: as scikit-learn sets them.
 
     Examples:
-      >>> import numpy as np
       >>> from jaxlr.sklearn import GradientDescentRegressor
       >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
       >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
@@ -82,9 +80,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.l2 = l2
         self.standardize = standardize
 
-    def _check_params(self, dtype: np.dtype) -> float:
-        """Checks the hyperparameters (scikit-learn checks them in ``fit``, not ``__init__``); returns ``tol``."""
-        rate, max_iter, optimizer = self.learning_rate, self.max_iter, self.optimizer
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
+        """Fits ``coef_`` and ``intercept_`` to ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
+        name, rate, max_iter, optimizer = type(self).__name__, self.learning_rate, self.max_iter, self.optimizer
+        # scikit-learn checks the hyperparameters in fit, not __init__
         integer = isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, (bool, np.bool_))
         rate_ok = rate == "auto" if isinstance(rate, str) else _real(rate) > 0
         known = optimizer in _OPTIMIZERS or isinstance(optimizer, optax.GradientTransformation)
@@ -100,16 +99,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         ]
         for param, ok, what in rules:
             if not ok:
-                raise ValueError(f"{type(self).__name__}: {param} must be {what}, got {getattr(self, param)!r}")
-        if self.tol is None:  # well above what rounding leaves of the gradient on a standardized problem
-            return 1e-8 if dtype == np.float64 else 1e-6
-        return float(self.tol)
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
-        """Fits ``coef_`` and ``intercept_`` to ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
-        name = type(self).__name__
+                raise ValueError(f"{name}: {param} must be {what}, got {getattr(self, param)!r}")
         dtype = np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
-        tol = self._check_params(dtype)
+        # the default tol: well above what rounding leaves of the gradient on a standardized problem
+        tol = float(self.tol) if self.tol is not None else 1e-8 if dtype == np.float64 else 1e-6
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64, y_numeric=True)
         n, d = X.shape
         check_sample_weight(name, sample_weight, n, None)
@@ -120,7 +113,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
-        rate = 1.0 if flat and self.learning_rate == "auto" else self.learning_rate
+        rate = 1.0 if flat and rate == "auto" else rate
         with warnings.catch_warnings():
             warnings.simplefilter("error", jaxlr.DivergenceWarning)  # jaxlr.fit warns when, and only when, it diverged
             try:
