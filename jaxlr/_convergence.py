@@ -93,7 +93,6 @@ def least_squares_reference(
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
     y_spread = float(np.sqrt(np.mean(c.target**2)))
-    residual = np.sqrt(rows) * (y - x @ weights - (bias or 0.0))
     return Reference(
         weights=weights,
         bias=bias,
@@ -101,7 +100,7 @@ def least_squares_reference(
         scale=scale,
         coefficient_scale=max(float(np.max(np.abs(theta), initial=0.0)), y_spread) or abs(y_mean) or 1.0,
         target_rms=float(np.sqrt(np.mean(rows * y**2))),
-        residual_rms=float(np.sqrt(np.mean(residual**2))),
+        residual_rms=float(np.sqrt(np.mean(rows * (y - x @ weights - (bias or 0.0)) ** 2))),
         kappa=kappa,
         lipschitz=2.0 * float(eigenvalues.max()),
         not_unique=None if penalised else not_unique,  # the penalty makes the minimum unique
@@ -112,11 +111,8 @@ def least_squares_reference(
 def precision_floor(
     reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
 ) -> float:
-    """How far rounding alone may move the standardized coefficients, over ``S``: the larger of two bounds.
-
-    Gradient descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) reaches
-    ``|δp| ≤ eps κ (|p*| + rms(y)/σ)``, the float64 SVD ``eps (√κ (rms(y)/σ + |p*|) + κ rms(r*)/σ)``, ``σ² = L/2``,
-    each carried to ``(θ, c)`` by the largest row norm of the map from ``p``."""
+    """How far rounding alone may move the standardized coefficients, over ``S``: the larger of the bounds for gradient
+    descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) and the float64 SVD."""
 
     def bound(eps: float, shift: np.ndarray, scale: np.ndarray, kappa: float, lipschitz: float, svd: bool) -> float:
         if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
@@ -127,6 +123,7 @@ def precision_floor(
             parameters = np.append(parameters, reference.bias + float(shift @ reference.weights))
             carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
         norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
+        # |δp| of the solution p of AᵀA p = Aᵀy, carried to (θ, c) by the largest row norm of the map from p
         if svd:
             spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
         else:

@@ -47,8 +47,10 @@ def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred
     return Centred(x_mean, y_mean, xc, yc, scale, total, root[:, None] * (xc / scale[None, :]), root * yc)
 
 
-def _solve(c: Centred, l2: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-    """``(w, b)`` for the centred problem; ``l2`` adds ``l2 * |w|²`` to the weighted mean of squares."""
+@functools.partial(jax.jit, static_argnames="bias")
+def _lstsq(x: jax.Array, y: jax.Array, weight: jax.Array | None, l2: jax.Array | None, *, bias: bool):
+    """``(w, b)`` by the centred problem; ``l2`` adds ``l2 * |w|²`` to the weighted mean of squares."""
+    c = centre(x, y, weight, bias=bias)
     a, target = c.a, c.target
     if l2 is not None:
         # With w = v / scale the penalty l2 sum(s) |v / scale|² is d extra rows sqrt(l2 sum(s)) / scale_j · e_j.
@@ -57,11 +59,6 @@ def _solve(c: Centred, l2: jax.Array | None) -> tuple[jax.Array, jax.Array]:
     solution, _, _, _ = jnp.linalg.lstsq(a, target)
     w = solution / c.scale
     return w, c.y_mean - jnp.dot(c.x_mean, w, precision=PRECISION)
-
-
-@functools.partial(jax.jit, static_argnames="bias")
-def _lstsq(x: jax.Array, y: jax.Array, weight: jax.Array | None, l2: jax.Array | None, *, bias: bool):
-    return _solve(centre(x, y, weight, bias=bias), l2)
 
 
 def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.Array | None:
@@ -137,8 +134,7 @@ def least_squares(
 
     Examples:
       >>> import jaxlr
-      >>> x, y = jaxlr.lesson_data()
-      >>> p = jaxlr.least_squares(x, y + 1.0)
+      >>> p = jaxlr.least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
     """
@@ -192,7 +188,7 @@ def _regression_stats(x, y, weight, l2, params: Params | None, *, intercept: boo
     n, d = x.shape
     c = centre(x, y, weight, bias=intercept)
     if params is None:
-        w, b = _solve(c, l2)
+        w, b = _lstsq(x, y, weight, l2, bias=intercept)
     else:
         w, b = jnp.reshape(params.w, (d,)), jnp.zeros((), x.dtype) if params.b is None else jnp.asarray(params.b)
     # The residual from the centred data: x @ w + b - y without the offsets' cancellation.

@@ -38,21 +38,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     It minimizes :func:`jaxlr.least_squares`' loss on ``X``, ``y`` centred (``fit_intercept``) and scaled
     (``standardize``), in float64 if JAX's x64 is on, else float32 (it never changes JAX's configuration).
-    Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``.
-
-    Parameters:
-      learning_rate: a positive step size, or ``"auto"`` (default): ``1/L`` from the data's curvature.
-      max_iter: the most gradient steps (default 1000).
-      tol: stop when the gradient's norm is ``tol`` times its first value; ``None``: 1e-8 (float64), 1e-6.
-      optimizer: ``"sgd"`` (default), ``"momentum"``, ``"adam"`` or an ``optax.GradientTransformation``.
-      fit_intercept: fit ``intercept_`` (default ``True``); else it is 0.
-      l2: the ridge penalty (``>= 0``, default 0); scikit-learn's ``Ridge(alpha=a)`` is ``l2 = a / sum(s)``.
-      standardize: train on features scaled to unit (weighted) standard deviation (default ``True``).
-
-    Attributes:
-      coef_, intercept_: the weights (float64, original units) and the intercept (a float).
-      n_iter_: the gradient steps taken; learning_rate_: the one used (``None`` for an optax transformation).
-      n_features_in_, feature_names_in_: as scikit-learn sets them.
+    Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``. The parameters
+    and fitted attributes are described where ``__init__`` and ``fit`` set them.
 
     Examples:
       >>> from jaxlr.sklearn import GradientDescentRegressor
@@ -64,13 +51,13 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        learning_rate: float | str = "auto",
-        max_iter: int = 1000,
-        tol: float | None = None,
-        optimizer: str | optax.GradientTransformation = "sgd",
-        fit_intercept: bool = True,
-        l2: float = 0.0,
-        standardize: bool = True,
+        learning_rate: float | str = "auto",  # a positive step size, or "auto": 1/L from the data's curvature
+        max_iter: int = 1000,  # the most gradient steps
+        tol: float | None = None,  # stop when the gradient's norm is tol times its first; None: 1e-8 (float32: 1e-6)
+        optimizer: str | optax.GradientTransformation = "sgd",  # or "momentum", "adam", an optax transformation
+        fit_intercept: bool = True,  # fit intercept_; else it is 0
+        l2: float = 0.0,  # the ridge penalty, >= 0; scikit-learn's Ridge(alpha=a) is l2 = a / sum(s)
+        standardize: bool = True,  # train on features scaled to unit (weighted) standard deviation
     ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -81,7 +68,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.standardize = standardize
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
-        """Fits ``coef_`` and ``intercept_`` to ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
+        """Fits ``coef_`` and ``intercept_`` (and ``n_iter_``, ``learning_rate_``, ``n_features_in_``) to
+        ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
         name, rate, max_iter, optimizer = type(self).__name__, self.learning_rate, self.max_iter, self.optimizer
         # scikit-learn checks the hyperparameters in fit, not __init__
         integer = isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, (bool, np.bool_))
@@ -142,9 +130,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.coef_ = v / units
+        self.coef_ = v / units  # float64, in the original units
         self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.n_iter_ = int(np.asarray(result.n_steps))
+        self.n_iter_ = int(np.asarray(result.n_steps))  # the gradient steps taken
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
         return self
 
