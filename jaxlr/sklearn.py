@@ -96,7 +96,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         check_sample_weight(name, sample_weight, n, None)
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
         c = centre(X, y, weight, bias=self.fit_intercept, xp=np)
-        units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units
+        units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units, v the trained weights
         z = (c.x / units).astype(dtype)
         # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
@@ -119,9 +119,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 )
             except jaxlr.DivergenceWarning as e:
                 raise ValueError(f"{name}: {str(e).removeprefix('fit: ')}") from None
-        v = np.asarray(result.params.w, np.float64)
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: training diverged (the coefficients are not finite)")
         if not (flat or bool(result.converged)):
             warnings.warn(
                 f"{name}: gradient descent has not converged in max_iter={self.max_iter} steps: the gradient's "
@@ -130,7 +127,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.coef_ = v / units  # float64, in the original units
+        # float64, in the original units; finite, since jaxlr.fit flags non-finite weights as diverged
+        self.coef_ = np.asarray(result.params.w, np.float64) / units
         self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
         self.n_iter_ = int(np.asarray(result.n_steps))  # the gradient steps taken
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
