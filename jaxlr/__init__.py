@@ -30,7 +30,9 @@ from jaxlr._distributed import fit_distributed as fit_distributed
 from jaxlr._distributed import initialize_distributed as initialize_distributed
 from jaxlr._distributed import read_csv_rows as read_csv_rows
 from jaxlr._fit import fit as fit
+from jaxlr._least_squares import RegressionStats as RegressionStats
 from jaxlr._least_squares import least_squares as least_squares
+from jaxlr._least_squares import regression_stats as regression_stats
 from jaxlr._model import autograd_gradient as autograd_gradient
 from jaxlr._model import lesson_gradient_n_times_too_large as lesson_gradient_n_times_too_large
 from jaxlr._model import manual_gradient as manual_gradient
@@ -39,8 +41,6 @@ from jaxlr._model import predict as predict
 from jaxlr._plot import plot_fit as plot_fit
 from jaxlr._plot import plot_loss as plot_loss
 from jaxlr._plot import plot_sweep as plot_sweep
-from jaxlr._stats import RegressionStats as RegressionStats
-from jaxlr._stats import regression_stats as regression_stats
 from jaxlr._sweep import sweep as sweep
 from jaxlr._types import FitResult as FitResult
 from jaxlr._types import History as History

@@ -1,9 +1,8 @@
 """When ``jaxlr fit`` may say "converged": every coefficient agrees with float64 least squares.
 
-The loss converges long before the weights on an ill-conditioned design, so the standardized
-coefficients (``θ = w·scale`` and the centred intercept ``c = b + mean @ w``) are compared with a
-float64 SVD solution: converged when the answer is unique and ``max|Δ(θ, c)| / S`` is at most
-``min(max(√eps, floor), 1e-3)``, ``floor`` being how far rounding alone may move them.
+The loss converges long before the weights on an ill-conditioned design, so the standardized coefficients
+(``θ = w·scale``, the centred intercept ``c = b + mean @ w``) are compared with a float64 SVD solution: converged
+when it is unique and ``max|Δ(θ, c)| / S ≤ min(max(√eps, floor), 1e-3)``, ``floor`` being rounding's reach.
 """
 
 import math
@@ -94,7 +93,6 @@ def least_squares_reference(
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
     y_spread = float(np.sqrt(np.mean(c.target**2)))
-    residual = np.sqrt(rows) * (y - x @ weights - (bias or 0.0))
     return Reference(
         weights=weights,
         bias=bias,
@@ -102,7 +100,7 @@ def least_squares_reference(
         scale=scale,
         coefficient_scale=max(float(np.max(np.abs(theta), initial=0.0)), y_spread) or abs(y_mean) or 1.0,
         target_rms=float(np.sqrt(np.mean(rows * y**2))),
-        residual_rms=float(np.sqrt(np.mean(residual**2))),
+        residual_rms=float(np.sqrt(np.mean(rows * (y - x @ weights - (bias or 0.0)) ** 2))),
         kappa=kappa,
         lipschitz=2.0 * float(eigenvalues.max()),
         not_unique=None if penalised else not_unique,  # the penalty makes the minimum unique
@@ -113,12 +111,8 @@ def least_squares_reference(
 def precision_floor(
     reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
 ) -> float:
-    """How far rounding alone may move the standardized coefficients, over ``S``: the larger of two bounds.
-
-    Gradient descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) solves
-    ``AᵀA p = Aᵀy`` to ``|δp| ≤ eps κ (|p*| + rms(y)/σ)``; the float64 SVD to ``eps (√κ (rms(y)/σ + |p*|) +
-    κ rms(r*)/σ)``; ``σ² = L/2``. Each is carried to ``(θ, c)`` by the largest row norm of the map from ``p``.
-    """
+    """How far rounding alone may move the standardized coefficients, over ``S``: the larger of the bounds for gradient
+    descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) and the float64 SVD."""
 
     def bound(eps: float, shift: np.ndarray, scale: np.ndarray, kappa: float, lipschitz: float, svd: bool) -> float:
         if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
@@ -129,6 +123,7 @@ def precision_floor(
             parameters = np.append(parameters, reference.bias + float(shift @ reference.weights))
             carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
         norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
+        # |δp| of the solution p of AᵀA p = Aᵀy, carried to (θ, c) by the largest row norm of the map from p
         if svd:
             spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
         else:
@@ -138,21 +133,6 @@ def precision_floor(
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)
     fit = bound(float(np.finfo(np.dtype(dtype)).eps), *(trained or standardized), svd=False)
     return max(fit, bound(_EPS64, *standardized, svd=True))
-
-
-def contraction(*, optimizer: str, learning_rate: float, lipschitz: float, kappa: float) -> float | None:
-    """The factor by which the slowest error component (``λ_min = L/κ``) shrinks per step; ``None`` for Adam."""
-    if not (learning_rate > 0.0 and lipschitz > 0.0 and math.isfinite(kappa * lipschitz)):
-        return None
-    slowest, fastest = learning_rate * lipschitz / kappa, learning_rate * lipschitz
-    rate = {
-        "sgd": max(abs(1.0 - slowest), abs(1.0 - fastest)),
-        # heavy ball with a fixed β: a slow mode decays like 1 - lr λ / (1 - β); none faster than √β
-        "momentum": max(1.0 - slowest / (1.0 - MOMENTUM), math.sqrt(MOMENTUM)),
-        # Polyak's optimal step and momentum for the quadratic: (√κ - 1)/(√κ + 1) per step
-        "heavy-ball": (math.sqrt(kappa) - 1.0) / (math.sqrt(kappa) + 1.0),
-    }.get(optimizer, math.nan)
-    return rate if 0.0 < rate < 1.0 else None
 
 
 def judge(
@@ -207,9 +187,18 @@ def judge(
             f"{LOOSEST_TOLERANCE:g}, so more steps may not help: {'; or '.join(fixes)}"
         )
         return Verdict(False, "ill_conditioned", tol, error, None, message)
-    rate = contraction(optimizer=optimizer, learning_rate=learning_rate, lipschitz=lipschitz, kappa=kappa)
+    rate = math.nan  # the factor by which the slowest error component (λ_min = L/κ) shrinks per step
+    if learning_rate > 0.0 and lipschitz > 0.0 and math.isfinite(kappa * lipschitz):
+        slowest, fastest = learning_rate * lipschitz / kappa, learning_rate * lipschitz
+        rate = {
+            "sgd": max(abs(1.0 - slowest), abs(1.0 - fastest)),
+            # heavy ball with a fixed β: a slow mode decays like 1 - lr λ / (1 - β); none faster than √β
+            "momentum": max(1.0 - slowest / (1.0 - MOMENTUM), math.sqrt(MOMENTUM)),
+            # Polyak's optimal step and momentum for the quadratic: (√κ - 1)/(√κ + 1) per step
+            "heavy-ball": (math.sqrt(kappa) - 1.0) / (math.sqrt(kappa) + 1.0),
+        }.get(optimizer, math.nan)
     more = None
-    if rate is not None:
+    if 0.0 < rate < 1.0:
         more = max(1, math.ceil(math.log(error / tol) / -math.log(rate)))
         total = steps + more
         count = f"{more} more (--steps {total})" if total < 10_000_000 else f"{more:.2g} more (--steps {total:.2g})"

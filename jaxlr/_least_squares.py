@@ -1,7 +1,8 @@
-"""The closed-form answer gradient descent should reach: (weighted, ridge-penalised) least squares.
+"""Least squares, the closed-form answer gradient descent should reach, and its statistics as statsmodels reports them.
 
 ``lstsq`` on ``[X 1]`` loses the answer for features with large offsets (κ grows like ``offset⁴``), so the
-columns are centred, orthogonal to the intercept ``mean(y) - mean(x) @ w``, and scaled to equal size.
+columns are centred, orthogonal to the intercept ``mean(y) - mean(x) @ w``, and scaled to equal size; the
+statistics come from an SVD of that design too, never from ``XᵀX`` (whose κ is the design's squared).
 """
 
 import functools
@@ -12,27 +13,25 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import betainc, ndtri
 from jax.typing import ArrayLike
 
 from jaxlr import _validate
 from jaxlr._model import PRECISION
 from jaxlr._types import Params
-from jaxlr._validate import checked_data, is_traced
-
-Array = Any  # jax.Array, or np.ndarray from centre(..., xp=np)
 
 
 class Centred(NamedTuple):
-    """A design centred on its (weighted) means and scaled for an accurate solve."""
+    """A design centred on its (weighted) means and scaled for an accurate solve (jax or numpy arrays)."""
 
-    x_mean: Array  # (d,) the (weighted) column means; zeros without an intercept
-    y_mean: Array  # () the (weighted) mean of y; zero without an intercept
-    x: Array  # (n, d) x - x_mean
-    y: Array  # (n,) y - y_mean
-    scale: Array  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
-    total_weight: Array  # () sum of the weights (n without weights)
-    a: Array  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
-    target: Array  # (n,) sqrt(s) · y
+    x_mean: Any  # (d,) the (weighted) column means; zeros without an intercept
+    y_mean: Any  # () the (weighted) mean of y; zero without an intercept
+    x: Any  # (n, d) x - x_mean
+    y: Any  # (n,) y - y_mean
+    scale: Any  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
+    total_weight: Any  # () sum of the weights (n without weights)
+    a: Any  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
+    target: Any  # (n,) sqrt(s) · y
 
 
 def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred:
@@ -48,8 +47,10 @@ def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred
     return Centred(x_mean, y_mean, xc, yc, scale, total, root[:, None] * (xc / scale[None, :]), root * yc)
 
 
-def _solve(c: Centred, l2: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-    """``(w, b)`` for the centred problem; ``l2`` adds ``l2 * |w|²`` to the weighted mean of squares."""
+@functools.partial(jax.jit, static_argnames="bias")
+def _lstsq(x: jax.Array, y: jax.Array, weight: jax.Array | None, l2: jax.Array | None, *, bias: bool):
+    """``(w, b)`` by the centred problem; ``l2`` adds ``l2 * |w|²`` to the weighted mean of squares."""
+    c = centre(x, y, weight, bias=bias)
     a, target = c.a, c.target
     if l2 is not None:
         # With w = v / scale the penalty l2 sum(s) |v / scale|² is d extra rows sqrt(l2 sum(s)) / scale_j · e_j.
@@ -58,11 +59,6 @@ def _solve(c: Centred, l2: jax.Array | None) -> tuple[jax.Array, jax.Array]:
     solution, _, _, _ = jnp.linalg.lstsq(a, target)
     w = solution / c.scale
     return w, c.y_mean - jnp.dot(c.x_mean, w, precision=PRECISION)
-
-
-@functools.partial(jax.jit, static_argnames="bias")
-def _lstsq(x: jax.Array, y: jax.Array, weight: jax.Array | None, l2: jax.Array | None, *, bias: bool):
-    return _solve(centre(x, y, weight, bias=bias), l2)
 
 
 def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.Array | None:
@@ -76,7 +72,7 @@ def check_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.
     if np.dtype(values.dtype).kind not in "fiu":
         raise ValueError(f"{fn}: sample_weight must hold real numbers (float or int), got dtype {values.dtype}")
     weight = _validate.check_sample_weight(fn, values, n, dtype)
-    if not is_traced(values):
+    if not _validate.is_traced(values):
         values = np.asarray(values, np.float64)
         if not np.all(np.isfinite(values)):
             raise ValueError(f"{fn}: sample_weight contains NaN or inf; weights must be finite numbers")
@@ -98,7 +94,7 @@ def check_l2(fn: str, l2: Any, dtype: Any) -> jax.Array | None:
         raise ValueError(f"{fn}: l2 must be a scalar, got shape {tuple(array.shape)}")
     if np.dtype(array.dtype).kind not in "fiu":
         raise ValueError(f"{fn}: l2 must be a non-negative real number, got dtype {array.dtype}")
-    if not is_traced(array) and not (math.isfinite(float(array)) and float(array) >= 0):
+    if not _validate.is_traced(array) and not (math.isfinite(float(array)) and float(array) >= 0):
         raise ValueError(f"{fn}: l2 must be non-negative and finite, got {float(array)!r}")
     return jnp.asarray(array, dtype)
 
@@ -113,7 +109,7 @@ def check_problem(fn: str, x: ArrayLike, y: ArrayLike, *, bias: bool, sample_wei
             f"{fn}: params {given} but intercept={bias}; pass params with b {'set' if bias else 'None'}, "
             f"or intercept={not bias}"
         )
-    params, x, y = checked_data(fn, params, x, y)
+    params, x, y = _validate.checked_data(fn, params, x, y)
     weight, penalty = check_sample_weight(fn, sample_weight, x.shape[0], x.dtype), check_l2(fn, l2, x.dtype)
     return params, (x[:, None] if x.ndim == 1 else x), y, weight, penalty, x.ndim == 1
 
@@ -134,13 +130,11 @@ def least_squares(
       l2: the ridge penalty on ``w`` (never on ``b``), ``>= 0``.
 
     Returns:
-      :class:`Params` in the data's floating dtype; for a rank-deficient design with ``l2 = 0``, the
-      minimum-norm solution in the centred, scaled columns.
+      :class:`Params` in the data's dtype; if rank-deficient with ``l2 = 0``, minimum-norm in the scaled columns.
 
     Examples:
       >>> import jaxlr
-      >>> x, y = jaxlr.lesson_data()
-      >>> p = jaxlr.least_squares(x, y + 1.0)
+      >>> p = jaxlr.least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
     """
@@ -149,3 +143,128 @@ def least_squares(
     )
     w, b = _lstsq(x, y, weight, penalty, bias=bias)
     return Params(w[0] if one_feature else w, b if bias else None)
+
+
+class RegressionStats(NamedTuple):
+    """statsmodels' ``OLS``/``WLS`` results; ``k`` per-coefficient entries: the weights, then the intercept if any."""
+
+    r2: jax.Array  # 1 - SSR/TSS, TSS about the (weighted) mean, or about zero without an intercept
+    adj_r2: jax.Array  # 1 - (nobs - 1)/df_resid · (1 - R²) (nobs without an intercept)
+    rmse: jax.Array  # sqrt(SSR / sum(s)), scikit-learn's root_mean_squared_error
+    residual_std_error: jax.Array  # sqrt(SSR / df_resid), the estimate of σ
+    std_errors: jax.Array  # (k,) standard errors of the coefficients (statsmodels' bse)
+    t_values: jax.Array  # (k,) coef / std_errors
+    p_values: jax.Array  # (k,) two-sided, from Student's t with df_resid degrees of freedom
+    conf_int_95: jax.Array  # (k, 2) 95% confidence intervals, coef ± t₀.₉₇₅ · std_errors
+    coef: jax.Array  # (k,) the coefficients described (statsmodels' params)
+    nobs: jax.Array  # the number of rows (zero-weight rows count, as in statsmodels' WLS)
+    df_model: jax.Array  # the rank of the design less the intercept
+    df_resid: jax.Array  # nobs less the rank of the design with its intercept
+
+
+def t_two_sided_p(t: jax.Array, df: jax.Array) -> jax.Array:
+    """``P(|T| > |t|)`` for Student's t: ``I_{df/(df+t²)}(df/2, 1/2)``, the small tail without cancellation."""
+    return betainc(df / 2, jnp.asarray(0.5, t.dtype), df / (df + t * t))
+
+
+def t_two_sided_critical(alpha: float, df: jax.Array) -> jax.Array:
+    """scipy's ``t.ppf(1 - alpha/2, df)`` (``NaN`` for ``df < 1``), which jax.scipy lacks, by 64 bisections in
+    ``log t`` between the normal and the Cauchy (``df = 1``) quantiles, which reach float64 rounding."""
+    lo = jnp.broadcast_to(ndtri(jnp.asarray(1 - alpha / 2, df.dtype)), df.shape)
+    hi = jnp.broadcast_to(1 / jnp.tan(jnp.asarray(jnp.pi * alpha / 2, df.dtype)), df.shape)
+
+    def halve(_, bracket):
+        lo, hi = bracket
+        mid = jnp.sqrt(lo * hi)
+        above = t_two_sided_p(mid, df) > alpha  # the tail beyond mid is too heavy: the quantile is above mid
+        return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, 64, halve, (lo, hi))
+    return jnp.where(df >= 1, jnp.sqrt(lo * hi), jnp.nan)
+
+
+@functools.partial(jax.jit, static_argnames="intercept")
+def _regression_stats(x, y, weight, l2, params: Params | None, *, intercept: bool) -> RegressionStats:
+    n, d = x.shape
+    c = centre(x, y, weight, bias=intercept)
+    if params is None:
+        w, b = _lstsq(x, y, weight, l2, bias=intercept)
+    else:
+        w, b = jnp.reshape(params.w, (d,)), jnp.zeros((), x.dtype) if params.b is None else jnp.asarray(params.b)
+    # The residual from the centred data: x @ w + b - y without the offsets' cancellation.
+    offset = b + jnp.dot(c.x_mean, w, precision=PRECISION) - c.y_mean
+    residual = c.y - jnp.matmul(c.x, w, precision=PRECISION) - offset
+    s = jnp.ones_like(y) if weight is None else weight
+    ssr, tss = jnp.sum(s * residual * residual), jnp.sum(s * c.y * c.y)
+
+    _, sv, vt = jnp.linalg.svd(c.a, full_matrices=False)
+    keep = sv > sv[0] * jnp.finfo(x.dtype).eps * max(n, d)  # numpy.linalg.matrix_rank's tolerance
+    rank = jnp.sum(keep).astype(x.dtype)
+    # (AᵀA)⁺ = M Mᵀ with M = V Σ⁺: the slopes' covariance is σ² diag(1/scale) M Mᵀ diag(1/scale).
+    m = vt.T * jnp.where(keep, 1 / jnp.where(keep, sv, 1), 0)[None, :]
+    coef, norms = w, jnp.sqrt(jnp.sum(m * m, axis=1)) / c.scale
+    if intercept:
+        through = jnp.matmul(c.x_mean / c.scale, m, precision=PRECISION)
+        coef, norms = jnp.append(w, b), jnp.append(norms, jnp.sqrt(1 / c.total_weight + jnp.sum(through * through)))
+    nobs = jnp.asarray(n, x.dtype)
+    df_resid = nobs - rank - intercept
+    valid, df = df_resid >= 1, jnp.maximum(df_resid, 1)
+    sigma = jnp.where(valid, jnp.sqrt(ssr / df), jnp.nan)
+    std_errors = sigma * norms
+    if l2 is not None:  # no classical inference for a penalised fit (see regression_stats)
+        std_errors = jnp.where(l2 > 0, jnp.nan, std_errors)
+    t_values = coef / std_errors
+    critical = jnp.where(valid, t_two_sided_critical(0.05, df), jnp.nan)
+    r2 = 1 - ssr / tss
+    return RegressionStats(
+        r2=r2,
+        adj_r2=jnp.where(valid, 1 - (nobs - intercept) / df * (1 - r2), jnp.nan),
+        rmse=jnp.sqrt(ssr / c.total_weight),
+        residual_std_error=sigma,
+        std_errors=std_errors,
+        t_values=t_values,
+        p_values=jnp.where(valid, t_two_sided_p(t_values, df), jnp.nan),
+        conf_int_95=jnp.stack([coef - critical * std_errors, coef + critical * std_errors], axis=1),
+        coef=coef,
+        nobs=nobs,
+        df_model=rank,
+        df_resid=df_resid,
+    )
+
+
+def regression_stats(
+    x: ArrayLike,
+    y: ArrayLike,
+    params: Params | None = None,
+    *,
+    intercept: bool = True,
+    sample_weight: ArrayLike | None = None,
+    l2: ArrayLike = 0.0,
+) -> RegressionStats:
+    """R², standard errors, t-statistics, p-values and confidence intervals of a linear fit. Traceable.
+
+    The numbers of statsmodels' ``OLS(y, add_constant(x)).fit()`` (``WLS(..., weights=sample_weight)``),
+    accurate on ill-conditioned data; a rank-deficient design gets the pseudo-inverse, its rank in
+    ``df_model``/``df_resid``. With ``l2 > 0`` or ``df_resid = 0``, the inference is ``NaN``.
+
+    Args:
+      x: features, ``(n,)`` or ``(n, d)``.
+      y: targets, ``(n,)``.
+      params: the :class:`Params` to describe (e.g. a gradient-descent fit); ``None``: :func:`least_squares`'s.
+      intercept: the model has an intercept (``params.b``); without one R² is about zero (uncentred).
+      sample_weight: ``None`` or ``(n,)`` non-negative weights (``WLS``'s inverse variances).
+      l2: a ridge penalty, as in :func:`least_squares`.
+
+    Returns:
+      A :class:`RegressionStats` of arrays in the data's floating dtype.
+
+    Examples:
+      >>> import jaxlr
+      >>> stats = jaxlr.regression_stats([1.0, 2.0, 3.0, 4.0, 5.0], [3.1, 4.9, 7.0, 9.1, 10.9])
+      >>> print(f"R² = {stats.r2:.5f}, slope {stats.coef[0]:.3f} ± {stats.std_errors[0]:.4f}")
+      R² = 0.99908, slope 1.980 ± 0.0346
+    """
+    checked, x, y, weight, penalty, _ = check_problem(
+        "regression_stats", x, y, bias=intercept, sample_weight=sample_weight, l2=l2, params=params
+    )
+    return _regression_stats(x, y, weight, penalty, None if params is None else checked, intercept=intercept)

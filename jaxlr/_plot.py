@@ -54,8 +54,7 @@ def plot_loss(loss: Any, *, path: Path = None) -> Any:
 
     Examples:
       >>> import jaxlr
-      >>> x, y = jaxlr.lesson_data()
-      >>> jaxlr.plot_loss(jaxlr.fit(jaxlr.Params(w=0.0), x, y, n_iters=50).history.loss).axes[0].get_yscale()
+      >>> jaxlr.plot_loss([4.0, 1.0, 0.25]).axes[0].get_yscale()
       'log'
     """
     fig, (ax,) = _figure(1)
@@ -73,9 +72,8 @@ def plot_fit(
     target_name: str = "y",
     path: Path = None,
 ) -> Any:
-    """The data with the fitted model, beside the loss curve if ``loss`` is given; returns the figure.
-
-    With one feature: the data points and the fitted line; with several: predicted against actual.
+    """The data and the fitted line (one feature) or predicted against actual values (several features), beside
+    the loss curve if ``loss`` is given; returns the figure.
 
     Args:
       params: the fitted :class:`Params` (in the units of ``x``).
@@ -86,9 +84,8 @@ def plot_fit(
 
     Examples:
       >>> import jaxlr
-      >>> x, y = jaxlr.lesson_data()
-      >>> result = jaxlr.fit(jaxlr.Params(w=0.0, b=0.0), x, y, n_iters=200)
-      >>> [ax.get_title() for ax in jaxlr.plot_fit(result.params, x, y, loss=result.history.loss).axes]
+      >>> fig = jaxlr.plot_fit(jaxlr.Params(w=2.0, b=0.0), [1.0, 2.0, 3.0], [2.1, 3.9, 6.0], loss=[4.0, 0.5])
+      >>> [ax.get_title() for ax in fig.axes]
       ['loss curve', 'data and fitted line']
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -134,8 +131,7 @@ def plot_sweep(
 
     Examples:
       >>> import jaxlr
-      >>> x, y = jaxlr.lesson_data()
-      >>> r = jaxlr.sweep(jaxlr.Params(w=0.0), x, y, learning_rates=[0.01, 0.1, 0.2], n_iters=100)
+      >>> r = jaxlr.sweep(jaxlr.Params(w=0.0), *jaxlr.lesson_data(), learning_rates=[0.01, 0.1, 0.2], n_iters=100)
       >>> jaxlr.plot_sweep(r.learning_rates, r.final_loss, r.diverged).axes[0].get_xscale()
       'log'
     """

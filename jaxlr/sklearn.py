@@ -36,27 +36,12 @@ def _real(value: Any) -> float:
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
-    It minimizes ``sum(s * (X @ coef_ + intercept_ - y)**2) / sum(s) + l2 * sum(coef_**2)`` as
-    :func:`jaxlr.least_squares` does, on ``X`` and ``y`` centred (with ``fit_intercept``) and scaled (with
-    ``standardize``), in float64 when JAX has x64 on, else float32; it never changes JAX's configuration.
-    Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``.
-
-    Parameters:
-      learning_rate: a positive step size, or ``"auto"`` (default): ``1/L`` from the data's curvature.
-      max_iter: the most gradient steps (default 1000).
-      tol: stop when the gradient's norm is ``tol`` times its first value; ``None``: 1e-8 (float64), 1e-6.
-      optimizer: ``"sgd"`` (default), ``"momentum"``, ``"adam"`` or an ``optax.GradientTransformation``.
-      fit_intercept: fit ``intercept_`` (default ``True``); else it is 0.
-      l2: the ridge penalty (``>= 0``, default 0); scikit-learn's ``Ridge(alpha=a)`` is ``l2 = a / sum(s)``.
-      standardize: train on features scaled to unit (weighted) standard deviation (default ``True``).
-
-    Attributes:
-      coef_, intercept_: the weights (float64, original units) and the intercept (a float).
-      n_iter_: the gradient steps taken; learning_rate_: the one used (``None`` for an optax transformation).
-      n_features_in_, feature_names_in_: as scikit-learn sets them.
+    It minimizes :func:`jaxlr.least_squares`' loss on ``X``, ``y`` centred (``fit_intercept``) and scaled
+    (``standardize``), in float64 if JAX's x64 is on, else float32 (it never changes JAX's configuration).
+    Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``. The parameters
+    and fitted attributes are described where ``__init__`` and ``fit`` set them.
 
     Examples:
-      >>> import numpy as np
       >>> from jaxlr.sklearn import GradientDescentRegressor
       >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
       >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
@@ -66,13 +51,13 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        learning_rate: float | str = "auto",
-        max_iter: int = 1000,
-        tol: float | None = None,
-        optimizer: str | optax.GradientTransformation = "sgd",
-        fit_intercept: bool = True,
-        l2: float = 0.0,
-        standardize: bool = True,
+        learning_rate: float | str = "auto",  # a positive step size, or "auto": 1/L from the data's curvature
+        max_iter: int = 1000,  # the most gradient steps
+        tol: float | None = None,  # stop when the gradient's norm is tol times its first; None: 1e-8 (float32: 1e-6)
+        optimizer: str | optax.GradientTransformation = "sgd",  # or "momentum", "adam", an optax transformation
+        fit_intercept: bool = True,  # fit intercept_; else it is 0
+        l2: float = 0.0,  # the ridge penalty, >= 0; scikit-learn's Ridge(alpha=a) is l2 = a / sum(s)
+        standardize: bool = True,  # train on features scaled to unit (weighted) standard deviation
     ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -82,9 +67,11 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.l2 = l2
         self.standardize = standardize
 
-    def _check_params(self, dtype: np.dtype) -> float:
-        """Checks the hyperparameters (scikit-learn checks them in ``fit``, not ``__init__``); returns ``tol``."""
-        rate, max_iter, optimizer = self.learning_rate, self.max_iter, self.optimizer
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
+        """Fits ``coef_`` and ``intercept_`` (and ``n_iter_``, ``learning_rate_``, ``n_features_in_``) to
+        ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
+        name, rate, max_iter, optimizer = type(self).__name__, self.learning_rate, self.max_iter, self.optimizer
+        # scikit-learn checks the hyperparameters in fit, not __init__
         integer = isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, (bool, np.bool_))
         rate_ok = rate == "auto" if isinstance(rate, str) else _real(rate) > 0
         known = optimizer in _OPTIMIZERS or isinstance(optimizer, optax.GradientTransformation)
@@ -100,27 +87,21 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         ]
         for param, ok, what in rules:
             if not ok:
-                raise ValueError(f"{type(self).__name__}: {param} must be {what}, got {getattr(self, param)!r}")
-        if self.tol is None:  # well above what rounding leaves of the gradient on a standardized problem
-            return 1e-8 if dtype == np.float64 else 1e-6
-        return float(self.tol)
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
-        """Fits ``coef_`` and ``intercept_`` to ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
-        name = type(self).__name__
+                raise ValueError(f"{name}: {param} must be {what}, got {getattr(self, param)!r}")
         dtype = np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
-        tol = self._check_params(dtype)
+        # the default tol: well above what rounding leaves of the gradient on a standardized problem
+        tol = float(self.tol) if self.tol is not None else 1e-8 if dtype == np.float64 else 1e-6
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64, y_numeric=True)
         n, d = X.shape
         check_sample_weight(name, sample_weight, n, None)
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
         c = centre(X, y, weight, bias=self.fit_intercept, xp=np)
-        units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units
+        units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units, v the trained weights
         z = (c.x / units).astype(dtype)
         # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
-        rate = 1.0 if flat and self.learning_rate == "auto" else self.learning_rate
+        rate = 1.0 if flat and rate == "auto" else rate
         with warnings.catch_warnings():
             warnings.simplefilter("error", jaxlr.DivergenceWarning)  # jaxlr.fit warns when, and only when, it diverged
             try:
@@ -138,9 +119,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 )
             except jaxlr.DivergenceWarning as e:
                 raise ValueError(f"{name}: {str(e).removeprefix('fit: ')}") from None
-        v = np.asarray(result.params.w, np.float64)
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{name}: training diverged (the coefficients are not finite)")
         if not (flat or bool(result.converged)):
             warnings.warn(
                 f"{name}: gradient descent has not converged in max_iter={self.max_iter} steps: the gradient's "
@@ -149,9 +127,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.coef_ = v / units
+        # float64, in the original units; finite, since jaxlr.fit flags non-finite weights as diverged
+        self.coef_ = np.asarray(result.params.w, np.float64) / units
         self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.n_iter_ = int(np.asarray(result.n_steps))
+        self.n_iter_ = int(np.asarray(result.n_steps))  # the gradient steps taken
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
         return self
 

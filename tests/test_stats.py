@@ -235,7 +235,7 @@ def test_ridge_r2_and_rmse_match_scikit_learn_and_inference_is_nan(diabetes, wei
 
 
 def test_t_distribution_against_scipy():
-    from jaxlr._stats import t_two_sided_critical, t_two_sided_p  # no public handle: regression_stats uses them
+    from jaxlr._least_squares import t_two_sided_critical, t_two_sided_p  # no public handle: regression_stats uses them
 
     df = np.array([1, 2, 3, 7, 30, 431, 1e4])[:, None]
     t = np.array([0.0, 0.5, 2.0, 10.0, 40.0])[None, :]
