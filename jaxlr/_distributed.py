@@ -14,7 +14,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
-from jaxlr._data import CsvSource, DataError, csv_source, parse, read_header
+from jaxlr._data import CsvSource, DataError, _choose, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._rows import global_rows
 from jaxlr._types import FitResult, Params
@@ -162,17 +162,7 @@ def read_csv_rows(
         if "is empty" in str(e):
             raise DataError(f"{fn}: {path} has no header line (expected column names, e.g. x1,x2,y)") from None
         raise
-    columns = list(header.names)
-    if target not in columns:
-        raise DataError(f"{fn}: target column {target!r} is not in {path}; its columns are {columns}")
-    features = tuple(c for c in columns if c != target) if features is None else tuple(features)
-    missing = [f for f in features if f not in columns]
-    if missing:
-        raise DataError(f"{fn}: feature column(s) {missing} not in {path}; its columns are {columns}")
-    if target in features:
-        raise DataError(f"{fn}: the target {target!r} is also listed as a feature")
-    if not features:
-        raise DataError(f"{fn}: no feature columns: {path} has only {columns}")
+    features = _choose(header.names, path, target, features, None)[:-1]
     if one_file:  # this process's lines: those that begin in its range of the bytes after the header
         if source.path is None or path.endswith((".gz", ".bz2", ".zst", ".lz4")):
             raise DataError(

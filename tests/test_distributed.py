@@ -76,10 +76,10 @@ def test_features_pick_and_order_columns_and_per_process_files(tmp_path):
 @pytest.mark.parametrize(
     "content, target, features, match",
     [
-        ("a,y\n1,2\n", "z", None, r"target column 'z' is not in .*columns are \['a', 'y'\]"),
-        ("a,y\n1,2\n", "y", ["q"], r"feature column\(s\) \['q'\] not in"),
-        ("a,y\n1,2\n", "y", ["y"], "also listed as a feature"),
-        ("y\n1\n", "y", None, "no feature columns"),
+        ("a,y\n1,2\n", "z", None, r"has no column 'z' to use as the target; its columns are a, y"),
+        ("a,y\n1,2\n", "y", ["q"], "has no feature column 'q'; its columns are a, y"),
+        ("a,y\n1,2\n", "y", ["y"], "cannot be both the target and a feature"),
+        ("y\n1\n", "y", None, "no feature columns to fit on"),
         ("a,a,y\n1,2,3\n", "y", None, "names column 'a' twice"),
         ("a,y\n1,oops\n", "y", None, r"row 1 \(line 1\), column 'y': 'oops' is not a number"),
         ("a,y\n1,2,3\n", "y", None, "has 3 cells, but the header has 2 columns"),
