@@ -10,8 +10,7 @@ import sys
 
 import jaxlr
 from jaxlr import _cli_crosscheck, _cli_fit, _cli_lesson, _cli_predict, _cli_sweep  # _cli_crosscheck imports no torch
-from jaxlr._cli_problem import OUTPUTS, fail
-from jaxlr._cli_util import ArgumentParser
+from jaxlr._cli_util import OUTPUTS, ArgumentParser, fail
 from jaxlr._io import run_interruptibly
 
 COMMANDS = dict(lesson=_cli_lesson, fit=_cli_fit, sweep=_cli_sweep, predict=_cli_predict, crosscheck=_cli_crosscheck)

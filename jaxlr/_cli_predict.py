@@ -9,12 +9,11 @@ import argparse
 import jax
 import numpy as np
 
-from jaxlr._cli_problem import check_outputs, output_errors
+from jaxlr._cli_util import check_outputs, output_errors
 from jaxlr._csv import DataError, csv_source, parse, read_header
 from jaxlr._io import STDOUT, atomic_write
 from jaxlr._model_file import load_model
 
-PROG = "jaxlr predict"
 HELP = "predict with a model file that jaxlr fit --save-model wrote"
 
 

@@ -11,8 +11,7 @@ import jax
 import numpy as np
 
 import jaxlr
-from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, load_problem, write_outputs
-from jaxlr._cli_util import json_numbers
+from jaxlr._cli_util import add_problem_arguments, check_outputs, describe, json_numbers, load_problem, write_outputs
 from jaxlr._curvature import max_stable_learning_rate
 from jaxlr._io import write_json
 
