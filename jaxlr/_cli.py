@@ -1,7 +1,6 @@
 """The ``jaxlr`` command: each subcommand is a module with ``HELP``, ``add_arguments`` and ``run``.
 
-``jaxlr`` with no subcommand runs ``jaxlr lesson``: both lesson ports on the built-in tutorial data.
-A ``DataError`` from a subcommand is bad input: one line on stderr, exit code 2.
+With no subcommand it runs ``jaxlr lesson``. A ``DataError`` from a subcommand is bad input: one line, exit code 2.
 """
 
 import contextlib

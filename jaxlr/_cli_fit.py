@@ -37,10 +37,9 @@ def learning_rate_arg(text: str) -> float | str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
-    _cli_util.add_problem_arguments(
-        parser, default_steps=1000, lr={"type": learning_rate_arg, "default": "auto", "help": lr_help}
-    )
     add = parser.add_argument
+    add("--lr", type=learning_rate_arg, default="auto", help=lr_help)
+    _cli_util.add_problem_arguments(parser, default_steps=1000)
     add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias b (default: yes, but not for lesson)")
     add("--tol", type=positive_float, help="stop when the gradient's norm falls to TOL times its first value")
     add("--l2", type=non_negative_float, default=0.0, help="ridge penalty: minimise MSE + L2·|w|² (bias not penalised)")

@@ -37,9 +37,8 @@ def log_range(text: str) -> np.ndarray:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rates, log-spaced from START to STOP (default: 16 from 1e-3/L to 4/L, L the data's curvature)"
-    add_problem_arguments(
-        parser, default_steps=500, lr={"type": log_range, "metavar": "START:STOP:COUNT", "help": lr_help}
-    )
+    parser.add_argument("--lr", type=log_range, metavar="START:STOP:COUNT", help=lr_help)
+    add_problem_arguments(parser, default_steps=500)
 
 
 def run(args: argparse.Namespace) -> int:

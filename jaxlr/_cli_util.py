@@ -98,10 +98,9 @@ def _feature_list(text: str) -> list[str]:
     return names
 
 
-def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int, lr: dict[str, Any]) -> None:
-    """The options every fitting command shares; ``lr`` holds the command's own ``--lr`` settings."""
+def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int) -> None:
+    """The options every fitting command shares, after the command's own ``--lr``."""
     add = parser.add_argument
-    add("--lr", **lr)
     add("data", nargs="?", metavar="DATA.csv", help="a CSV file with a header row (.gz: gzip-compressed; -: stdin)")
     add("--sep", help="the CSV separator (default: detected from the header line)")
     add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
