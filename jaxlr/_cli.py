@@ -1,7 +1,6 @@
 """The ``jaxlr`` command: each subcommand is a module with ``HELP``, ``add_arguments`` and ``run``.
 
-``jaxlr`` with no subcommand runs ``jaxlr lesson``: both lesson ports on the built-in tutorial data.
-A ``DataError`` from a subcommand is bad input: one line on stderr, exit code 2.
+With no subcommand it runs ``jaxlr lesson``. A ``DataError`` from a subcommand is bad input: one line, exit code 2.
 """
 
 import contextlib
@@ -10,8 +9,7 @@ import sys
 
 import jaxlr
 from jaxlr import _cli_crosscheck, _cli_fit, _cli_lesson, _cli_predict, _cli_sweep  # _cli_crosscheck imports no torch
-from jaxlr._cli_problem import OUTPUTS, fail
-from jaxlr._cli_util import ArgumentParser
+from jaxlr._cli_util import OUTPUTS, ArgumentParser, fail
 from jaxlr._io import run_interruptibly
 
 COMMANDS = dict(lesson=_cli_lesson, fit=_cli_fit, sweep=_cli_sweep, predict=_cli_predict, crosscheck=_cli_crosscheck)

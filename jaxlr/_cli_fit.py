@@ -1,8 +1,8 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
 
-Exit codes: 0 for a fit whose coefficients agree with float64 least squares (:mod:`jaxlr._convergence`),
-1 when training diverged (nothing is written), 2 for bad input (a one-line error), 3 when they do not
-agree (written with ``"converged": false``). ``--distributed`` reports here too, less the check.
+Exit codes: 0 for a fit whose coefficients agree with float64 least squares (:mod:`jaxlr._convergence`), 1 when
+training diverged (nothing is written), 2 for bad input (a one-line error), 3 when they do not agree (written with
+``"converged": false``). ``--distributed`` reports here too, less the check.
 """
 
 import argparse
@@ -15,9 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
-from jaxlr import _cli_fit_distributed, _curvature, _data, _io, _validate
-from jaxlr._cli_problem import Problem, add_problem_arguments, check_outputs, describe, load_problem, write_outputs
-from jaxlr._cli_util import json_numbers, non_negative_float, positive_float
+from jaxlr import _cli_fit_distributed, _cli_util, _curvature, _data, _io, _validate
+from jaxlr._cli_util import Problem, non_negative_float, positive_float
 from jaxlr._convergence import judge, least_squares_reference
 from jaxlr._progress import stderr_is_terminal
 
@@ -38,10 +37,9 @@ def learning_rate_arg(text: str) -> float | str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
-    add_problem_arguments(
-        parser, default_steps=1000, lr={"type": learning_rate_arg, "default": "auto", "help": lr_help}
-    )
     add = parser.add_argument
+    add("--lr", type=learning_rate_arg, default="auto", help=lr_help)
+    _cli_util.add_problem_arguments(parser, default_steps=1000)
     add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias b (default: yes, but not for lesson)")
     add("--tol", type=positive_float, help="stop when the gradient's norm falls to TOL times its first value")
     add("--l2", type=non_negative_float, default=0.0, help="ridge penalty: minimise MSE + L2·|w|² (bias not penalised)")
@@ -55,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
     refusal = _cli_fit_distributed.refusal(args)
     if refusal is not None:
         raise jaxlr.DataError(refusal)
-    check_outputs(args)
+    _cli_util.check_outputs(args)
     if args.distributed:
         return _cli_fit_distributed.run(args, lambda problem: _fit(args, problem, intercept=True))
     intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
-    return _fit(args, load_problem(args, intercept=intercept), intercept=intercept)
+    return _fit(args, _cli_util.load_problem(args, intercept=intercept), intercept=intercept)
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
@@ -116,12 +114,12 @@ def _train(args: argparse.Namespace, problem: Problem, intercept: bool, objectiv
 
 
 def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
-    """Trains, then prints and writes the result: ``jaxlr fit``'s one report, with or without ``--distributed``."""
-    data, scaling = problem.data, problem.standardization
-    weight = None if data.weights is None else jnp.asarray(data.weights, problem.x.dtype)
+    """Trains, checks (not with ``--distributed``), prints and writes the result: ``jaxlr fit``'s one report."""
+    data, x, scaling, d = problem.data, problem.x, problem.standardization, problem.x.shape[1]
+    weight = None if data.weights is None else jnp.asarray(data.weights, x.dtype)
     objective = {"sample_weight": weight, "l2": args.l2}  # the loss's sample weights and ridge penalty
     if jax.process_index() == 0:
-        print(describe(problem, args, intercept=intercept), flush=True)
+        print(_cli_util.describe(problem, args, intercept=intercept), flush=True)
     result = _train(args, problem, intercept, objective)
     if result is None:
         return 1
@@ -163,75 +161,67 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         print(_summary_table(names, values, final_loss, lr_text))
         record["distributed"] = {"processes": jax.process_count(), "devices": jax.device_count(), "rows": problem.rows}
     else:
-        converged = _check(args, problem, intercept, result, objective, (names, values, final_loss, lr_text), record)
+        _announce_long_checks(args, data.x.shape)
+        # --l2 acts on the trained (possibly standardized) weights: the reference must penalise the same.
+        l2 = args.l2 if not args.l2 or scaling is None else args.l2 * scaling.scale**2
+        exact = least_squares_reference(
+            data.x, data.y, names[:d], intercept=intercept, sample_weight=data.weights, l2=l2
+        )
+        exact_loss = _mse(problem, exact.weights, exact.bias)
+        exact_values = exact.weights if exact.bias is None else np.append(exact.weights, exact.bias)
+        print(_summary_table(names, values, final_loss, lr_text, (exact_values, exact_loss)))
+        if args.tol is not None:
+            met = "met" if bool(result.converged) else "not met"
+            print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
+        # One eigendecomposition for both κ and L (the convergence rule needs both): slow for wide designs.
+        eigenvalues = _curvature.hessian_eigenvalues(x, bias=intercept, sample_weight=weight)
+        kappa = float(_curvature.condition_from_eigenvalues(eigenvalues))
+        print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
+        shift, scale = (np.zeros(d), np.ones(d)) if scaling is None else (scaling.mean, scaling.scale)
+        lipschitz = 2.0 * float(eigenvalues[-1])  # the MSE's Hessian is 2AᵀA/n
+        training = {"learning_rate": learning_rate, "optimizer": args.optimizer, "steps": args.steps}
+        verdict = judge(
+            exact, weights, bias, dtype=x.dtype, shift=shift, scale=scale, kappa=kappa, lipschitz=lipschitz, **training
+        )
+        converged = verdict.converged
+        outcome = "converged" if converged else f"not converged ({verdict.reason})"
+        relative = f"(standardized, relative to {exact.coefficient_scale:.4g})"
+        errors = f"max error {verdict.max_error:.3g}, tolerance {verdict.tolerance:.3g} {relative}"
+        print(f"coefficients against least squares: {errors}: {outcome}")
+        exact_params = jax.tree.map(lambda leaf: jnp.asarray(leaf, x.dtype), jaxlr.Params(exact.weights, exact.bias))
+        design = jnp.asarray(data.x, x.dtype)
+        stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
+        print(_statistics_table(names, stats, converged=converged))
+        if not converged:
+            print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
+        exact_weights = dict(zip(data.feature_names, exact.weights.tolist(), strict=True))
+        statistics: dict[str, Any] = {"describes": "least_squares"}
+        for field in (*_SCALARS, *_PER_COEFFICIENT, "df_resid"):  # maps from coefficient name to value, NaN as null
+            value = _cli_util.json_numbers(getattr(stats, field))
+            statistics[field] = dict(zip(names, value, strict=True)) if field in _PER_COEFFICIENT else value
+        record.update(
+            intercept=intercept,
+            steps_taken=int(np.asarray(result.n_steps)),
+            tol=args.tol,
+            l2=args.l2,
+            converged=converged,
+            convergence={name: getattr(verdict, name) for name in ("reason", "tolerance", "max_error")}
+            | {"scale": exact.coefficient_scale, "more_steps": verdict.more_steps},
+            condition_number=kappa if np.isfinite(kappa) else None,
+            least_squares={"weights": exact_weights, "bias": exact.bias, "final_loss": exact_loss},
+            statistics=statistics,
+        )
+        if args.history == "full":  # the trained parameters after each step (standardized, if trained so)
+            steps = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64).tolist(), result.history.params)
+            record["params_history"] = {"w": steps.w, "b": steps.b}
     model = _data.model_from_fit(data.feature_names, data.target_name, trained, scaling, args.dtype)
     labels = {"feature_names": data.feature_names, "target_name": data.target_name, "loss": result.history.loss}
-    write_outputs(
+    _cli_util.write_outputs(
         (args.json, lambda path: _io.write_json(path, record)),
         (args.save_model, lambda path: jaxlr.save_model(path, model)),
         (args.plot, lambda path: jaxlr.plot_fit(fitted, data.x, data.y, **labels, path=path)),
     )
     return 0 if converged else 3
-
-
-def _check(args: argparse.Namespace, problem: Problem, intercept: bool, result, objective, summary, record) -> bool:
-    """Prints the comparison with float64 least squares, κ, the verdict and the statistics; adds them to ``record``."""
-    data, x, scaling, d = problem.data, problem.x, problem.standardization, problem.x.shape[1]
-    names, values, final_loss, lr_text = summary
-    _announce_long_checks(args, data.x.shape)
-    # --l2 acts on the trained (possibly standardized) weights: the reference must penalise the same.
-    l2 = args.l2 if not args.l2 or scaling is None else args.l2 * scaling.scale**2
-    exact = least_squares_reference(data.x, data.y, names[:d], intercept=intercept, sample_weight=data.weights, l2=l2)
-    exact_loss = _mse(problem, exact.weights, exact.bias)
-    exact_values = exact.weights if exact.bias is None else np.append(exact.weights, exact.bias)
-    print(_summary_table(names, values, final_loss, lr_text, (exact_values, exact_loss)))
-    if args.tol is not None:
-        met = "met" if bool(result.converged) else "not met"
-        print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
-    # One eigendecomposition for both κ and L (the convergence rule needs both): slow for wide designs.
-    eigenvalues = _curvature.hessian_eigenvalues(x, bias=intercept, sample_weight=objective["sample_weight"])
-    kappa = float(_curvature.condition_from_eigenvalues(eigenvalues))
-    print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
-    verdict = judge(
-        exact,
-        values[:d],
-        values[d] if intercept else None,
-        dtype=x.dtype,
-        shift=np.zeros(d) if scaling is None else scaling.mean,
-        scale=np.ones(d) if scaling is None else scaling.scale,
-        kappa=kappa,
-        lipschitz=2.0 * float(eigenvalues[-1]),  # the MSE's Hessian is 2AᵀA/n
-        learning_rate=float(np.asarray(result.learning_rate)),
-        optimizer=args.optimizer,
-        steps=args.steps,
-    )
-    outcome = "converged" if verdict.converged else f"not converged ({verdict.reason})"
-    relative = f"(standardized, relative to {exact.coefficient_scale:.4g})"
-    errors = f"max error {verdict.max_error:.3g}, tolerance {verdict.tolerance:.3g} {relative}"
-    print(f"coefficients against least squares: {errors}: {outcome}")
-    exact_params = jax.tree.map(lambda leaf: jnp.asarray(leaf, x.dtype), jaxlr.Params(exact.weights, exact.bias))
-    design = jnp.asarray(data.x, x.dtype)
-    stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
-    print(_statistics_table(names, stats, converged=verdict.converged))
-    if not verdict.converged:
-        print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
-    exact_weights = dict(zip(data.feature_names, exact.weights.tolist(), strict=True))
-    record.update(
-        intercept=intercept,
-        steps_taken=int(np.asarray(result.n_steps)),
-        tol=args.tol,
-        l2=args.l2,
-        converged=verdict.converged,
-        convergence={name: getattr(verdict, name) for name in ("reason", "tolerance", "max_error")}
-        | {"scale": exact.coefficient_scale, "more_steps": verdict.more_steps},
-        condition_number=kappa if np.isfinite(kappa) else None,
-        least_squares={"weights": exact_weights, "bias": exact.bias, "final_loss": exact_loss},
-        statistics=_statistics_json(names, stats),
-    )
-    if args.history == "full":  # the trained parameters after each step (standardized, if trained so)
-        steps = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64).tolist(), result.history.params)
-        record["params_history"] = {"w": steps.w, "b": steps.b}
-    return verdict.converged
 
 
 def _summary_table(names: list[str], values: np.ndarray, loss: float, lr_text: str, exact=None) -> str:
@@ -263,12 +253,3 @@ def _statistics_table(names: list[str], stats: jaxlr.RegressionStats, *, converg
     for name, coef, se, t, p, (lo, hi) in zip(names, *columns, strict=True):
         lines.append(f"{name:<{width}}  {coef:>16.8g}  {se:>11.6g}  {t:>9.4g}  {p:>9.3g}  {lo:>12.6g}  {hi:>12.6g}")
     return "\n".join(lines)
-
-
-def _statistics_json(names: list[str], stats: jaxlr.RegressionStats) -> dict[str, Any]:
-    """The ``"statistics"`` of ``--json``: the scalars, and maps from coefficient name to value (NaN as null)."""
-    out: dict[str, Any] = {"describes": "least_squares"}
-    for field in (*_SCALARS, *_PER_COEFFICIENT, "df_resid"):
-        value = json_numbers(getattr(stats, field))
-        out[field] = dict(zip(names, value, strict=True)) if field in _PER_COEFFICIENT else value
-    return out

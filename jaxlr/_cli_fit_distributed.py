@@ -10,8 +10,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from jaxlr._cli_problem import Problem, as_dtype, fail
-from jaxlr._cli_util import positive_int
+from jaxlr._cli_util import Problem, as_dtype, fail, positive_int
 from jaxlr._data import DataError, Dataset, Standardization
 from jaxlr._distributed import gather, initialize_distributed, raise_everywhere, read_csv_rows
 

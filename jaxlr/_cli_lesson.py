@@ -16,8 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
-from jaxlr._cli_cache import enable_compilation_cache
-from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr._cli_util import ArgumentParser, enable_compilation_cache, positive_float, positive_int
 from jaxlr._model import _predict
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"

@@ -9,11 +9,10 @@ import argparse
 import jax
 import numpy as np
 
-from jaxlr._cli_problem import check_outputs, output_errors
+from jaxlr._cli_util import check_outputs, output_errors
 from jaxlr._data import DataError, csv_source, load_model, parse, read_header
 from jaxlr._io import STDOUT, atomic_write
 
-PROG = "jaxlr predict"
 HELP = "predict with a model file that jaxlr fit --save-model wrote"
 
 

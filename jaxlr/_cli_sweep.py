@@ -11,8 +11,7 @@ import jax
 import numpy as np
 
 import jaxlr
-from jaxlr._cli_problem import add_problem_arguments, check_outputs, describe, load_problem, write_outputs
-from jaxlr._cli_util import json_numbers
+from jaxlr._cli_util import add_problem_arguments, check_outputs, describe, json_numbers, load_problem, write_outputs
 from jaxlr._curvature import max_stable_learning_rate
 from jaxlr._io import write_json
 
@@ -38,9 +37,8 @@ def log_range(text: str) -> np.ndarray:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rates, log-spaced from START to STOP (default: 16 from 1e-3/L to 4/L, L the data's curvature)"
-    add_problem_arguments(
-        parser, default_steps=500, lr={"type": log_range, "metavar": "START:STOP:COUNT", "help": lr_help}
-    )
+    parser.add_argument("--lr", type=log_range, metavar="START:STOP:COUNT", help=lr_help)
+    add_problem_arguments(parser, default_steps=500)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,20 +1,39 @@
-"""Argument parsing shared by the ``jaxlr`` command and the scripts, and numbers for JSON."""
+"""What the ``jaxlr`` subcommands and the lesson scripts share: argument parsing, numbers for JSON, the
+compilation cache, and for ``fit``, ``sweep`` and ``predict`` the data options, loading and preparing the data,
+and the output files (checked before any work, written atomically, ``-`` for standard output)."""
 
 import argparse
+import contextlib
 import math
+import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple, NoReturn
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from jaxlr import _data, _io
+from jaxlr._data import DataError
+from jaxlr._fit import OPTIMIZERS
+from jaxlr._progress import stderr_is_terminal
+
+OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an output file
+
+
+def fail(prog: str, message: str) -> int:
+    """A one-line error on stderr; the exit code for bad input."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose errors are one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(fail(self.prog, message))
 
 
 def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
@@ -41,3 +60,155 @@ def json_numbers(value: Any) -> Any:
     """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
     value = np.asarray(value, np.float64)
     return np.where(np.isfinite(value), value, np.array(None)).tolist()
+
+
+def enable_compilation_cache() -> Path | None:
+    """Caches all programs compiled from now on in the directory the README names; returns it, or None."""
+    configured = jax.config.jax_compilation_cache_dir  # pyright: ignore[reportAttributeAccessIssue]  # set at runtime
+    if configured:
+        return Path(configured)
+    explicit = os.environ.get("JAXLR_CACHE_DIR")
+    if explicit == "":
+        return None
+    path = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: run without the cache
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+class Problem(NamedTuple):
+    """A regression problem ready to train on."""
+
+    data: _data.Dataset  # as loaded (with --distributed, this process's rows), original units, float64
+    x: jax.Array | np.ndarray  # (n, d) training features in the chosen dtype, standardized if asked
+    y: jax.Array | np.ndarray  # (n,) in the chosen dtype
+    standardization: _data.Standardization | None
+    rows: int | None = None  # with --distributed, the number of rows of all processes together
+
+
+def _feature_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
+def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int) -> None:
+    """The options every fitting command shares, after the command's own ``--lr``."""
+    add = parser.add_argument
+    add("data", nargs="?", metavar="DATA.csv", help="a CSV file with a header row (.gz: gzip-compressed; -: stdin)")
+    add("--sep", help="the CSV separator (default: detected from the header line)")
+    add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+    add("--dropna", action="store_true", help="drop the rows with a missing cell (empty, NA, NULL) and say how many")
+    datasets = sorted(_data.DATASETS)
+    add("--dataset", choices=datasets, help="a built-in dataset instead of a file (diabetes needs scikit-learn)")
+    add("--target", help="the column to predict (required with a file)")
+    add("--features", type=_feature_list, metavar="A,B,...", help="feature columns (default: every other column)")
+    add("--steps", type=positive_int, default=default_steps, help="gradient steps (%(default)s)")
+    add("--optimizer", choices=sorted(OPTIMIZERS), default="sgd", help="optimizer (%(default)s)")
+    add("--standardize", action="store_true", help="train on features scaled to mean 0, standard deviation 1")
+    add("--dtype", choices=("float32", "float64"), default="float32", help="precision (%(default)s)")
+    add("--json", metavar="OUT.json", help="write the result as JSON")
+    add("--plot", metavar="OUT.png", help="write a plot (needs matplotlib)")
+    add("--quiet", action="store_true", help="no progress bar")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuses, before any work, outputs that could not be written; raises ``DataError``."""
+    given = {f"--{o.replace('_', '-')}": getattr(args, o) for o in OUTPUTS if getattr(args, o, None) is not None}
+    on_stdout = [option for option, path in given.items() if path == _io.STDOUT]
+    if len(on_stdout) > 1:
+        raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
+    for option, path in given.items():
+        problem = _io.output_problem(path)
+        if problem is not None:
+            raise DataError(f"{option} {path}: {problem}")
+    if "--plot" in given:
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+        except ImportError:
+            raise DataError("--plot needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
+        suffix = os.path.splitext(args.plot)[1].lstrip(".").lower() or "png"
+        formats = FigureCanvasAgg.get_supported_filetypes()
+        if suffix not in formats:
+            raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
+
+
+@contextlib.contextmanager
+def output_errors() -> Iterator[None]:
+    """Turns a failed write into a ``DataError``; a closed stdout passes (``jaxlr._cli`` ends quietly)."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:  # a full disk, a vanished directory: the files are whole or absent
+        raise DataError(f"cannot write the output: {e}") from None
+
+
+def write_outputs(*outputs: tuple[str | None, Callable[[str], Any]]) -> None:
+    """Calls ``write(path)`` for each ``(path, write)`` whose path is given, and says so."""
+    with output_errors():
+        for path, write in outputs:
+            if path is not None:
+                write(path)
+                print(f"wrote {path}")
+
+
+def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as NumPy arrays of ``dtype``; a ``DataError`` if a value overflows in it."""
+    with np.errstate(over="ignore"):
+        x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        hint = "; use --dtype float64" if dtype == "float32" else ""
+        raise DataError(f"the data does not fit in {dtype}: some values overflow to inf{hint}")
+    return x, y
+
+
+def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem:
+    """Loads and prepares the data the arguments name; without an ``intercept``, ``--standardize`` does not centre."""
+    if (args.data is None) == (args.dataset is None):
+        raise DataError("give either a CSV file or --dataset NAME (not both)")
+    if args.dataset is None and args.target is None:
+        raise DataError(f"--target is required with a file: which column of {args.data} should be predicted?")
+    chosen = {"target": args.target, "features": args.features, "weights": getattr(args, "weights", None)}
+    try:
+        if args.dataset is not None:
+            data = _data.load_dataset(args.dataset, **chosen)
+        else:
+            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
+            data = _data.load_csv(args.data, **chosen, **options, progress=not args.quiet and stderr_is_terminal())
+    except _data.WeightsError as e:
+        raise DataError(f"--weights {e.column}: {e.reason}") from None
+    if args.dropna and args.dataset is None:
+        print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
+    if args.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
+    x, standardization = data.x, None
+    if args.standardize:
+        x, standardization = _data.standardize(x, data.feature_names, center=intercept)
+    x, y = as_dtype(x, data.y, args.dtype)
+    return Problem(data, jnp.asarray(x), jnp.asarray(y), standardization)
+
+
+def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = True) -> str:
+    """The line that opens a fit's report: the data, the model and how it is trained."""
+    data, (n, d) = problem.data, problem.data.x.shape
+    rows = f"{n} rows"
+    if problem.rows is not None:
+        processes, devices = jax.process_count(), jax.device_count()
+        rows = f"{problem.rows} rows over {processes} process{'es' * (processes != 1)} "
+        rows += f"({devices} device{'s' * (devices != 1)})"
+    scaled = ""
+    if problem.standardization is not None:
+        scaled = ", standardized" if intercept else ", scaled to unit root mean square"
+    model = "" if intercept else ", no intercept"
+    weighted = "" if data.weights_name is None else f", weights {data.weights_name!r}"
+    return (
+        f"{data.source}: {rows}, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}{weighted}; "
+        f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
+    )
