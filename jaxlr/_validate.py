@@ -68,9 +68,7 @@ def check_dtype(fn: str, name: str, value: Any) -> None:
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise ValueError(f"{fn}: {name} has complex dtype {dtype}; expected real numbers (float or int)")
     if not jnp.issubdtype(dtype, jnp.number):
-        hint = (
-            f". Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant." if dtype == jnp.bool_ else ""
-        )
+        hint = f". Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant." if dtype.kind == "b" else ""
         raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int){hint}")
 
 
