@@ -68,9 +68,7 @@ def lipschitz(
     return 2 * _power_iteration(apply, k, x.dtype, n_power_iters) * s * s
 
 
-def curvature_bounds(
-    x: jax.Array, *, bias: bool, weights: jax.Array | None = None, l2: Any = None
-) -> tuple[jax.Array, jax.Array]:
+def curvature_bounds(x: jax.Array, *, bias: bool, weights: Any = None, l2: Any = None) -> tuple[jax.Array, jax.Array]:
     """``(L, μ)``, the Hessian's largest and smallest eigenvalues, traceable."""
     apply, k, s = _half_hessian(x, bias, weights, l2)
     if k <= MAX_GRAM_PARAMS:
