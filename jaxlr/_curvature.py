@@ -68,9 +68,7 @@ def lipschitz(
     return 2 * _power_iteration(apply, k, x.dtype, n_power_iters) * s * s
 
 
-def curvature_bounds(
-    x: jax.Array, *, bias: bool, weights: jax.Array | None = None, l2: Any = None
-) -> tuple[jax.Array, jax.Array]:
+def curvature_bounds(x: jax.Array, *, bias: bool, weights: Any = None, l2: Any = None) -> tuple[jax.Array, jax.Array]:
     """``(L, μ)``, the Hessian's largest and smallest eigenvalues, traceable."""
     apply, k, s = _half_hessian(x, bias, weights, l2)
     if k <= MAX_GRAM_PARAMS:
@@ -100,9 +98,7 @@ def lipschitz_constant(
     l2: ArrayLike = 0.0,
 ) -> jax.Array:
     """L = ``2·λmax([X 1]ᵀ[X 1] / n)`` (``X`` without a bias), the MSE's curvature: above ``2/L`` a fit diverges.
-
-    ``x`` is ``(n,)`` or ``(n, d)``, the rest as in :func:`jaxlr.fit`. Power iteration approaches L from below;
-    L is ``inf`` if the data's squares overflow its dtype.
+    ``x`` is ``(n,)`` or ``(n, d)``, the rest as in :func:`jaxlr.fit`; L is ``inf`` if the squares overflow.
 
     Examples:
       >>> import jaxlr
@@ -148,10 +144,8 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: Array
 
 
 def condition_number(x: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None) -> jax.Array:
-    """The condition number ``κ = λmax / λmin`` of the MSE's Hessian for the design ``x`` (``inf`` if singular).
-
-    Traceable. Gradient descent needs on the order of ``κ`` steps, and cannot converge above about ``1e6`` in
-    float32 (``1e14`` in float64): standardize the features. The arguments are as in :func:`jaxlr.fit`.
+    """The condition number ``κ = λmax / λmin`` of the MSE's Hessian for the design ``x`` (``inf`` if singular),
+    traceable. Gradient descent needs ~``κ`` steps, and fails above ~``1e6`` in float32 (``1e14`` in float64).
 
     Examples:
       >>> import numpy as np, jaxlr
@@ -183,12 +177,6 @@ def max_stable_learning_rate(lipschitz: float, optimizer: Any) -> float | None:
     return None  # adam, heavy-ball (its own step and momentum) and transformations
 
 
-def _bound_text(lipschitz: float, optimizer: Any) -> tuple[float | None, str, str]:
-    """The stability bound, its formula and the optimizer's name, for messages."""
-    name = "sgd" if optimizer is None else optimizer if isinstance(optimizer, str) else "this optimizer"
-    return max_stable_learning_rate(lipschitz, optimizer), "2(1+β)/L" if optimizer == "momentum" else "2/L", name
-
-
 def divergence_message(fn: str, step: int, learning_rate: float | None, lipschitz: float, optimizer: Any) -> str:
     """What to say when a run diverged at 0-based ``step``."""
     head = f"{fn}: training diverged at step {step} (the loss became non-finite or blew up)"
@@ -199,8 +187,10 @@ def divergence_message(fn: str, step: int, learning_rate: float | None, lipschit
         )
     if learning_rate is None:
         return f"{head}; try a smaller learning rate in the optimizer"
-    bound, factor, name = _bound_text(lipschitz, optimizer)
+    bound = max_stable_learning_rate(lipschitz, optimizer)
+    factor = "2(1+β)/L" if optimizer == "momentum" else "2/L"
     if bound is None:
+        name = optimizer if isinstance(optimizer, str) else "this optimizer"
         return (
             f"{head} with learning rate {learning_rate:g}; {name} has no curvature bound, "
             f"try a smaller learning rate (for sgd, 2/L = {2 / lipschitz:.4g} and 1/L = {1 / lipschitz:.4g})"
@@ -227,10 +217,8 @@ def warn_if_unstable(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
 ) -> float | None:
-    """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x``.
-
-    The other arguments are as in :func:`jaxlr.fit`. Returns the largest stable learning rate, or ``None``
-    for an optimizer without such a bound (``"adam"``, a transformation).
+    """Warns (:class:`DivergenceWarning`) if ``learning_rate`` is above the stability bound for ``x`` (the rest as
+    in :func:`jaxlr.fit`); returns that bound, or ``None`` for an optimizer without one (adam, a transformation).
 
     Examples:
       >>> import jaxlr
@@ -242,11 +230,12 @@ def warn_if_unstable(
     lipschitz = float(lipschitz_constant(x, bias=bias, sample_weight=sample_weight, l2=l2))
     if gradient == "lesson":
         lipschitz *= np.shape(x)[0] if sample_weight is None else float(np.sum(sample_weight))
-    bound, factor, name = _bound_text(lipschitz, optimizer)
-    if bound is not None and learning_rate > bound:
+    bound = max_stable_learning_rate(lipschitz, optimizer)
+    if bound is not None and learning_rate > bound:  # so optimizer is None, "sgd" or "momentum"
+        factor = "2(1+β)/L" if optimizer == "momentum" else "2/L"
         message = (
             f"learning rate {learning_rate:g} is above the stability bound {factor} = {bound:.4g} "
-            f"for {name} on this data (L = {lipschitz:.4g}): training will diverge. "
+            f"for {optimizer or 'sgd'} on this data (L = {lipschitz:.4g}): training will diverge. "
             f"Use a learning rate below {bound:.4g}, e.g. 1/L = {1 / lipschitz:.4g} ('auto')"
         )
         warnings.warn(message, DivergenceWarning, stacklevel=2)

@@ -14,7 +14,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxlr._types import Params
-from jaxlr._validate import as_input, as_params, check_data, check_finite, check_finite_result, checked_data
+from jaxlr._validate import as_input, as_params, check_data, check_finite, checked_data
 
 # XLA's GPU default (TF32) would disagree with PyTorch, which computes float32 matmuls in full precision.
 PRECISION = jax.lax.Precision.HIGHEST
@@ -101,12 +101,11 @@ GRADIENTS = ("autograd", "manual", "lesson")  # what fit(..., gradient=...) acce
 
 
 def _checked_gradient(fn: str, gradient: str, params: Any, x: Any, y: Any) -> Params:
-    return check_finite_result(fn, loss_and_gradient(gradient, *checked_data(fn, params, x, y))[1])
+    return check_finite(fn, loss_and_gradient(gradient, *checked_data(fn, params, x, y))[1])
 
 
 def predict(params: Params, x: ArrayLike) -> jax.Array:
-    """The model's output, the lesson's ``forward(x)``: ``w * x`` or ``x @ w`` (at full precision), plus ``b``.
-
+    """The model's output, the lesson's ``forward(x)``: ``w * x`` or ``x @ w`` (at full precision), plus ``b``;
     ``x`` is a scalar or ``(n,)`` for a scalar ``w``, ``(d,)`` or ``(n, d)`` for ``w`` of shape ``(d,)``.
 
     Examples:
@@ -116,7 +115,7 @@ def predict(params: Params, x: ArrayLike) -> jax.Array:
     """
     params, x, _ = check_data("predict", as_params("predict", params), as_input("predict", "x", x))
     check_finite("predict", x=x, **{"params.w": params.w, "params.b": params.b})
-    return check_finite_result("predict", _predict(params, x))
+    return check_finite("predict", _predict(params, x))
 
 
 def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
@@ -128,7 +127,7 @@ def mse_loss(params: Params, x: ArrayLike, y: ArrayLike) -> jax.Array:
       >>> print(f"{jaxlr.mse_loss(jaxlr.Params(w=0.0), x, y):.8f}")
       30.00000000
     """
-    return check_finite_result("mse_loss", _loss(*checked_data("mse_loss", params, x, y)))
+    return check_finite("mse_loss", _loss(*checked_data("mse_loss", params, x, y)))
 
 
 def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
@@ -144,9 +143,8 @@ def autograd_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
 
 
 def manual_gradient(params: Params, x: ArrayLike, y: ArrayLike) -> Params:
-    """The MSE gradient written out by hand: ``dJ/dw = 2/N · Xᵀ(Xw + b − y)``, ``dJ/db = 2·mean(r)``.
-
-    The lesson's ``dJ/dw = 1/N * 2x(w*x - y)`` done right; equal to :func:`autograd_gradient` up to rounding.
+    """The MSE gradient written out by hand: ``dJ/dw = 2/N · Xᵀ(Xw + b − y)``, ``dJ/db = 2·mean(r)``, the lesson's
+    ``dJ/dw = 1/N * 2x(w*x - y)`` done right; equal to :func:`autograd_gradient` up to rounding.
 
     Examples:
       >>> import jaxlr

@@ -27,11 +27,9 @@ class FitResult(NamedTuple):
 
     params: Params  # the final parameters
     history: History
-    # int32, the 0-based step at which the loss or params became non-finite or the loss blew up past 1e10 times
-    # its starting scale (0 for non-finite inputs), -1 if none
+    # int32, the 0-based step at which the loss or params became non-finite or blew up (0 for bad inputs), or -1
     diverged_at: jax.Array
-    # bool (5,): whether x, y, params.w, params.b and sample_weight are finite (the weights also non-negative
-    # with a positive sum); eagerly, jaxlr.fit raises instead
+    # bool (5,): whether x, y, params.w, params.b and sample_weight (≥ 0, positive sum) are finite; eagerly, fit raises
     inputs_finite: jax.Array
     learning_rate: jax.Array | None = None  # the rate used (1/L for "auto"); None for a transformation or schedule
     n_steps: jax.Array | None = None  # int32, the steps taken (fewer than n_iters when tol stopped the fit)

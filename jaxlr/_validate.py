@@ -68,9 +68,7 @@ def check_dtype(fn: str, name: str, value: Any) -> None:
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise ValueError(f"{fn}: {name} has complex dtype {dtype}; expected real numbers (float or int)")
     if not jnp.issubdtype(dtype, jnp.number):
-        hint = (
-            f". Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant." if dtype == jnp.bool_ else ""
-        )
+        hint = f". Cast it explicitly, e.g. {name}.astype(float), if 0/1 values are meant." if dtype.kind == "b" else ""
         raise TypeError(f"{fn}: {name} has dtype {dtype}; expected real numbers (float or int){hint}")
 
 
@@ -80,8 +78,9 @@ def compute_dtype(*values: Any) -> Any:
     return jnp.result_type(*dtypes, jnp.float32)
 
 
-def check_params(fn: str, params: Any) -> None:
-    """``params`` is a :class:`Params` with a scalar or ``(d,)`` ``w`` and a scalar or ``None`` ``b``."""
+def check_data(fn: str, params: Any, x: Any, y: Any = None) -> tuple[Params, jax.Array, Any]:
+    """Checks a training set (or, without ``y``, ``predict``'s ``x``) and the params that should fit it, from
+    metadata only. Traceable. Returns ``(params, x, y)`` in one float dtype, ``y`` of shape ``(n, 1)`` as ``(n,)``."""
     if not isinstance(params, Params):
         raise TypeError(f"{fn}: params must be jaxlr.Params(w, b=None), got {describe(params)}")
     check_dtype(fn, "params.w", params.w)
@@ -94,12 +93,6 @@ def check_params(fn: str, params: Any) -> None:
         check_dtype(fn, "params.b", params.b)
         if jnp.shape(params.b) != ():
             raise ValueError(f"{fn}: params.b must be a scalar or None, got shape {jnp.shape(params.b)}")
-
-
-def check_data(fn: str, params: Any, x: Any, y: Any = None) -> tuple[Params, jax.Array, Any]:
-    """Checks a training set (or, without ``y``, ``predict``'s ``x``) and the params that should fit it, from
-    metadata only. Traceable. Returns ``(params, x, y)`` in one float dtype, ``y`` of shape ``(n, 1)`` as ``(n,)``."""
-    check_params(fn, params)
     check_dtype(fn, "x", x)
     x_shape, w_shape = jnp.shape(x), jnp.shape(params.w)
     if y is not None:
@@ -230,9 +223,7 @@ def is_traced(*values: Any) -> bool:
 
 
 def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
-    """Raises ``ValueError`` for the first of ``names`` whose flag is false (none if ``flags`` is ``None``)."""
-    if flags is None:
-        return
+    """Raises ``ValueError`` for the first of ``names`` whose flag is false."""
     every = np.asarray(flags).reshape(-1, len(names)).all(axis=0).reshape(-1)
     for name, ok in zip(names, every.tolist(), strict=True):
         if not ok:
@@ -240,24 +231,19 @@ def raise_if_not_finite(fn: str, names: tuple[str, ...], flags: Any) -> None:
             raise ValueError(f"{fn}: {name} contains NaN or inf; {what} must be finite numbers")
 
 
-def _host_flags(*arrays: Any) -> np.ndarray | None:
-    """:func:`all_finite` read on the host, or ``None`` under a transformation (the values are not known)."""
-    try:
-        return None if is_traced(arrays) else np.asarray(all_finite(*arrays))
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return None  # inside jax.jit, with every argument a constant
-
-
-def check_finite(fn: str, **arrays: Any) -> None:
-    """Raises for the first argument holding a NaN or inf, when called eagerly (traced values are skipped)."""
-    raise_if_not_finite(fn, tuple(arrays), _host_flags(*arrays.values()))
-
-
-def check_finite_result(fn: str, result: Any) -> Any:
-    """Raises ``ValueError`` if finite eager inputs gave a non-finite result (overflow); returns ``result``."""
+def check_finite(fn: str, result: Any = None, **arrays: Any) -> Any:
+    """Eagerly (traced values are skipped), raises ``ValueError`` for the first of ``arrays`` holding a NaN or inf,
+    or for a non-finite ``result`` (an overflow from finite inputs); returns ``result``."""
     leaves = jax.tree.leaves(result)
-    flags = _host_flags(*leaves)
-    if flags is not None and not flags.all():
+    try:
+        if is_traced(leaves, arrays):
+            return result
+        flags = np.asarray(all_finite(*arrays.values(), *leaves))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return result  # inside jax.jit, with every argument a constant
+    if arrays:
+        raise_if_not_finite(fn, tuple(arrays), flags[: len(arrays)])
+    if not flags.all():
         raise ValueError(
             f"{fn}: the result overflowed {leaves[0].dtype} (inf or NaN from finite inputs); "
             "rescale the data (e.g. standardize it) or compute in float64 (jax_enable_x64)"
