@@ -1,9 +1,7 @@
 """Output files written whole or not at all, and a clean stop on SIGINT or SIGTERM.
 
-``-`` is standard output. A regular file (or a new path) is written to a temporary file beside it, then
-renamed over it (atomic), so a reader sees the old file or the new one; a symlink's target is replaced,
-never the link. A FIFO or device is written in place, and a path that is this process's stdout or stderr
-(``/dev/stdout > out.txt``) is appended to. A signal removes the temporary files of unfinished writes.
+``-`` is stdout. A regular file or new path is written beside itself, then renamed over it (atomic; a symlink's
+target is replaced); a FIFO, a device, or this process's stdout or stderr (``/dev/stdout > out.txt``) is written to.
 """
 
 import contextlib
