@@ -344,7 +344,7 @@ def load_dataset(
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
     if name == "lesson":
-        columns, values, default_target = ("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]]), "y"
+        columns, values = ("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]])
     else:
         try:
             from sklearn.datasets import load_diabetes
@@ -354,8 +354,7 @@ def load_dataset(
             ) from None
         bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
         columns, values = (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target])
-        default_target = "target"
-    chosen = _choose(columns, f"dataset {name}", default_target if target is None else target, features, weights)
+    chosen = _choose(columns, f"dataset {name}", columns[-1] if target is None else target, features, weights)
     values = values[:, [columns.index(column) for column in chosen]]
     return _dataset(chosen, values, f"dataset {name}", weights, 0)
 
@@ -493,9 +492,8 @@ def load_model(path: str | os.PathLike) -> Model:
             f"this jaxlr ({jaxlr.__version__}) reads version {FORMAT_VERSION}"
         )
     _check(record, path, DataError)
-    scaling = record["standardization"]
-    if scaling is not None:
-        scaling = Standardization(np.asarray(scaling["mean"], np.float64), np.asarray(scaling["scale"], np.float64))
+    s = record["standardization"]
+    scaling = None if s is None else Standardization(*(np.asarray(s[key], np.float64) for key in ("mean", "scale")))
     params = Params(np.asarray(record["weights"], np.float64), record["bias"])
     return model_from_fit(record["features"], record["target"], params, scaling, record["dtype"])
 
