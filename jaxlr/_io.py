@@ -99,9 +99,8 @@ def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
     def stop(signum: int, frame: Any) -> None:
         remove_unfinished_outputs()
         name = signal.Signals(signum).name
-        print(f"{prog}: interrupted by {name}; stopped, no output was left half-written", file=sys.stderr)
+        print(f"{prog}: interrupted by {name}; stopped, no output was left half-written", file=sys.stderr, flush=True)
         sys.stdout.flush()
-        sys.stderr.flush()
         os._exit(128 + signum)  # not sys.exit: that would wait for the device to finish the fit
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
