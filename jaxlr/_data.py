@@ -1,8 +1,7 @@
 """Data in, model out: regression problems from a CSV file or a built-in data set, standardization, model files.
 
-CSV files are read by pyarrow's multi-threaded reader (imported only when a file is read); if it refuses anything, a
-plain Python pass over the same rows names the first bad row or cell. A model file is versioned JSON whose floats,
-written as their shortest round-tripping ``repr``, load back bit for bit.
+CSV files are read by pyarrow (imported only then); if it refuses anything, a Python pass names the bad row or cell.
+Model files are versioned JSON whose floats (shortest round-tripping ``repr``) load back bit for bit.
 """
 
 import codecs
@@ -130,41 +129,17 @@ def parse(
 ) -> tuple[np.ndarray, int]:
     """The ``chosen`` columns of ``source`` as one float64 array, and the number of rows ``dropna`` dropped."""
     import pyarrow as pa
-
-    span = range(sys.maxsize) if rows is None else rows
-    try:
-        values, missing = _read(source, header, chosen, span, encoding, progress)
-        bad = (missing.any() and not dropna) or not (missing | np.isfinite(values).all(axis=1)).all()
-    except pa.ArrowInvalid:  # a cell that is not a number, a row of the wrong length
-        values, missing, bad = None, None, True
-    except (pa.ArrowException, OSError) as e:
-        raise DataError(f"{source.label}: not a readable CSV file ({str(e).splitlines()[0]})") from None
-    if bad or values is None or missing is None:  # raises for the first bad row or cell, or reads the rows
-        values, missing = _read_slowly(source, header, chosen, span, encoding, dropna)
-    dropped = int(missing.sum())
-    values = values[~missing] if dropped else values
-    if len(values) == 0 and not allow_empty:
-        which = "" if rows is None else f" in rows {rows.start}..{rows.stop - 1}"
-        left = f" once {dropped} rows with missing cells are dropped" if dropped else ""
-        raise DataError(f"{source.label} has a header ({', '.join(header.names)}) but no rows of data{which}{left}")
-    return values, dropped
-
-
-def _read(
-    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range, encoding: str, progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """pyarrow's float64 parse of the chosen columns, a piece of whole lines at a time, and the rows missing a cell."""
-    import pyarrow as pa
     import pyarrow.csv as pa_csv
     from tqdm import tqdm
 
+    span = range(sys.maxsize) if rows is None else rows
     read = pa_csv.ReadOptions(column_names=list(header.names), skip_rows=header.skip, encoding=encoding)
-    parse = pa_csv.ParseOptions(delimiter=header.sep)
+    split = pa_csv.ParseOptions(delimiter=header.sep)
     convert = pa_csv.ConvertOptions(
         include_columns=list(chosen), column_types=dict.fromkeys(chosen, pa.float64()), null_values=list(MISSING)
     )
     raw, stream = source.open()
-    size, start = raw.size(), max(rows.start, 0)
+    size, start = raw.size(), max(span.start, 0)
     # Room for the most rows an uncompressed input can hold (a byte a cell): the peak memory is this array plus a
     # piece, and its pages past the rows read are never touched.
     capacity = size // len(header.names) + 1
@@ -173,66 +148,69 @@ def _read(
         total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
     )
     seen, count, tail, more = 0, 0, b"", True
-    with raw, stream, bar:
-        while more and seen < rows.stop:
-            data = tail + stream.read(PIECE_BYTES)
-            more = len(data) > len(tail)
-            end = data.rfind(b"\n") + 1 if more else len(data)  # whole lines; at the end, the last one too
-            tail = data[end:]
-            bar.update(raw.tell() - bar.n)
-            if not end:
+    try:  # pyarrow parses a piece of whole lines at a time
+        with raw, stream, bar:
+            while more and seen < span.stop:
+                data = tail + stream.read(PIECE_BYTES)
+                more = len(data) > len(tail)
+                end = data.rfind(b"\n") + 1 if more else len(data)  # whole lines; at the end, the last one too
+                tail = data[end:]
+                bar.update(raw.tell() - bar.n)
+                if not end:
+                    continue
+                table = pa_csv.read_csv(pa.py_buffer(data)[:end], read, split, convert)
+                read.skip_rows = 0  # the header was in the first piece
+                piece = table[max(start - seen, 0) : max(span.stop - seen, 0)]
+                seen += table.num_rows
+                if count + piece.num_rows > capacity:  # compressed: the file's size does not bound its rows
+                    capacity = 2 * (count + piece.num_rows)
+                    values.resize((capacity, len(chosen)), refcheck=False)
+                    missing.resize(capacity, refcheck=False)
+                for j, name in enumerate(chosen):
+                    column = piece.column(name)
+                    values[count : count + piece.num_rows, j] = column.to_numpy()
+                    missing[count : count + piece.num_rows] |= column.is_null().to_numpy()
+                count += piece.num_rows
+        values, missing = values[: count : span.step], missing[: count : span.step]
+        bad = (missing.any() and not dropna) or not (missing | np.isfinite(values).all(axis=1)).all()
+    except pa.ArrowInvalid:  # a cell that is not a number, a row of the wrong length
+        bad = True
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(f"{source.label}: not a readable CSV file ({str(e).splitlines()[0]})") from None
+    if bad:  # a Python pass: raises for the first bad row or cell, or reads the rows
+        raw, stream = source.open()
+        with raw, stream:
+            lines = enumerate(stream.read().split(b"\n")[header.skip :], start=header.skip + 1)
+        numbers, missing_cells = [], []
+        for row, (number, line) in enumerate([(number, line) for number, line in lines if line.strip()][: span.stop]):
+            if row not in span:
                 continue
-            table = pa_csv.read_csv(pa.py_buffer(data)[:end], read, parse, convert)
-            read.skip_rows = 0  # the header was in the first piece
-            piece = table[max(start - seen, 0) : max(rows.stop - seen, 0)]
-            seen += table.num_rows
-            if count + piece.num_rows > capacity:  # compressed: the file's size does not bound its rows
-                capacity = 2 * (count + piece.num_rows)
-                values.resize((capacity, len(chosen)), refcheck=False)
-                missing.resize(capacity, refcheck=False)
-            for j, name in enumerate(chosen):
-                column = piece.column(name)
-                values[count : count + piece.num_rows, j] = column.to_numpy()
-                missing[count : count + piece.num_rows] |= column.is_null().to_numpy()
-            count += piece.num_rows
-    return values[: count : rows.step], missing[: count : rows.step]
-
-
-def _read_slowly(
-    source: CsvSource, header: CsvHeader, chosen: tuple[str, ...], rows: range, encoding: str, dropna: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The chosen columns read line by line in Python; a :class:`DataError` at the first bad row or cell."""
-    columns = [header.names.index(name) for name in chosen]
-    values, missing, row = [], [], -1
-    raw, stream = source.open()
-    with raw, stream:
-        lines = stream.read().split(b"\n")[header.skip :]
-    for number, line in enumerate(lines, start=header.skip + 1):
-        if not line.strip():
-            continue
-        row += 1
-        if row >= rows.stop:
-            break
-        if row not in rows:
-            continue
-        where = f"{source.label}: row {row + 1} (line {number})"
-        cells = next(csv.reader([line.rstrip(b"\r").decode(encoding, "replace")], delimiter=header.sep))
-        if len(cells) != len(header.names):
-            raise DataError(f"{where} has {len(cells)} cells, but the header has {len(header.names)} columns")
-        texts = [cells[j].strip().strip('"') for j in columns]
-        missing.append(dropna and any(text in MISSING for text in texts))
-        for name, text in zip(chosen, texts, strict=True):
-            if text in MISSING and not dropna:
-                what = repr(text) if text else "an empty cell"
-                problem = f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
-                raise DataError(f"{where}, column {name!r}: {problem}")
-            try:
-                values.append(math.nan if text in MISSING else float(text))
-            except ValueError:
-                raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
-            if not (math.isfinite(values[-1]) or text in MISSING):
-                raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
-    return np.array(values, np.float64).reshape(len(missing), len(chosen)), np.array(missing, bool)
+            where = f"{source.label}: row {row + 1} (line {number})"
+            cells = next(csv.reader([line.rstrip(b"\r").decode(encoding, "replace")], delimiter=header.sep))
+            if len(cells) != len(header.names):
+                raise DataError(f"{where} has {len(cells)} cells, but the header has {len(header.names)} columns")
+            texts = [cells[header.names.index(name)].strip().strip('"') for name in chosen]
+            missing_cells.append(dropna and any(text in MISSING for text in texts))
+            for name, text in zip(chosen, texts, strict=True):
+                if text in MISSING and not dropna:
+                    what = repr(text) if text else "an empty cell"
+                    problem = f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
+                    raise DataError(f"{where}, column {name!r}: {problem}")
+                try:
+                    numbers.append(math.nan if text in MISSING else float(text))
+                except ValueError:
+                    raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
+                if not (math.isfinite(numbers[-1]) or text in MISSING):
+                    raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
+        values = np.array(numbers, np.float64).reshape(len(missing_cells), len(chosen))
+        missing = np.array(missing_cells, bool)
+    dropped = int(missing.sum())
+    values = values[~missing] if dropped else values
+    if len(values) == 0 and not allow_empty:
+        which = "" if rows is None else f" in rows {rows.start}..{rows.stop - 1}"
+        left = f" once {dropped} rows with missing cells are dropped" if dropped else ""
+        raise DataError(f"{source.label} has a header ({', '.join(header.names)}) but no rows of data{which}{left}")
+    return values, dropped
 
 
 class Dataset(NamedTuple):
@@ -351,9 +329,8 @@ def load_csv(
 def load_dataset(
     name: str, *, target: str | None = None, features: Sequence[str] | None = None, weights: str | None = None
 ) -> Dataset:
-    """Loads a built-in data set: ``"lesson"`` (``y = 2x`` on ``x = 1..4``) or ``"diabetes"`` (scikit-learn's: 442
-    patients, 10 features in their original units, the target a disease progression score a year later; it needs
-    ``pip install 'jaxlr[data]'``).
+    """Loads a built-in data set: ``"lesson"`` (``y = 2x`` on ``x = 1..4``) or ``"diabetes"`` (scikit-learn's 442
+    patients, 10 features in original units, target a disease progression score; needs ``pip install 'jaxlr[data]'``).
 
     Args:
       name: ``"lesson"`` or ``"diabetes"``.
@@ -367,7 +344,7 @@ def load_dataset(
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; the built-in datasets are {', '.join(map(repr, DATASETS))}")
     if name == "lesson":
-        columns, values, default_target = ("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]]), "y"
+        columns, values = ("x", "y"), np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]])
     else:
         try:
             from sklearn.datasets import load_diabetes
@@ -377,8 +354,7 @@ def load_dataset(
             ) from None
         bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
         columns, values = (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target])
-        default_target = "target"
-    chosen = _choose(columns, f"dataset {name}", default_target if target is None else target, features, weights)
+    chosen = _choose(columns, f"dataset {name}", columns[-1] if target is None else target, features, weights)
     values = values[:, [columns.index(column) for column in chosen]]
     return _dataset(chosen, values, f"dataset {name}", weights, 0)
 
@@ -486,18 +462,13 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
       [0.1]
     """
     s = model.standardization
-    scaling = None if s is None else {key: np.asarray(v, np.float64).tolist() for key, v in s._asdict().items()}
-    record = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "jaxlr_version": jaxlr.__version__,
-        "features": list(model.features),
-        "target": model.target,
-        "weights": np.asarray(model.weights, np.float64).tolist(),
-        "bias": None if model.bias is None else float(model.bias),
-        "standardization": scaling,
-        "dtype": model.dtype,
-    }
+    record = {"format": FORMAT, "format_version": FORMAT_VERSION, "jaxlr_version": jaxlr.__version__, **model._asdict()}
+    record.update(  # in place: the keys keep the order of the Model's fields
+        features=list(model.features),
+        weights=np.asarray(model.weights, np.float64).tolist(),
+        bias=None if model.bias is None else float(model.bias),
+        standardization=None if s is None else {k: np.asarray(v, np.float64).tolist() for k, v in s._asdict().items()},
+    )
     _check(record, "save_model", ValueError)
     write_json(path, record)
 
@@ -521,9 +492,8 @@ def load_model(path: str | os.PathLike) -> Model:
             f"this jaxlr ({jaxlr.__version__}) reads version {FORMAT_VERSION}"
         )
     _check(record, path, DataError)
-    scaling = record["standardization"]
-    if scaling is not None:
-        scaling = Standardization(np.asarray(scaling["mean"], np.float64), np.asarray(scaling["scale"], np.float64))
+    s = record["standardization"]
+    scaling = None if s is None else Standardization(*(np.asarray(s[key], np.float64) for key in ("mean", "scale")))
     params = Params(np.asarray(record["weights"], np.float64), record["bias"])
     return model_from_fit(record["features"], record["target"], params, scaling, record["dtype"])
 

@@ -1,9 +1,7 @@
 """Output files written whole or not at all, and a clean stop on SIGINT or SIGTERM.
 
-``-`` is standard output. A regular file (or a new path) is written to a temporary file beside it, then
-renamed over it (atomic), so a reader sees the old file or the new one; a symlink's target is replaced,
-never the link. A FIFO or device is written in place, and a path that is this process's stdout or stderr
-(``/dev/stdout > out.txt``) is appended to. A signal removes the temporary files of unfinished writes.
+``-`` is stdout. A regular file or new path is written beside itself, then renamed over it (atomic; a symlink's
+target is replaced); a FIFO, a device, or this process's stdout or stderr (``/dev/stdout > out.txt``) is written to.
 """
 
 import contextlib
@@ -101,9 +99,8 @@ def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
     def stop(signum: int, frame: Any) -> None:
         remove_unfinished_outputs()
         name = signal.Signals(signum).name
-        print(f"{prog}: interrupted by {name}; stopped, no output was left half-written", file=sys.stderr)
+        print(f"{prog}: interrupted by {name}; stopped, no output was left half-written", file=sys.stderr, flush=True)
         sys.stdout.flush()
-        sys.stderr.flush()
         os._exit(128 + signum)  # not sys.exit: that would wait for the device to finish the fit
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
