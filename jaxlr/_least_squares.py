@@ -34,11 +34,11 @@ class Centred(NamedTuple):
     y: Any  # (n,) y - y_mean
     scale: Any  # (d,) each centred column's (weighted) root mean square, 1 where it is 0
     total_weight: Any  # () sum of the weights (n without weights)
-    a: Any  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem
-    target: Any  # (n,) sqrt(s) · y
+    a: Any  # (n, d) sqrt(s) · x / scale, the rows of the weighted problem; given l2, d ridge rows below
+    target: Any  # (n,) sqrt(s) · y; given l2, d zeros below
 
 
-def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred:
+def centre(x: Any, y: Any, weight: Any, *, bias: bool, l2: Any = None, xp: Any = jnp) -> Centred:
     """``x`` and ``y`` centred (when ``bias``) on their means ``sum(s x) / sum(s)``, and scaled; ``xp``: jnp or np."""
     s = xp.ones_like(y) if weight is None else weight
     total = xp.asarray(x.shape[0], x.dtype) if weight is None else xp.sum(weight)
@@ -48,19 +48,18 @@ def centre(x: Any, y: Any, weight: Any, *, bias: bool, xp: Any = jnp) -> Centred
     scale = xp.sqrt(xp.sum(s[:, None] * xc**2, axis=0) / total)
     scale = xp.where(scale > 0, scale, 1.0)
     root = xp.sqrt(s)
-    return Centred(x_mean, y_mean, xc, yc, scale, total, root[:, None] * (xc / scale[None, :]), root * yc)
+    a, target = root[:, None] * (xc / scale[None, :]), root * yc
+    if l2 is not None:  # with w = v / scale, l2·sum(s)·|w|² is d extra rows sqrt(l2·sum(s)) / scale_j · e_j, target 0
+        a = xp.concatenate([a, xp.diag(xp.sqrt(l2 * total) / scale)])
+        target = xp.concatenate([target, xp.zeros(x.shape[1], target.dtype)])
+    return Centred(x_mean, y_mean, xc, yc, scale, total, a, target)
 
 
 @functools.partial(jax.jit, static_argnames="bias")
 def _lstsq(x: jax.Array, y: jax.Array, weight: jax.Array | None, l2: jax.Array | None, *, bias: bool):
     """``(w, b)`` by the centred problem; ``l2`` adds ``l2 * |w|²`` to the weighted mean of squares."""
-    c = centre(x, y, weight, bias=bias)
-    a, target = c.a, c.target
-    if l2 is not None:
-        # With w = v / scale the penalty l2 sum(s) |v / scale|² is d extra rows sqrt(l2 sum(s)) / scale_j · e_j.
-        a = jnp.concatenate([a, jnp.diag(jnp.sqrt(l2 * c.total_weight) / c.scale)])
-        target = jnp.concatenate([target, jnp.zeros(c.x.shape[1], target.dtype)])
-    solution, _, _, _ = jnp.linalg.lstsq(a, target)
+    c = centre(x, y, weight, bias=bias, l2=l2)
+    solution, _, _, _ = jnp.linalg.lstsq(c.a, c.target)
     w = solution / c.scale
     return w, c.y_mean - jnp.dot(c.x_mean, w, precision=PRECISION)
 
@@ -305,18 +304,15 @@ def least_squares_reference(
     n, d = x.shape
     # row weights of mean 1: the weighted problem is the plain one on rows scaled by their square roots
     rows = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64) * n / np.sum(sample_weight)
-    c = centre(x, y, rows, bias=intercept, xp=np)
-    shift, scale, y_mean, design, target = c.x_mean, c.scale, float(c.y_mean), c.a, c.target
+    penalised = bool(np.any(np.asarray(l2) > 0))
+    c = centre(x, y, rows, bias=intercept, l2=l2 if penalised else None, xp=np)
+    shift, scale, y_mean = c.x_mean, c.scale, float(c.y_mean)
     spread = np.sqrt(np.mean(rows[:, None] * c.x**2, axis=0))
     # constant: the same rule as jaxlr.standardize, a spread at the level of float64 noise in the values
     degenerate = [j for j in range(d) if not spread[j] > 1e-12 * max(1.0, abs(shift[j]))]
-    penalised = bool(np.any(np.asarray(l2) > 0))
-    if penalised:  # n·l2·|w|² = Σ_j (√(n·l2)/scale_j · θ_j)²: one extra row per weight, target 0
-        design = np.concatenate([design, np.diag(np.sqrt(n * l2) / scale)])
-        target = np.concatenate([target, np.zeros(d)])
-    u, s, vt = np.linalg.svd(design, full_matrices=False)
+    u, s, vt = np.linalg.svd(c.a, full_matrices=False)
     keep = s > s.max(initial=0.0) * max(n, d) * _EPS64  # numpy's lstsq cut-off
-    theta = vt[keep].T @ ((u[:, keep].T @ target) / s[keep])
+    theta = vt[keep].T @ ((u[:, keep].T @ c.target) / s[keep])
     weights = theta / scale
     bias = y_mean - float(shift @ weights) if intercept else None
     # eigenvalues of AᵀA/n (half the Hessian): s²/n, and 1 for the intercept, orthogonal to centred columns
@@ -344,7 +340,7 @@ def least_squares_reference(
             f"others{', up to a constant' if intercept else ''}, to within float64 rounding: condition number "
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
-    y_spread = float(np.sqrt(np.mean(c.target**2)))
+    y_spread = float(np.sqrt(np.mean(c.target[:n] ** 2)))
     return Reference(
         weights=weights,
         bias=bias,
@@ -462,9 +458,8 @@ def judge(
             f"each step shrinks the error by a factor of about 1 - {1.0 - rate:.3g})"
         )
     else:
-        message = f"{head}; too few steps for {optimizer} (condition number {kappa:.3g}): try more --steps" + (
-            " or a smaller --lr" if optimizer == "adam" else ""
-        )
+        adam = " or a smaller --lr" if optimizer == "adam" else ""
+        message = f"{head}; too few steps for {optimizer} (condition number {kappa:.3g}): try more --steps{adam}"
     if helps:
         message += f"; or {unscaled_hint}"
     return Verdict(False, "too_few_steps", tol, error, more, message)
