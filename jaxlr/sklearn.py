@@ -43,7 +43,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     ----------
     learning_rate : float or "auto", default="auto". A positive step size, or 1/L from the data's curvature.
     max_iter : int, default=1000. The most gradient steps.
-    tol : float or None, default=None. Stop when the gradient's norm is tol times its first; None: 1e-8 (or 1e-6).
+    tol : float or None, default=None. Stop when the gradient's norm is tol times its first; None: 1e-8 (float32: 1e-6).
     optimizer : "sgd", "momentum", "adam" or an optax.GradientTransformation, default="sgd".
     fit_intercept : bool, default=True. Fit ``intercept_``; else it is 0.
     l2 : float, default=0.0. The ridge penalty, >= 0; scikit-learn's ``Ridge(alpha=a)`` is ``l2 = a / sum(s)``.
