@@ -1,6 +1,6 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
 
-Exit codes: 0 for a fit whose coefficients agree with float64 least squares (:mod:`jaxlr._convergence`), 1 when
+Exit codes: 0 for a fit whose coefficients agree with float64 least squares (:mod:`jaxlr._least_squares`), 1 when
 training diverged (nothing is written), 2 for bad input (a one-line error), 3 when they do not agree (written with
 ``"converged": false``). ``--distributed`` reports here too, less the check.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import jaxlr
 from jaxlr import _cli_fit_distributed, _cli_util, _curvature, _data, _io, _validate
 from jaxlr._cli_util import Problem, non_negative_float, positive_float
-from jaxlr._convergence import judge, least_squares_reference
+from jaxlr._least_squares import judge, least_squares_reference
 from jaxlr._progress import stderr_is_terminal
 
 PROG = "jaxlr fit"

@@ -15,9 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxlr._least_squares import check_l2, check_sample_weight
 from jaxlr._model import PRECISION, matvec
-from jaxlr._validate import check_features, check_n_iters, check_positive
+from jaxlr._validate import check_features, check_l2, check_n_iters, check_positive, checked_sample_weight
 
 N_POWER_ITERS = 30  # the Rayleigh quotient's error shrinks like (λ₂/λ₁)^(2k): plenty for a step size
 MAX_GRAM_PARAMS = 1024  # μ from the gram matrix up to this many parameters, else by power iteration
@@ -108,7 +107,7 @@ def lipschitz_constant(
     """
     n_power_iters = check_n_iters("lipschitz_constant", n_power_iters, "n_power_iters")
     x = check_features("lipschitz_constant", x)
-    weights = check_sample_weight("lipschitz_constant", sample_weight, x.shape[0], x.dtype)
+    weights = checked_sample_weight("lipschitz_constant", sample_weight, x.shape[0], x.dtype)
     penalty = check_l2("lipschitz_constant", l2, x.dtype)
     return lipschitz(x, bias=bool(bias), weights=weights, l2=penalty, n_power_iters=n_power_iters)
 
@@ -131,7 +130,7 @@ def hessian_eigenvalues(x: ArrayLike, *, bias: bool = True, sample_weight: Array
     """Eigenvalues of ``AᵀSA / Σs`` (half the MSE's Hessian), ascending, traceable: ``AᵀA / n = B Bᵀ`` for
     ``B = [[R, m], [0, 1]]`` (``m`` the means, ``R Rᵀ`` the covariance), whose SVD keeps what ``XᵀX`` would lose."""
     x = check_features("condition_number", x)
-    weight = check_sample_weight("condition_number", sample_weight, x.shape[0], x.dtype)
+    weight = checked_sample_weight("condition_number", sample_weight, x.shape[0], x.dtype)
     total = x.shape[0] if weight is None else jnp.sum(weight)
     mean = jnp.mean(x, axis=0) if weight is None else jnp.matmul(weight, x, precision=PRECISION) / total
     centred = x - mean[None, :]

@@ -25,8 +25,11 @@ def _figure(n_panels: int) -> tuple[Any, list[Any]]:
     return fig, list(fig.subplots(1, n_panels, squeeze=False)[0])
 
 
-def _save(fig: Any, path: Path) -> Any:
-    """Writes ``fig`` to ``path`` (unless ``None``) atomically, in the format its suffix names (default png)."""
+def _save(fig: Any, path: Path, ax: Any = None) -> Any:
+    """Gives ``ax`` (if any) a grid and legend; writes ``fig`` to ``path`` (unless ``None``) atomically, default png."""
+    if ax is not None:  # a minor-tick grid shows only on log axes
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
     if path is not None:
         with atomic_write(path, binary=True) as f:
             fig.savefig(f, format=os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png", dpi=120)
@@ -114,9 +117,7 @@ def plot_fit(
         ax.plot([low, high], [low, high], color="C1", lw=2, label="perfect fit")
         title = f"predicted vs actual ({matrix.shape[1]} features)"
         ax.set(xlabel=f"{target_name} (actual)", ylabel=f"{target_name} (predicted)", title=title)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _save(fig, path, ax)
 
 
 def plot_sweep(
@@ -150,6 +151,4 @@ def plot_sweep(
     if stable_bound is not None and np.isfinite(stable_bound):
         ax.axvline(stable_bound, color="0.4", ls="--", label=f"2/L = {stable_bound:.3g}")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="final loss (MSE)", title="learning-rate sweep")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    return _save(fig, path, ax)

@@ -249,3 +249,41 @@ def check_finite(fn: str, result: Any = None, **arrays: Any) -> Any:
             "rescale the data (e.g. standardize it) or compute in float64 (jax_enable_x64)"
         )
     return result
+
+
+def checked_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> jax.Array | None:
+    """Eager callers' :func:`check_sample_weight`, and concrete values checked: finite, non-negative, not all 0."""
+    if sample_weight is None:
+        return None
+    try:
+        values = sample_weight if isinstance(sample_weight, jax.Array) else np.asarray(sample_weight)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{fn}: sample_weight must be an array of {n} numbers, got {e}") from None
+    if np.dtype(values.dtype).kind not in "fiu":
+        raise ValueError(f"{fn}: sample_weight must hold real numbers (float or int), got dtype {values.dtype}")
+    weight = check_sample_weight(fn, values, n, dtype)
+    if not is_traced(values):
+        values = np.asarray(values, np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{fn}: sample_weight contains NaN or inf; weights must be finite numbers")
+        if np.any(values < 0):
+            raise ValueError(f"{fn}: sample_weight must be non-negative, got a minimum of {values.min():g}")
+        if not np.any(values > 0):
+            raise ValueError(f"{fn}: sample_weight is all zeros; at least one sample needs a positive weight")
+    return weight
+
+
+def check_l2(fn: str, l2: Any, dtype: Any) -> jax.Array | None:
+    """``l2`` as a scalar array of ``dtype``, or ``None`` for a Python zero; checked when concrete."""
+    if isinstance(l2, (int, float)) and not isinstance(l2, bool) and l2 == 0:
+        return None
+    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, (numbers.Real, np.ndarray, np.generic, jax.Array)):
+        raise ValueError(f"{fn}: l2 must be a non-negative real number, got {type(l2).__name__} {l2!r}"[:200])
+    array = l2 if isinstance(l2, jax.Array) else np.asarray(l2)
+    if array.ndim != 0:
+        raise ValueError(f"{fn}: l2 must be a scalar, got shape {tuple(array.shape)}")
+    if np.dtype(array.dtype).kind not in "fiu":
+        raise ValueError(f"{fn}: l2 must be a non-negative real number, got dtype {array.dtype}")
+    if not is_traced(array) and not (math.isfinite(float(array)) and float(array) >= 0):
+        raise ValueError(f"{fn}: l2 must be non-negative and finite, got {float(array)!r}")
+    return jnp.asarray(array, dtype)

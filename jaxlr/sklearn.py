@@ -20,7 +20,8 @@ except ImportError as e:  # pragma: no cover - the extra is missing
     raise ImportError("jaxlr.sklearn needs scikit-learn 1.6 or later: pip install 'jaxlr[sklearn]'") from e
 
 import jaxlr
-from jaxlr._least_squares import centre, check_sample_weight
+from jaxlr._least_squares import centre
+from jaxlr._validate import checked_sample_weight
 
 __all__ = ["GradientDescentRegressor"]
 
@@ -36,10 +37,26 @@ def _real(value: Any) -> float:
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
-    It minimizes :func:`jaxlr.least_squares`' loss on ``X``, ``y`` centred (``fit_intercept``) and scaled
-    (``standardize``), in float64 if JAX's x64 is on, else float32 (it never changes JAX's configuration).
-    Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``. The parameters
-    and fitted attributes are described where ``__init__`` and ``fit`` set them.
+    It minimizes :func:`jaxlr.least_squares`' loss on ``X``, ``y`` centred and scaled, in float64 if JAX's x64 is
+    on, else float32. Not converging in ``max_iter`` steps is a ``ConvergenceWarning``; diverging a ``ValueError``.
+
+    Parameters
+    ----------
+    learning_rate : float or "auto", default="auto". A positive step size, or 1/L from the data's curvature.
+    max_iter : int, default=1000. The most gradient steps.
+    tol : float or None, default=None. Stop when the gradient's norm is tol times its first; None: 1e-8 (float32: 1e-6).
+    optimizer : "sgd", "momentum", "adam" or an optax.GradientTransformation, default="sgd".
+    fit_intercept : bool, default=True. Fit ``intercept_``; else it is 0.
+    l2 : float, default=0.0. The ridge penalty, >= 0; scikit-learn's ``Ridge(alpha=a)`` is ``l2 = a / sum(s)``.
+    standardize : bool, default=True. Train on features scaled to unit (weighted) standard deviation.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,). The fitted weights, float64, in the original units.
+    intercept_ : float. The fitted intercept (0.0 without ``fit_intercept``).
+    n_iter_ : int. The gradient steps taken.
+    learning_rate_ : float or None. The step size used (1/L for "auto"); None for an optax transformation.
+    n_features_in_ : int. The number of features seen in ``fit``.
 
     Examples:
       >>> from jaxlr.sklearn import GradientDescentRegressor
@@ -51,13 +68,13 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        learning_rate: float | str = "auto",  # a positive step size, or "auto": 1/L from the data's curvature
-        max_iter: int = 1000,  # the most gradient steps
-        tol: float | None = None,  # stop when the gradient's norm is tol times its first; None: 1e-8 (float32: 1e-6)
-        optimizer: str | optax.GradientTransformation = "sgd",  # or "momentum", "adam", an optax transformation
-        fit_intercept: bool = True,  # fit intercept_; else it is 0
-        l2: float = 0.0,  # the ridge penalty, >= 0; scikit-learn's Ridge(alpha=a) is l2 = a / sum(s)
-        standardize: bool = True,  # train on features scaled to unit (weighted) standard deviation
+        learning_rate: float | str = "auto",
+        max_iter: int = 1000,
+        tol: float | None = None,
+        optimizer: str | optax.GradientTransformation = "sgd",
+        fit_intercept: bool = True,
+        l2: float = 0.0,
+        standardize: bool = True,
     ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -68,8 +85,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.standardize = standardize
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
-        """Fits ``coef_`` and ``intercept_`` (and ``n_iter_``, ``learning_rate_``, ``n_features_in_``) to
-        ``(n_samples, n_features)`` ``X``, ``y`` and optional weights."""
+        """Fits the attributes to ``(n_samples, n_features)`` ``X``, ``y`` and optional ``sample_weight``."""
         name, rate, max_iter, optimizer = type(self).__name__, self.learning_rate, self.max_iter, self.optimizer
         # scikit-learn checks the hyperparameters in fit, not __init__
         integer = isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, (bool, np.bool_))
@@ -93,7 +109,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         tol = float(self.tol) if self.tol is not None else 1e-8 if dtype == np.float64 else 1e-6
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64, y_numeric=True)
         n, d = X.shape
-        check_sample_weight(name, sample_weight, n, None)
+        checked_sample_weight(name, sample_weight, n, None)
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
         c = centre(X, y, weight, bias=self.fit_intercept, xp=np)
         units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units, v the trained weights
@@ -127,10 +143,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        # float64, in the original units; finite, since jaxlr.fit flags non-finite weights as diverged
+        # finite, since jaxlr.fit flags non-finite weights as diverged
         self.coef_ = np.asarray(result.params.w, np.float64) / units
         self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
-        self.n_iter_ = int(np.asarray(result.n_steps))  # the gradient steps taken
+        self.n_iter_ = int(np.asarray(result.n_steps))
         self.learning_rate_ = None if result.learning_rate is None else float(np.asarray(result.learning_rate))
         return self
 

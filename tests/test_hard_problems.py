@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import jaxlr
 from jaxlr._cli import main
 
-LOOSEST = 1e-3  # the loosest tolerance the command may call converged (jaxlr/_convergence.py)
+LOOSEST = 1e-3  # the loosest tolerance the command may call converged (jaxlr/_least_squares.py)
 N = 40  # rows in most problems: fits of one shape, dtype and step count compile once for the whole file
 CAUSES = {  # reason in the JSON -> words the error line must contain
     "too_few_steps": "too few steps",
