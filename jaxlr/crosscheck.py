@@ -269,6 +269,7 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
     return limit / np.shape(x)[0] if gradient == "lesson" else limit
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a diverged trace is reported, not warned about
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
     """Each quantity's scale (the sum of its terms' absolute values, which bounds the rounding error of any order)
     and the steps its rounding carries, from the reference trace. ``a_i``: row ``i`` of ``A`` (``x``, and 1 for a
@@ -323,9 +324,8 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: Any, steps: Any, dtype: np
 
 
 def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
-    """The table row of two traces of ``case``: ``rel = |ours - reference| / scale`` (see ``_scales``), ``ulps``
-    that difference in float32 ulps of the scale. float64 passes with each ``rel <=`` :data:`FLOAT64_RTOL`, float32
-    with each value within ``k * float32_ulps_per_step(n)`` ulps, ``k`` the steps it carries."""
+    """The table row of two traces of ``case``: ``|ours - reference|`` relative to its scale (``_scales``) and in its
+    float32 ulps; passing: ``rel <= FLOAT64_RTOL``, or ``k * float32_ulps_per_step(n)`` ulps after ``k`` steps."""
     np_dtype = np.dtype(dtype)
     ulps_per_step = float32_ulps_per_step(np.shape(case.problem.x)[0])
     bound = f"rel <= {FLOAT64_RTOL:g}" if np_dtype == np.float64 else f"<= {ulps_per_step:.3g} ulps/step"
@@ -335,8 +335,7 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     mismatched = [f"{k} has shape {s} on the jaxlr side, {r} on the reference side" for k, s, r in shapes if s != r]
     if mismatched:
         return Row(*head, math.inf, math.inf, math.inf, bound, False, "FAIL: " + "; ".join(mismatched), {})
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverged trace is reported, not warned about
-        scales = _scales(case, np_dtype, reference)
+    scales = _scales(case, np_dtype, reference)
     errors = {name: _errors(a, b, *scales[name], np_dtype, ulps_per_step) for name, a, b in pairs}
     diverged = [s for s, t in (("jaxlr", ours), ("reference", reference)) if not all(np.isfinite(a).all() for a in t)]
     measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
