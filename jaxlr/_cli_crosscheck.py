@@ -9,8 +9,7 @@ import jaxlr
 from jaxlr import crosscheck
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._io import STDOUT, output_problem
-
-HELP = crosscheck.HELP
+from jaxlr.crosscheck import DTYPES, HELP, _Fit
 
 
 def _json_path(text: str) -> str:
@@ -22,24 +21,23 @@ def _json_path(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options (shared by ``python -m jaxlr.crosscheck`` and ``jaxlr crosscheck``)."""
     iters_help = "steps, every case (default: the lesson's 100, or 20 for its NumPy program; 100 for random problems)"
-    dtypes = (*crosscheck.DTYPES, "both")
     parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
     parser.add_argument("--iters", type=positive_int, default=None, help=iters_help)
-    parser.add_argument("--dtype", choices=dtypes, default="both", help="dtype to compare in (%(default)s)")
+    parser.add_argument("--dtype", choices=(*DTYPES, "both"), default="both", help="dtype to compare in (%(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random problems (%(default)s)")
     parser.add_argument("--n", type=positive_int, default=50, help="samples in the random problems (%(default)s)")
     parser.add_argument("--d", type=positive_int, default=3, help="features in the random (n, d) problem (%(default)s)")
     parser.add_argument("--json", metavar="PATH", type=_json_path, help="also write the rows as JSON to PATH")
 
 
-def run(args: argparse.Namespace, *, fit: crosscheck._Fit = jaxlr.fit) -> int:
+def run(args: argparse.Namespace, *, fit: _Fit = jaxlr.fit) -> int:
     """Runs the cross-check for parsed ``args``; returns the exit code. With ``--json -`` the table goes to stderr."""
     try:
         crosscheck._import_torch()
     except crosscheck.TorchNotInstalledError as e:
         print(f"jaxlr crosscheck: {e}", file=sys.stderr)
         return crosscheck.EXIT_NO_TORCH
-    dtypes = crosscheck.DTYPES if args.dtype == "both" else (args.dtype,)
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
     if "float64" in dtypes:
         jax.config.update("jax_enable_x64", True)  # before any array is created
     cases = crosscheck.lesson_cases(learning_rate=args.lr, n_iters=args.iters)
@@ -55,9 +53,7 @@ def run(args: argparse.Namespace, *, fit: crosscheck._Fit = jaxlr.fit) -> int:
     return 1 if failed else 0
 
 
-def main(
-    argv: list[str] | None = None, *, fit: crosscheck._Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
-) -> int:
+def main(argv: list[str] | None = None, *, fit: _Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck") -> int:
     """``python -m jaxlr.crosscheck``: parses ``argv`` and runs the cross-check; returns the exit code."""
     parser = ArgumentParser(prog=prog, description=HELP)
     add_arguments(parser)

@@ -97,10 +97,8 @@ def script_main(name: str, argv: list[str] | None = None) -> int:
         "--print-every", type=positive_int, default=p.print_every, help="print every Nth epoch (%(default)s)"
     )
     if name == "manual":
-        gradient_help = (
-            "'lesson' (default): the lesson's hand-written gradient, N times too large; 'correct': the true one"
-        )
-        parser.add_argument("--gradient", choices=("lesson", "correct"), default="lesson", help=gradient_help)
+        text = "'lesson' (default): the lesson's hand-written gradient, N times too large; 'correct': the true one"
+        parser.add_argument("--gradient", choices=("lesson", "correct"), default="lesson", help=text)
     args = parser.parse_args(argv)
     enable_compilation_cache()
     _print_backend()

@@ -20,6 +20,7 @@ import numpy as np
 
 import jaxlr
 from jaxlr import _io
+from jaxlr._curvature import hessian_eigenvalues
 from jaxlr._model import _predict, loss_and_gradient
 from jaxlr._validate import check_choice, check_n_iters, check_positive
 
@@ -187,7 +188,6 @@ def numpy_program(
         for _epoch in range(n_iters):
             y_pred = w * X  # predict = forward pass
             l = ((y_pred - Y) ** 2).mean()  # noqa: E741 (the lesson's name); loss = MSE
-            # dJ/dw = 1/N * 2x(w*x - y)
             dw = np.dot(2 * X, y_pred - Y).mean() if original else np.mean(2 * X * (y_pred - Y))
             w -= learning_rate * dw  # update weights
             steps.append((w, l, dw))
@@ -204,7 +204,6 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
     """
     torch = _import_torch()
     torch_dtype = getattr(torch, _checked_dtype("torch_linear_program", learning_rate, n_iters, dtype))
-    as_vector = torch.nn.utils.parameters_to_vector
     X, Y, X_test = (torch.tensor(a, dtype=torch_dtype) for a in (problem.x, problem.y, problem.x_test))
     model = torch.nn.Linear(X.shape[1], 1, dtype=torch_dtype)
     start = torch.tensor(_flat_params(problem.w, problem.b), dtype=torch_dtype)
@@ -214,10 +213,10 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
     for _epoch in range(n_iters):
         l = loss_fn(model(X), Y.reshape(-1, 1))  # noqa: E741 (the lesson's name)
         l.backward()
-        dw = as_vector(p.grad for p in model.parameters())
+        dw = torch.nn.utils.parameters_to_vector(p.grad for p in model.parameters())
         optimizer.step()
         optimizer.zero_grad()
-        steps.append((as_vector(model.parameters()).detach(), l.detach(), dw))
+        steps.append((torch.nn.utils.parameters_to_vector(model.parameters()).detach(), l.detach(), dw))
     with torch.no_grad():
         return _trace(steps, model(X_test))
 
@@ -249,20 +248,13 @@ def jaxlr_program(
         )
     x, y, x_test, w = (jnp.asarray(a, dtype) for a in (problem.x, problem.y, problem.x_test, problem.w))
     params = jaxlr.Params(w, None if problem.b is None else jnp.asarray(problem.b, dtype))
-    with warnings.catch_warnings():  # a diverged case is reported in its row, with the stable limit
-        warnings.simplefilter("ignore", jaxlr.DivergenceWarning)
+    with warnings.catch_warnings(action="ignore", category=jaxlr.DivergenceWarning):  # reported in the row
         result = fit(params, x, y, learning_rate=learning_rate, n_iters=n_iters, gradient=gradient)
     start = loss_and_gradient(gradient, params, x, y)[1]  # what jaxlr.autograd_gradient etc. compute
     prediction = _predict(result.params, x_test)  # unchecked: a diverged run's NaN is part of what is compared
     history, loss, start, prediction = jax.device_get((result.history.params, result.history.loss, start, prediction))
     params_trace = _flat_params(history.w, history.b, np.shape(history.w)[0])
     return Trace(*(np.atleast_1d(np.asarray(a, dtype)) for a in (params_trace, loss, _flat_params(*start), prediction)))
-
-
-def _design(x: np.ndarray, bias: bool) -> np.ndarray:
-    """``x`` as an ``(n, P)`` matrix, with a column of ones for the bias."""
-    x = x.reshape(x.shape[0], -1)
-    return np.concatenate([x, np.ones((x.shape[0], 1))], axis=1) if bias else x
 
 
 def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd") -> float:
@@ -273,11 +265,11 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
       >>> print(f"{stable_learning_rate_limit([1.0, 2.0, 3.0, 4.0], bias=False):.4f}")
       0.1333
     """
-    a = _design(np.asarray(x, dtype=np.float64), bias)
-    hessian = (2.0 if gradient == "lesson" else 2.0 / a.shape[0]) * a.T @ a
-    return 2.0 / float(np.linalg.eigvalsh(hessian)[-1])
+    limit = 1.0 / float(hessian_eigenvalues(x, bias=bias)[-1])  # eigenvalues of H / 2, exact in float64
+    return limit / np.shape(x)[0] if gradient == "lesson" else limit
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a diverged trace is reported, not warned about
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
     """Each quantity's scale (the sum of its terms' absolute values, which bounds the rounding error of any order)
     and the steps its rounding carries, from the reference trace. ``a_i``: row ``i`` of ``A`` (``x``, and 1 for a
@@ -290,7 +282,10 @@ def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[An
     * the final prediction ``a_i . p``: ``|a_i|_1 * S_n``.
     """
     p = case.problem
-    a = _design(p.x.astype(dtype).astype(np.float64), p.b is not None)  # the data each side actually used
+    a, a_test = (  # [x 1] (with a bias) as each side actually used it
+        _flat_params(v, None if p.b is None else np.ones(len(v)), len(v)).astype(dtype).astype(np.float64)
+        for v in (p.x, p.x_test)
+    )
     y = p.y.astype(dtype).astype(np.float64)
     c = 2.0 if case.gradient == "lesson" else 2.0 / a.shape[0]
     initial = _flat_params(p.w, p.b).astype(dtype).astype(np.float64)
@@ -304,7 +299,6 @@ def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[An
     params_scale = np.maximum.accumulate(np.maximum(step_scale, np.abs(initial).max()))
     params_scale_before = np.concatenate([[np.abs(initial).max()], params_scale[:-1]])
     loss_scale = np.mean(residual**2, axis=1) + 2 * np.mean(residual * row_norm, axis=1) * params_scale_before
-    a_test = _design(p.x_test.astype(dtype).astype(np.float64), p.b is not None)
     steps = np.arange(1, len(after) + 1)
     return {
         "params": (params_scale[:, None], steps[:, None]),
@@ -318,8 +312,7 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: Any, steps: Any, dtype: np
     ours, ref = ours.astype(np.float64), ref.astype(np.float64)
     scale, steps = np.broadcast_to(scale, ref.shape), np.broadcast_to(steps, ref.shape)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        abs_err = np.where(ours == ref, 0.0, np.abs(ours - ref))  # inf == inf agrees; NaN is infinitely far
-        abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
+        abs_err = np.where(ours == ref, 0.0, np.nan_to_num(abs(ours - ref), nan=np.inf, posinf=np.inf))  # inf == inf
         rel = np.where(abs_err == 0, 0.0, abs_err / scale)
         spacing = np.spacing(np.float32(np.minimum(scale, np.finfo(np.float32).max))).astype(np.float64)
         ulps = np.where(abs_err == 0, 0.0, abs_err / spacing)
@@ -331,9 +324,8 @@ def _errors(ours: np.ndarray, ref: np.ndarray, scale: Any, steps: Any, dtype: np
 
 
 def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
-    """The table row of two traces of ``case``: ``rel = |ours - reference| / scale`` (see ``_scales``), ``ulps``
-    that difference in float32 ulps of the scale. float64 passes with each ``rel <=`` :data:`FLOAT64_RTOL`, float32
-    with each value within ``k * float32_ulps_per_step(n)`` ulps, ``k`` the steps it carries."""
+    """The table row of two traces of ``case``: ``|ours - reference|`` relative to its scale (``_scales``) and in its
+    float32 ulps; passing: ``rel <= FLOAT64_RTOL``, or ``k * float32_ulps_per_step(n)`` ulps after ``k`` steps."""
     np_dtype = np.dtype(dtype)
     ulps_per_step = float32_ulps_per_step(np.shape(case.problem.x)[0])
     bound = f"rel <= {FLOAT64_RTOL:g}" if np_dtype == np.float64 else f"<= {ulps_per_step:.3g} ulps/step"
@@ -343,8 +335,7 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     mismatched = [f"{k} has shape {s} on the jaxlr side, {r} on the reference side" for k, s, r in shapes if s != r]
     if mismatched:
         return Row(*head, math.inf, math.inf, math.inf, bound, False, "FAIL: " + "; ".join(mismatched), {})
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverged trace is reported, not warned about
-        scales = _scales(case, np_dtype, reference)
+    scales = _scales(case, np_dtype, reference)
     errors = {name: _errors(a, b, *scales[name], np_dtype, ulps_per_step) for name, a, b in pairs}
     diverged = [s for s, t in (("jaxlr", ours), ("reference", reference)) if not all(np.isfinite(a).all() for a in t)]
     measure = "rel {0.max_rel_err:.3g}" if np_dtype == np.float64 else "{0.max_ulps:.3g} ulps"
@@ -379,8 +370,8 @@ def lesson_problem() -> Problem:
 
 
 def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
-    """A seeded ``y = X w_true + b_true + noise``, a random start, predictions on ``X``: the lesson's model (scalar
-    ``w``, no bias) for ``d=None``, else ``x`` of shape ``(n, d)`` and a bias."""
+    """A seeded ``y = X w_true + b_true + noise``, random start, predictions on ``X``; ``x`` is ``(n, d)``, with a
+    bias, or for ``d=None`` ``(n,)`` with the lesson's model (scalar ``w``, no bias)."""
     rng = np.random.default_rng(seed)
     shape = () if d is None else (d,)
     x = rng.normal(size=(n, *shape))
@@ -391,25 +382,18 @@ def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
 
 def lesson_cases(*, learning_rate: float = 0.01, n_iters: int | None = None) -> list[Case]:
     """The lesson's PyTorch program (100 steps), its NumPy program (20 steps), and the corrected one (100)."""
-    problem = lesson_problem()
-    return [
-        Case("lesson", "torch autograd", "autograd", problem, learning_rate, n_iters or 100),
-        Case("lesson", "numpy original", "lesson", problem, learning_rate, n_iters or 20),
-        Case("lesson", "numpy corrected", "manual", problem, learning_rate, n_iters or 100),
-    ]
+    cases = (("torch autograd", "autograd", 100), ("numpy original", "lesson", 20), ("numpy corrected", "manual", 100))
+    return [Case("lesson", r, g, lesson_problem(), learning_rate, n_iters or steps) for r, g, steps in cases]
 
 
 def random_cases(
     *, seed: int = 0, n: int = 50, d: int = 3, learning_rate: float = 0.01, n_iters: int | None = None
 ) -> list[Case]:
     """Seeded random problems: ``n`` samples with the lesson's model, and ``(n, d)`` with a bias."""
-    scalar, matrix, steps = random_problem(seed, n), random_problem(seed, n, d), n_iters or 100
-    return [
-        Case(f"random n={n}", "torch autograd", "autograd", scalar, learning_rate, steps),
-        Case(f"random n={n}", "numpy corrected", "manual", scalar, learning_rate, steps),
-        Case(f"random n={n} d={d}", "torch nn.Linear+SGD", "autograd", matrix, learning_rate, steps),
-        Case(f"random n={n} d={d}", "torch nn.Linear+SGD", "manual", matrix, learning_rate, steps),
-    ]
+    scalar, matrix = (f"random n={n}", random_problem(seed, n)), (f"random n={n} d={d}", random_problem(seed, n, d))
+    programs = [(*scalar, "torch autograd", "autograd"), (*scalar, "numpy corrected", "manual")]
+    programs += [(*matrix, "torch nn.Linear+SGD", gradient) for gradient in ("autograd", "manual")]
+    return [Case(name, r, g, p, learning_rate, n_iters or 100) for name, p, r, g in programs]
 
 
 def run_all(cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: _Fit = jaxlr.fit) -> list[Row]:
@@ -420,10 +404,8 @@ def run_all(cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: _Fit 
 def format_table(rows: Sequence[Row]) -> str:
     """The rows as a fixed-width text table."""
     columns = "case|reference|jaxlr gradient|dtype|steps|max abs err|max rel err|max ulps|bound|verdict"
-    table: list[Sequence[str]] = [columns.split("|")]
-    for r in rows:
-        numbers = [f"{v:.3g}" for v in (r.max_abs_err, r.max_rel_err, r.max_ulps)]
-        table.append([r.case, r.reference, r.gradient, r.dtype, str(r.steps), *numbers, r.bound, r.verdict])
+    table = [columns.split("|")]
+    table += [[*r[:4], str(r.steps), *(f"{v:.3g}" for v in r[5:8]), r.bound, r.verdict] for r in rows]
     widths = [max(map(len, column)) for column in zip(*table, strict=True)]
     widths[-1] = len("verdict")  # the verdicts are not padded
     lines = ["  ".join(f"{cell:<{w}}" for cell, w in zip(line, widths, strict=True)).rstrip() for line in table]
