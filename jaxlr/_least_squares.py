@@ -102,8 +102,10 @@ def least_squares(
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
     """
-    _, x, y, weight, l2, is_1d = check_problem("least_squares", x, y, bias=bias, sample_weight=sample_weight, l2=l2)
-    w, b = _lstsq(x, y, weight, l2, bias=bias)
+    _, x, y, weight, penalty, is_1d = check_problem(
+        "least_squares", x, y, bias=bias, sample_weight=sample_weight, l2=l2
+    )
+    w, b = _lstsq(x, y, weight, penalty, bias=bias)
     return Params(w[0] if is_1d else w, b if bias else None)
 
 
@@ -303,7 +305,9 @@ def least_squares_reference(
     )
 
 
-def precision_floor(reference: Reference, dtype: np.dtype | str, trained: tuple | None = None) -> float:
+def precision_floor(
+    reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
+) -> float:
     """How far rounding alone may move the standardized coefficients, over ``S``: the larger of the bounds for gradient
     descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) and the float64 SVD."""
 
@@ -317,10 +321,9 @@ def precision_floor(reference: Reference, dtype: np.dtype | str, trained: tuple 
             carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
         norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
         # |δp| of the solution p of AᵀA p = Aᵀy, carried to (θ, c) by the largest row norm of the map from p
+        spread = kappa * (norm + reference.target_rms / sigma)
         if svd:
             spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
-        else:
-            spread = kappa * (norm + reference.target_rms / sigma)
         return carry * eps * spread / reference.coefficient_scale
 
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)
@@ -344,7 +347,6 @@ def judge(
 ) -> Verdict:
     """Whether ``weights``/``bias`` are the least-squares answer, ``max|Δ(θ, c)| / S ≤ min(max(√eps, floor), 1e-3)``
     for ``θ = w·scale`` and ``c = b + mean @ w`` (``floor``: rounding's reach), and if not, why and what to do."""
-
     dtype = np.dtype(dtype)
     delta = np.asarray(weights, np.float64) - reference.weights
     errors = np.abs(delta * reference.scale)
