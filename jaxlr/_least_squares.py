@@ -102,11 +102,11 @@ def least_squares(
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
     """
-    _, x, y, weight, penalty, one_feature = check_problem(
+    _, x, y, weight, penalty, is_1d = check_problem(
         "least_squares", x, y, bias=bias, sample_weight=sample_weight, l2=l2
     )
     w, b = _lstsq(x, y, weight, penalty, bias=bias)
-    return Params(w[0] if one_feature else w, b if bias else None)
+    return Params(w[0] if is_1d else w, b if bias else None)
 
 
 class RegressionStats(NamedTuple):
@@ -174,25 +174,16 @@ def _regression_stats(x, y, weight, l2, params: Params | None, *, intercept: boo
     df_resid = nobs - rank - intercept
     valid, df = df_resid >= 1, jnp.maximum(df_resid, 1)
     sigma = jnp.where(valid, jnp.sqrt(ssr / df), jnp.nan)
-    std_errors = sigma * norms
-    if l2 is not None:  # no classical inference for a penalised fit (see regression_stats)
-        std_errors = jnp.where(l2 > 0, jnp.nan, std_errors)
+    std_errors = sigma * norms if l2 is None else jnp.where(l2 > 0, jnp.nan, sigma * norms)  # no inference if penalised
     t_values = coef / std_errors
     critical = jnp.where(valid, t_two_sided_critical(0.05, df), jnp.nan)
     r2 = 1 - ssr / tss
+    adj_r2 = jnp.where(valid, 1 - (nobs - intercept) / df * (1 - r2), jnp.nan)
+    p_values = jnp.where(valid, t_two_sided_p(t_values, df), jnp.nan)
+    conf_int = jnp.stack([coef - critical * std_errors, coef + critical * std_errors], axis=1)
+    rmse = jnp.sqrt(ssr / c.total_weight)
     return RegressionStats(
-        r2=r2,
-        adj_r2=jnp.where(valid, 1 - (nobs - intercept) / df * (1 - r2), jnp.nan),
-        rmse=jnp.sqrt(ssr / c.total_weight),
-        residual_std_error=sigma,
-        std_errors=std_errors,
-        t_values=t_values,
-        p_values=jnp.where(valid, t_two_sided_p(t_values, df), jnp.nan),
-        conf_int_95=jnp.stack([coef - critical * std_errors, coef + critical * std_errors], axis=1),
-        coef=coef,
-        nobs=nobs,
-        df_model=rank,
-        df_resid=df_resid,
+        r2, adj_r2, rmse, sigma, std_errors, t_values, p_values, conf_int, coef, nobs, rank, df_resid
     )
 
 
@@ -304,18 +295,13 @@ def least_squares_reference(
             f"{kappa:.3g}), so their weights are not determined: leave one out"
         )
     y_spread = float(np.sqrt(np.mean(c.target[:n] ** 2)))
+    magnitude = max(float(np.max(np.abs(theta), initial=0.0)), y_spread) or abs(y_mean) or 1.0
+    target_rms = float(np.sqrt(np.mean(rows * y**2)))
+    residual_rms = float(np.sqrt(np.mean(rows * (y - x @ weights - (bias or 0.0)) ** 2)))
+    lipschitz = 2.0 * float(eigenvalues.max())
+    not_unique = None if penalised else not_unique  # the penalty makes the minimum unique
     return Reference(
-        weights=weights,
-        bias=bias,
-        shift=shift,
-        scale=scale,
-        coefficient_scale=max(float(np.max(np.abs(theta), initial=0.0)), y_spread) or abs(y_mean) or 1.0,
-        target_rms=float(np.sqrt(np.mean(rows * y**2))),
-        residual_rms=float(np.sqrt(np.mean(rows * (y - x @ weights - (bias or 0.0)) ** 2))),
-        kappa=kappa,
-        lipschitz=2.0 * float(eigenvalues.max()),
-        not_unique=None if penalised else not_unique,  # the penalty makes the minimum unique
-        collinear=collinear,
+        weights, bias, shift, scale, magnitude, target_rms, residual_rms, kappa, lipschitz, not_unique, collinear
     )
 
 
@@ -335,10 +321,9 @@ def precision_floor(
             carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
         norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
         # |δp| of the solution p of AᵀA p = Aᵀy, carried to (θ, c) by the largest row norm of the map from p
+        spread = kappa * (norm + reference.target_rms / sigma)
         if svd:
             spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
-        else:
-            spread = kappa * (norm + reference.target_rms / sigma)
         return carry * eps * spread / reference.coefficient_scale
 
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)
@@ -362,7 +347,6 @@ def judge(
 ) -> Verdict:
     """Whether ``weights``/``bias`` are the least-squares answer, ``max|Δ(θ, c)| / S ≤ min(max(√eps, floor), 1e-3)``
     for ``θ = w·scale`` and ``c = b + mean @ w`` (``floor``: rounding's reach), and if not, why and what to do."""
-
     dtype = np.dtype(dtype)
     delta = np.asarray(weights, np.float64) - reference.weights
     errors = np.abs(delta * reference.scale)

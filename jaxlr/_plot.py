@@ -1,8 +1,5 @@
-"""Plots of fits and sweeps, with matplotlib (the optional ``plot`` extra).
-
-Figures are built with ``matplotlib.figure.Figure``, not ``pyplot``: no global state, no GUI
-backend, nothing shown. Files are written whole or not at all (see ``jaxlr._io``).
-"""
+"""Plots of fits and sweeps with matplotlib (the ``plot`` extra), on a ``matplotlib.figure.Figure``, not ``pyplot``:
+no global state, no GUI backend, nothing shown; files are written whole or not at all (see ``jaxlr._io``)."""
 
 import os
 from collections.abc import Sequence

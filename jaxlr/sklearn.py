@@ -1,7 +1,5 @@
-"""A scikit-learn estimator, :class:`GradientDescentRegressor`: linear regression by :func:`jaxlr.fit`.
-
-Needs scikit-learn (``pip install 'jaxlr[sklearn]'``); ``import jaxlr`` never imports it.
-"""
+"""A scikit-learn estimator, :class:`GradientDescentRegressor`: linear regression by :func:`jaxlr.fit`. Needs
+scikit-learn (``pip install 'jaxlr[sklearn]'``); ``import jaxlr`` never imports it."""
 
 import math
 import numbers
