@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except jaxlr.DataError as e:
         return fail(prog, str(e))
     except BrokenPipeError:
-        # The reader went away (``jaxlr fit ... | head -1``): stop quietly, as Unix tools do. Python
-        # would flush stdout again at exit and fail once more, so point it at /dev/null first.
+        # The reader went away (``| head -1``): stop quietly, with stdout on /dev/null as Python flushes it at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return code

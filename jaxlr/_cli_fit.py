@@ -17,6 +17,7 @@ import numpy as np
 import jaxlr
 from jaxlr import _cli_fit_distributed, _cli_util, _curvature, _data, _io, _validate
 from jaxlr._cli_util import Problem, non_negative_float, positive_float
+from jaxlr._distributed import gather
 from jaxlr._least_squares import judge, least_squares_reference
 from jaxlr._progress import stderr_is_terminal
 
@@ -50,8 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    refusal = _cli_fit_distributed.refusal(args)
-    if refusal is not None:
+    if (refusal := _cli_fit_distributed.refusal(args)) is not None:
         raise jaxlr.DataError(refusal)
     _cli_util.check_outputs(args)
     if args.distributed:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
-    """A line on stderr (unless ``--quiet``) before the post-fit checks when they will take a while."""
+    """Says on stderr (unless ``--quiet``) when the post-fit checks will take a while."""
     (n, d), k = shape, shape[1] + 1
     if not args.quiet and n * d * min(n, d) + k**3 >= _LONG_CHECK_FLOPS:
         what = f"an SVD of {n}×{d}), the condition number (eigenvalues of {k}×{k}) and the statistics…"
@@ -69,7 +69,7 @@ def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> N
 
 
 def _mse(problem: Problem, weights: np.ndarray, bias: float | None) -> float:
-    """The (sample-weighted) mean of squared errors, in float64 on the original data of every process."""
+    """The (sample-weighted) MSE in float64 on the original data of every process."""
     squares = (problem.data.x @ weights + (bias or 0.0) - problem.data.y) ** 2
     if problem.rows is not None:
         return float(_cli_fit_distributed.allsum(squares.sum())) / problem.rows
@@ -125,8 +125,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         return 1
     trained = jax.tree.map(lambda leaf: np.asarray(leaf, np.float64), result.params)
     if args.distributed:  # every process must hold the same parameters, bit for bit
-        different = _cli_fit_distributed.differing_processes(np.hstack(jax.tree.leaves(trained)))
-        if different:
+        everyone = gather(np.hstack(jax.tree.leaves(trained)))
+        if different := [p for p, theirs in enumerate(everyone) if not np.array_equal(theirs, everyone[0])]:
             message = f"process(es) {different} ended with parameters different from process 0's"
             print(f"{PROG}: error: {message}", file=sys.stderr)
             return 1

@@ -60,12 +60,6 @@ def allsum(value) -> np.ndarray:
     return gather(np.asarray(value, np.float64)).sum(axis=0)
 
 
-def differing_processes(values: np.ndarray) -> list[int]:
-    """The processes whose ``values`` differ, bit for bit, from process 0's."""
-    everyone = gather(values)
-    return [p for p, theirs in enumerate(everyone) if not np.array_equal(theirs, everyone[0])]
-
-
 def run(args: argparse.Namespace, fit: Callable[[Problem], int]) -> int:
     """Connects, reads this process's rows and returns ``fit(problem)``; errors become exit codes 1 and 2."""
     if args.dtype == "float64":

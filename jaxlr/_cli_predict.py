@@ -32,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
         jax.config.update("jax_enable_x64", True)  # the model computes in float64
     source = csv_source(args.data)
     header = read_header(source, args.sep, args.encoding)
-    missing = [name for name in model.features if name not in header.names]
-    if missing:
+    if missing := [name for name in model.features if name not in header.names]:
         raise DataError(
             f"{source.label} has no column {missing[0]!r}, a feature of the model {args.model} (its features: "
             f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"

@@ -64,8 +64,7 @@ def json_numbers(value: Any) -> Any:
 
 def enable_compilation_cache() -> Path | None:
     """Caches all programs compiled from now on in the directory the README names; returns it, or None."""
-    configured = jax.config.jax_compilation_cache_dir  # pyright: ignore[reportAttributeAccessIssue]  # set at runtime
-    if configured:
+    if configured := jax.config.jax_compilation_cache_dir:  # pyright: ignore[reportAttributeAccessIssue]
         return Path(configured)
     explicit = os.environ.get("JAXLR_CACHE_DIR")
     if explicit == "":
@@ -125,8 +124,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     if len(on_stdout) > 1:
         raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
     for option, path in given.items():
-        problem = _io.output_problem(path)
-        if problem is not None:
+        if (problem := _io.output_problem(path)) is not None:
             raise DataError(f"{option} {path}: {problem}")
     if "--plot" in given:
         try:
@@ -200,12 +198,10 @@ def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = Tr
     data, (n, d) = problem.data, problem.data.x.shape
     rows = f"{n} rows"
     if problem.rows is not None:
-        processes, devices = jax.process_count(), jax.device_count()
-        rows = f"{problem.rows} rows over {processes} process{'es' * (processes != 1)} "
-        rows += f"({devices} device{'s' * (devices != 1)})"
-    scaled = ""
-    if problem.standardization is not None:
-        scaled = ", standardized" if intercept else ", scaled to unit root mean square"
+        procs, devs = jax.process_count(), jax.device_count()
+        rows = f"{problem.rows} rows over {procs} process{'es' * (procs != 1)} ({devs} device{'s' * (devs != 1)})"
+    scaled = ", standardized" if intercept else ", scaled to unit root mean square"
+    scaled = "" if problem.standardization is None else scaled
     model = "" if intercept else ", no intercept"
     weighted = "" if data.weights_name is None else f", weights {data.weights_name!r}"
     return (
