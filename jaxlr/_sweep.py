@@ -157,19 +157,17 @@ def sweep(
             raise ValueError(f"sweep: seeds must be a non-empty 1-D array of integers, got {seed_array!r:.100}")
         mapped["seeds"] = seed_array.astype(np.uint32)
     sizes = {name: len(jax.tree.leaves(value)[0]) for name, value in mapped.items()}
-    if sizes["learning_rates"] == 1:
+    if len(mapped) > 1 and sizes["learning_rates"] == 1:
         del sizes["learning_rates"]
     if len(set(sizes.values())) > 1:
         raise ValueError(
             "sweep: the inputs with a run axis disagree on the number of runs: "
             + ", ".join(f"{name} {size}" for name, size in sizes.items())
         )
-    k = next(iter(sizes.values()), 1)
+    k = max(sizes.values())
+    each_rate = options if options.rule is None else options._replace(rule=None)  # heavy-ball: each run's rate
     rates, result, final_loss = _runs_jit(
-        shared,
-        mapped,
-        batch_size=_batch_size(batch_size, k, x, x_batched),
-        options=options._replace(rule=None),  # heavy-ball: each run's rate
+        shared, mapped, batch_size=_batch_size(batch_size, k, x, x_batched), options=each_rate
     )
     if not is_traced(result.diverged_at) and np.asarray(result.diverged_at).max() >= 0:
         eager_report(fn, result, options)
