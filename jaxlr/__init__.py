@@ -1,12 +1,7 @@
 """jaxlr: the PyTorch lesson "Gradient Descent Using Autograd", ported to functional JAX.
 
-The whole public API is on this page: the model (:class:`Params`, :func:`predict`), the loss
-(:func:`mse_loss`) and its three gradients; training (:func:`fit`, :func:`sweep`, :func:`fit_distributed`)
-and its results; data (:func:`lesson_data`, :func:`load_csv`, :func:`load_dataset`, :func:`standardize`);
-learning rates and curvature (:func:`lipschitz_constant`, :func:`condition_number`,
-:func:`warn_if_unstable`); checks and statistics (:func:`least_squares`, :func:`regression_stats`); plots;
-model files (:func:`save_model`, :func:`load_model`). ``jaxlr.sklearn`` and ``jaxlr.crosscheck`` (the
-comparison with the lesson's PyTorch and NumPy programs) are imported on their own.
+The whole public API is re-exported below; ``jaxlr.sklearn`` (the scikit-learn estimator) and ``jaxlr.crosscheck``
+(the comparison with the lesson's PyTorch and NumPy programs) are imported on their own.
 """
 
 import importlib.metadata

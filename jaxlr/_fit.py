@@ -169,9 +169,8 @@ def fit_core(
     """The one traceable fit: ``jax.jit``, ``vmap`` and ``grad`` (without ``tol``) apply as to any function.
 
     ``learning_rate`` is an array (unused for ``options.rule`` ``"auto"`` or a schedule); ``tol``, ``l2`` and
-    ``sample_weight`` are arrays or ``None``; ``options`` is static. Checks raise while tracing; NaN/inf
-    inputs and divergence are flags in the result (non-finite inputs flag step 0). A sample weight of zero
-    drops a row exactly (``fit``'s padding for ``devices=`` uses that).
+    ``sample_weight`` are arrays or ``None``; ``options`` is static. Checks raise while tracing; NaN/inf inputs and
+    divergence are flags (bad inputs flag step 0). A zero sample weight drops a row (``devices=`` pads with those).
     """
     fn, n_iters = options.caller, options.n_iters
     params, x, y = _validate.check_data(fn, params, x, y)
@@ -362,11 +361,8 @@ def eager_report(fn: str, result: Any, options: Options) -> bool:
 
 
 def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params, l2: Any, weights: Any) -> FitResult:
-    """The eager shell's last word: raise for bad inputs, warn on divergence; a traced result passes.
-
-    Every failure (non-finite inputs, an unusable rate) flags step 0, so a fit that did not diverge
-    costs one host read of ``diverged_at``.
-    """
+    """The eager shell's last word: raise for bad inputs, warn on divergence; a traced result passes. Every
+    failure flags step 0, so a fit that did not diverge costs one host read of ``diverged_at``."""
     at = result.diverged_at
     if isinstance(at, Tracer) or np.asarray(at) < 0 or not eager_report(fn, result, options):
         return result

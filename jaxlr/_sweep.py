@@ -14,9 +14,8 @@ from jaxlr._model import _loss
 from jaxlr._types import FitResult, Params, SweepResult
 from jaxlr._validate import as_input, as_params, check_data, is_traced
 
-# batch_size="auto" on a CPU: runs whose x holds at most SMALL_RUN numbers go in vmapped groups of SMALL_GROUP.
-# XLA:CPU runs a program whose cost is tiny in the calling thread and hands a larger one to a worker thread, a
-# fixed cost (~30 µs) that a tiny sweep of 32 runs would otherwise pay.
+# batch_size="auto" on a CPU: runs of at most SMALL_RUN numbers of x go in vmapped groups of SMALL_GROUP, since
+# XLA:CPU runs a tiny program in the calling thread and hands a larger one to a worker thread (~30 µs each time).
 SMALL_RUN = 1024
 SMALL_GROUP = 4
 
