@@ -19,13 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.core import Tracer
+from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
 from jaxlr import _curvature, _validate
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
-from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
+from jaxlr._progress import progress_bar, report, report_every
 from jaxlr._rows import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
 
@@ -55,32 +56,14 @@ class Options(NamedTuple):
 
 
 def choose_method(method: str, x_shape: tuple[int, ...], itemsize: int, n_iters: int) -> str:
-    """The method a fit uses: ``method`` itself, or the choice for ``"auto"`` (from shapes only).
-
-    ``"auto"`` picks ``"gram"`` when ``x`` takes at least 1 MiB, ``n ≥ 4 (d + 1)``, ``d ≤ 4096`` and
-    ``n_iters ≥ max(8, (d + 1) / 8)`` (building the statistics costs ``d / 10`` to ``d / 20`` plain steps).
-
-    Examples:
-      >>> from jaxlr._fit import choose_method
-      >>> choose_method("auto", (4,), 4, 100), choose_method("auto", (1_000_000, 64), 4, 1000)
-      ('plain', 'gram')
-    """
+    """``method``, or for ``"auto"`` (from shapes only) ``"gram"`` when ``x`` takes at least 1 MiB, ``n ≥ 4 (d + 1)``,
+    ``d ≤ 4096`` and ``n_iters ≥ max(8, (d + 1) / 8)`` (the statistics cost ``d / 10`` to ``d / 20`` plain steps)."""
     if method != "auto":
         return method
     n, d = x_shape[0], 1 if len(x_shape) == 1 else x_shape[1]
     big = n * d * itemsize >= AUTO_MIN_BYTES
     worth = n_iters >= max(AUTO_MIN_ITERS, (d + 1) / 8)
     return "gram" if big and n >= 4 * (d + 1) and d <= AUTO_MAX_FEATURES and worth else "plain"
-
-
-def _flatten(params: Params) -> jax.Array:
-    w = jnp.reshape(params.w, (-1,))
-    return w if params.b is None else jnp.concatenate([w, jnp.reshape(params.b, (1,))])
-
-
-def _unflatten(flat: jax.Array, like: Params) -> Params:
-    d = jnp.size(like.w)
-    return Params(jnp.reshape(flat[:d], jnp.shape(like.w)), None if like.b is None else flat[d])
 
 
 def gram_loss_and_grad(
@@ -108,7 +91,8 @@ def gram_loss_and_grad(
     ridge = k * jnp.finfo(a.dtype).eps * jnp.maximum(jnp.trace(a) / k, jnp.finfo(a.dtype).tiny)
     z0 = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a + ridge * jnp.eye(k, dtype=a.dtype)), c)
     z0 = jnp.where(jnp.all(jnp.isfinite(z0)), z0, jnp.zeros((k,), a.dtype)).astype(x.dtype)
-    r0 = _predict(_unflatten(z0, params), x) - y
+    unravel = ravel_pytree(params)[1]  # [w..., b] back to Params
+    r0 = _predict(unravel(z0), x) - y
     r0w = r0 if weights is None else weights * r0
     sse0 = jnp.sum(r0 * r0w)
     g0 = jnp.sum(columns * r0w[:, None], axis=0)
@@ -116,7 +100,7 @@ def gram_loss_and_grad(
         g0 = jnp.concatenate([g0, jnp.sum(r0w)[None]])
 
     def sse(params: Params) -> jax.Array:
-        delta = _flatten(params) - z0
+        delta = ravel_pytree(params)[0] - z0
         quadratic = jnp.dot(delta, 2 * g0 + jnp.matmul(a, delta, precision=PRECISION), precision=PRECISION)
         return jnp.maximum(sse0 + quadratic, 0)  # it can dip a rounding error below zero at an exact fit
 
@@ -173,6 +157,7 @@ def fit_core(
     divergence are flags (bad inputs flag step 0). A zero sample weight drops a row (``devices=`` pads with those).
     """
     fn, n_iters = options.caller, options.n_iters
+    check_names(options)
     params, x, y = _validate.check_data(fn, params, x, y)
     weights = _validate.check_sample_weight(fn, sample_weight, y.shape[0], x.dtype)
     l2 = None if l2 is None else jnp.asarray(l2, x.dtype)
@@ -206,39 +191,34 @@ def fit_core(
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
         diverged_at = jnp.where((diverged_at < 0) & bad, i, diverged_at)
         record = History(new if options.history == "full" else None, None if options.history == "none" else loss)
+        if options.progress_every:
+            report(i, loss, options.progress_every, n_iters)
         return (new, opt_state, reference, diverged_at), (record, grads)
 
     init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))  # pyright: ignore[reportArgumentType]
     if tol is None:
-        (final, _, _, diverged_at), records = _scan(step, init, n_iters, options.progress_every, loss_and_grad)
-        n_steps, converged = jnp.array(n_iters, jnp.int32), None
+        (final, _, _, diverged_at), records, n_steps = _scan(step, init, n_iters)
+        converged = None
     else:
-        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol, options.progress_every)
+        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol)
     chex.assert_trees_all_equal_shapes(final, params)
     diverged_at = jnp.where(jnp.all(finite), diverged_at, 0)
     return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
 
 
-def _scan(step: Callable, init: Any, n_iters: int, every: int, loss_and_grad: Callable) -> tuple[Any, Any]:
-    """``lax.scan`` of ``step`` over ``n_iters`` steps; with ``every``, in chunks that feed the progress bar."""
+def _scan(step: Callable, init: Any, n_iters: int) -> tuple[Any, Any, jax.Array]:
+    """``(carry, records, steps taken)`` of ``lax.scan`` over ``n_iters`` steps, the step index carried."""
 
-    def recorded(carry, i):
-        carry, (record, _) = step(carry, i)
-        return carry, record
-
-    if every:
-        return scan_with_progress(recorded, init, n_iters, every=every, loss_of=lambda c: loss_and_grad(c[0])[0])
-
-    def counted(carry, _):  # the step index carried, not read from an array of indices
+    def counted(carry, _):
         inner, i = carry
-        inner, record = recorded(inner, i)
+        inner, (record, _) = step(inner, i)
         return (inner, i + 1), record
 
-    (carry, _), records = jax.lax.scan(counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters)
-    return carry, records
+    (carry, n_steps), records = jax.lax.scan(counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters)
+    return carry, records, n_steps
 
 
-def _while(step: Callable, init: Any, n_iters: int, tol: Any, every: int) -> tuple[Any, ...]:
+def _while(step: Callable, init: Any, n_iters: int, tol: Any) -> tuple[Any, ...]:
     """The loop with a stopping test: ``|g| ≤ tol · |g₀|``, checked before each update, capped at ``n_iters``."""
     _, (record_shape, _) = jax.eval_shape(step, init, jnp.array(0, jnp.int32))
     buffers = jax.tree.map(lambda s: jnp.zeros((n_iters, *s.shape), s.dtype), record_shape)
@@ -258,10 +238,6 @@ def _while(step: Callable, init: Any, n_iters: int, tol: Any, every: int) -> tup
         if record.params is not None:
             record = record._replace(params=jax.tree.map(keep, carry[0], record.params))
         buffers = jax.tree.map(lambda buf, value: buf.at[i].set(value), buffers, record)
-        if every:
-            jax.lax.cond(
-                (i + 1) % every == 0, lambda: report(i, norm if record.loss is None else record.loss), lambda: None
-            )
         return i + 1, new_carry, g0, done, buffers
 
     zero = jnp.zeros((), jnp.result_type(*jax.tree.leaves(init[0])))
@@ -279,14 +255,15 @@ _fit_jit = jax.jit(fit_core, static_argnums=7)
 def check_options(
     fn: str, n_iters: Any, optimizer: Any, gradient: Any, history: Any, method: Any, learning_rate: Any, progress=False
 ) -> tuple[Options, Any]:
-    """``(the static options, the learning rate value or None)``, checked without reading an array."""
+    """``(the static options, the learning rate value or None)``, checked without reading an array. The option
+    names are checked by :func:`check_names` when ``jax.jit`` traces the core, so a repeated call skips them."""
     if not (type(n_iters) is int and 1 <= n_iters <= _validate.MAX_ITERS):
         n_iters = _validate.check_n_iters(fn, n_iters)
+    if not (type(gradient) is str and type(history) is str and type(method) is str):  # hashable, as jit needs
+        check_names(Options(n_iters, "sgd", gradient, history, method, caller=fn))
     if optimizer is None:
         optimizer = "sgd"
-    elif isinstance(optimizer, str):
-        _validate.check_choice(fn, "optimizer", optimizer, OPTIMIZERS)
-    elif not isinstance(optimizer, optax.GradientTransformation):
+    elif not isinstance(optimizer, (str, optax.GradientTransformation)):
         raise TypeError(
             f"{fn}: optimizer must be None, one of {', '.join(map(repr, OPTIMIZERS))} "
             f"or an optax.GradientTransformation; got {type(optimizer).__name__}"
@@ -312,29 +289,15 @@ def check_options(
     else:
         rate = _validate.check_positive(fn, "learning_rate", learning_rate)
     every = report_every(n_iters) if progress and n_iters >= MIN_PROGRESS_STEPS else 0
-    return Options(
-        n_iters,
-        optimizer,
-        _validate.check_choice(fn, "gradient", gradient, GRADIENTS),
-        _validate.check_choice(fn, "history", history, HISTORY_MODES),
-        _validate.check_choice(fn, "method", method, METHODS),
-        rule,
-        every,
-        fn,
-    ), rate
+    return Options(n_iters, optimizer, gradient, history, method, rule, every, fn), rate
 
 
-def check_penalties(fn: str, tol: Any, l2: Any) -> tuple[Any, Any]:
-    """``tol`` positive or ``None``; ``l2`` ``None`` (no penalty), a scalar, or concrete per-weight penalties."""
-    tol = None if tol is None else _validate.check_positive(fn, "tol", tol)
-    if l2 is None or (isinstance(l2, (int, float)) and l2 == 0):
-        return tol, None
-    if jnp.ndim(l2) != 1 or _validate.is_traced(l2):
-        return tol, _validate.check_positive(fn, "l2", l2, allow_zero=True)
-    values = np.asarray(l2)
-    if values.dtype.kind not in "fiu" or not (np.all(np.isfinite(values)) and np.all(values >= 0)):
-        raise ValueError(f"{fn}: l2 must be non-negative and finite, got {values!r}"[:200])
-    return tol, values
+def check_names(options: Options) -> None:
+    """Raises for an unknown optimizer (a string), gradient, history or method name."""
+    choices = {"optimizer": OPTIMIZERS, "gradient": GRADIENTS, "history": HISTORY_MODES, "method": METHODS}
+    for name, allowed in choices.items():
+        if name != "optimizer" or isinstance(options.optimizer, str):
+            _validate.check_choice(options.caller, name, getattr(options, name), allowed)
 
 
 def eager_report(fn: str, result: Any, options: Options) -> bool:
@@ -439,7 +402,8 @@ def fit(
       w = 2.000, f(5) = 10.000, 30.0
     """
     options, rate = check_options("fit", n_iters, optimizer, gradient, history, method, learning_rate, progress)
-    tol, l2 = check_penalties("fit", tol, l2)
+    tol = None if tol is None else _validate.check_positive("fit", "tol", tol)
+    l2 = _validate.check_l2("fit", l2, per_weight=True)
     params = _validate.as_params("fit", params)
     x, y = _validate.as_input("fit", "x", x), _validate.as_input("fit", "y", y)
     weights = None if sample_weight is None else _validate.as_input("fit", "sample_weight", sample_weight)

@@ -7,12 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.core import Tracer
 from jax.typing import ArrayLike
 
-from jaxlr._fit import Options, check_options, check_penalties, eager_report, fit_core
+from jaxlr._fit import Options, check_options, eager_report, fit_core
 from jaxlr._model import _loss
 from jaxlr._types import FitResult, Params, SweepResult
-from jaxlr._validate import as_input, as_params, check_data, is_traced
+from jaxlr._validate import as_input, as_params, check_data, check_l2, check_positive, is_traced
 
 # batch_size="auto" on a CPU: runs of at most SMALL_RUN numbers of x go in vmapped groups of SMALL_GROUP, since
 # XLA:CPU runs a tiny program in the calling thread and hands a larger one to a worker thread (~30 µs each time).
@@ -51,19 +52,22 @@ _runs_jit = jax.jit(_runs, static_argnames=("batch_size", "options"))
 def _check_learning_rates(learning_rates: Any) -> Any:
     if is_traced(learning_rates):
         return jnp.reshape(learning_rates, (-1,))
-    try:
-        rates = np.asarray(learning_rates, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"sweep: learning_rates must be a number or a 1-D array of numbers, got {type(learning_rates).__name__}"
-        ) from None
+    rates = np.asarray(learning_rates)
+    if rates.dtype.kind not in "fiu":  # kept in the caller's real dtype; the core casts it to the data's
+        try:
+            rates = np.asarray(learning_rates, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"sweep: learning_rates must be a number or a 1-D array of numbers, got {type(learning_rates).__name__}"
+            ) from None
     if rates.ndim > 1 or rates.size == 0:
         raise ValueError(f"sweep: learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
     rates = rates.reshape(-1)
-    bad = ~((rates > 0) & (rates < np.inf))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"sweep: learning_rates must be positive and finite; learning_rates[{i}] = {rates[i]!r}")
+    if not (rates.min() > 0 and rates.max() < np.inf):  # NaN fails both
+        i = int(np.argmax(~((rates > 0) & (rates < np.inf))))
+        raise ValueError(
+            f"sweep: learning_rates must be positive and finite; learning_rates[{i}] = {float(rates[i])!r}"
+        )
     return rates
 
 
@@ -71,10 +75,10 @@ def _batch_size(batch_size: Any, k: int, x: Any, x_batched: bool) -> int:
     if batch_size is None:
         return k
     if batch_size == "auto":
-        concrete = isinstance(x, jax.Array) and not is_traced(x)
-        on_cpu = all(d.platform == "cpu" for d in (x.devices() if concrete else jax.devices()[:1]))
-        run_size = np.size(x) // k if x_batched else np.size(x)  # the numbers of x in one run
-        return SMALL_GROUP if on_cpu and run_size <= SMALL_RUN else k
+        if (np.size(x) // k if x_batched else np.size(x)) > SMALL_RUN:  # the numbers of x in one run
+            return k
+        devices = x.devices() if isinstance(x, jax.Array) and not isinstance(x, Tracer) else jax.devices()[:1]
+        return SMALL_GROUP if all(d.platform == "cpu" for d in devices) else k
     if type(batch_size) is not int or batch_size < 1:
         raise ValueError(f"sweep: batch_size must be None, 'auto' or a positive int, got {batch_size!r}")
     return batch_size
@@ -130,7 +134,7 @@ def sweep(
     options, _ = check_options(fn, n_iters, optimizer, gradient, history, method, None)
     if not isinstance(options.optimizer, str):
         raise ValueError("sweep: optimizer must be a named optimizer, whose learning rate each run sets")
-    tol, l2 = check_penalties(fn, tol, l2)
+    tol, l2 = None if tol is None else check_positive(fn, "tol", tol), check_l2(fn, l2, per_weight=True)
     mapped = {"learning_rates": _check_learning_rates(learning_rates)}
     params = as_params(fn, params)
     if not isinstance(params, Params):
@@ -138,8 +142,9 @@ def sweep(
     x, y = as_input(fn, "x", x), as_input(fn, "y", y)
     weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
     shared = dict(params=params, x=x, y=y, tol=tol, l2=l2, weights=weights, init_scale=init_scale)
-    x_batched = np.ndim(x) == 3 or (np.ndim(x) == 2 and np.ndim(params.w) == 0)
-    if np.ndim(params.w) == np.ndim(x) - x_batched:
+    x_rank, w_rank = np.ndim(x), np.ndim(params.w)
+    x_batched = x_rank == 3 or (x_rank == 2 and w_rank == 0)
+    if w_rank == x_rank - x_batched:
         if params.b is not None and jnp.shape(params.b)[:1] != jnp.shape(params.w)[:1]:
             raise ValueError(
                 f"sweep: batched params.w has shape {jnp.shape(params.w)}, so params.b must have shape "
@@ -168,6 +173,6 @@ def sweep(
     rates, result, final_loss = _runs_jit(
         shared, mapped, batch_size=_batch_size(batch_size, k, x, x_batched), options=each_rate
     )
-    if not is_traced(result.diverged_at) and np.asarray(result.diverged_at).max() >= 0:
+    if not isinstance(result.diverged_at, Tracer) and np.asarray(result.diverged_at).max() >= 0:
         eager_report(fn, result, options)
     return SweepResult(rates, result.params, result.history, final_loss, result.diverged_at, result.inputs_finite)

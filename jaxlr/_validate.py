@@ -273,17 +273,19 @@ def checked_sample_weight(fn: str, sample_weight: Any, n: int, dtype: Any) -> ja
     return weight
 
 
-def check_l2(fn: str, l2: Any, dtype: Any) -> jax.Array | None:
-    """``l2`` as a scalar array of ``dtype``, or ``None`` for a Python zero; checked when concrete."""
-    if isinstance(l2, (int, float)) and not isinstance(l2, bool) and l2 == 0:
+def check_l2(fn: str, l2: Any, dtype: Any = None, *, per_weight: bool = False) -> Any:
+    """``None`` for no penalty (``None`` or a Python zero), else a scalar (with ``per_weight``, also one penalty
+    per weight), as an array of ``dtype`` if given; checked non-negative and finite when concrete."""
+    if l2 is None or (isinstance(l2, (int, float)) and not isinstance(l2, bool) and l2 == 0):
         return None
-    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, (numbers.Real, np.ndarray, np.generic, jax.Array)):
+    if isinstance(l2, (bool, np.bool_)) or not isinstance(l2, (numbers.Real, np.ndarray, np.generic, jax.Array, list)):
         raise ValueError(f"{fn}: l2 must be a non-negative real number, got {type(l2).__name__} {l2!r}"[:200])
     array = l2 if isinstance(l2, jax.Array) else np.asarray(l2)
-    if array.ndim != 0:
-        raise ValueError(f"{fn}: l2 must be a scalar, got shape {tuple(array.shape)}")
+    if array.ndim > per_weight:
+        shapes = "a scalar or one penalty per weight" if per_weight else "a scalar"
+        raise ValueError(f"{fn}: l2 must be {shapes}, got shape {tuple(array.shape)}")
     if np.dtype(array.dtype).kind not in "fiu":
         raise ValueError(f"{fn}: l2 must be a non-negative real number, got dtype {array.dtype}")
-    if not is_traced(array) and not (math.isfinite(float(array)) and float(array) >= 0):
-        raise ValueError(f"{fn}: l2 must be non-negative and finite, got {float(array)!r}")
-    return jnp.asarray(array, dtype)
+    if not is_traced(array) and not (np.all(np.isfinite(array)) and np.all(np.asarray(array) >= 0)):
+        raise ValueError(f"{fn}: l2 must be non-negative and finite, got {np.asarray(array).tolist()!r}"[:200])
+    return array if dtype is None else jnp.asarray(array, dtype)

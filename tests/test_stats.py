@@ -307,7 +307,8 @@ def test_weighted_least_squares_survives_large_offsets_in_float32():
         (dict(sample_weight=np.ones(442, complex)), "sample_weight must hold real numbers"),
         (dict(l2=-1.0), "l2 must be non-negative and finite, got -1.0"),
         (dict(l2=np.inf), "l2 must be non-negative and finite"),
-        (dict(l2=[1.0, 2.0]), "l2 must be a non-negative real number"),
+        (dict(l2=[1.0, 2.0]), "l2 must be a scalar, got shape (2,)"),
+        (dict(l2="0.1"), "l2 must be a non-negative real number"),
         (dict(l2=np.ones(2)), "l2 must be a scalar"),
     ],
 )
