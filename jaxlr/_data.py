@@ -1,7 +1,6 @@
 """Data in, model out: regression problems from a CSV file or a built-in data set, standardization, model files.
 
-CSV files are read by pyarrow (imported only then); if it refuses anything, a Python pass names the bad row or cell.
-Model files are versioned JSON whose floats (shortest round-tripping ``repr``) load back bit for bit.
+CSV files are read by pyarrow; if it refuses anything, a Python pass names the bad row or cell.
 """
 
 import codecs
@@ -51,7 +50,7 @@ class CsvSource(NamedTuple):
     buffer: bytes | None
 
     def open(self) -> tuple[Any, Any]:
-        """The raw input (whose size and position measure progress) and the stream of its decompressed bytes."""
+        """The raw input (its position measures progress) and the stream of its decompressed bytes."""
         import pyarrow as pa
 
         compression = None
@@ -238,10 +237,9 @@ def lesson_data() -> tuple[jax.Array, jax.Array]:
 
 
 def _choose(
-    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None, weights: str | None
+    columns: tuple[str, ...], source: str, target: str, features: Sequence[str] | None, weights: str | None
 ) -> tuple[str, ...]:
     """The columns to read, features first, then the target and the ``weights`` column, checked against ``columns``."""
-    columns = tuple(columns)
     if weights is not None:
         if weights not in columns:
             raise WeightsError(weights, f"{source} has no such column; its columns are {', '.join(columns)}")
@@ -298,19 +296,16 @@ def load_csv(
 
     Args:
       path: the CSV file; ``-`` for standard input; a ``.gz`` name is read through gzip.
-      target: the name of the column to predict.
       features: the feature columns, in order; ``None`` for every column but the target (and weights).
       rows: the 0-based data rows to read, e.g. ``range(1000, 2000)`` (``None``: all).
       weights: a column of sample weights (non-negative, not all zero, never a feature), or ``None``.
       sep: the separator; ``None`` picks the most frequent of ``,`` ``;`` tab ``|`` in the header line.
-      encoding: the file's text encoding, e.g. ``"latin-1"``.
       dropna: drop the rows with a missing cell (empty, ``NA``, ``NULL``; counted in ``Dataset.dropped``).
       progress: show a progress bar on stderr for a load taking over a second.
 
     Examples:
       >>> import pathlib, tempfile
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
-      >>> _ = path.write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
+      >>> _ = (path := pathlib.Path(tempfile.mkdtemp(), "data.csv")).write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
       >>> jaxlr.load_csv(path, target="y", features=["a"]).x.tolist()
       [[1.0], [2.0], [3.0]]
     """
@@ -333,7 +328,6 @@ def load_dataset(
     patients, 10 features in original units, target a disease progression score; needs ``pip install 'jaxlr[data]'``).
 
     Args:
-      name: ``"lesson"`` or ``"diabetes"``.
       target: the column to predict; ``None`` for the data set's own target.
       features, weights: as for :func:`load_csv`.
 
@@ -355,8 +349,7 @@ def load_dataset(
         bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
         columns, values = (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target])
     chosen = _choose(columns, f"dataset {name}", columns[-1] if target is None else target, features, weights)
-    values = values[:, [columns.index(column) for column in chosen]]
-    return _dataset(chosen, values, f"dataset {name}", weights, 0)
+    return _dataset(chosen, values[:, [columns.index(column) for column in chosen]], f"dataset {name}", weights, 0)
 
 
 class Standardization(NamedTuple):
@@ -369,15 +362,11 @@ class Standardization(NamedTuple):
 def standardize(
     x: np.ndarray, feature_names: Sequence[str] | None = None, *, center: bool = True
 ) -> tuple[np.ndarray, Standardization]:
-    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1, in float64.
+    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1, in float64: ``(z, Standardization)``.
 
     Args:
-      x: ``(n, d)`` features (or ``(n,)`` for one).
-      feature_names: names for error messages.
+      x: ``(n, d)`` features (or ``(n,)``); ``feature_names`` name them in the error for a constant one.
       center: ``False`` for a model without a bias: the columns are only scaled, to root mean square 1.
-
-    Returns:
-      ``(standardized x, Standardization)``; a :class:`DataError` for a constant feature (all zeros uncentred).
 
     Examples:
       >>> z, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
@@ -455,10 +444,9 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
     for a weight, bias or standardization that is not finite or does not match the features.
 
     Examples:
-      >>> import pathlib, tempfile
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
-      >>> jaxlr.save_model(path, jaxlr.Model(("a",), "y", np.array([0.1]), None, None, "float64"))
-      >>> jaxlr.load_model(path).weights.tolist()
+      >>> import tempfile
+      >>> jaxlr.save_model(p := tempfile.mkdtemp() + "/m.json", jaxlr.Model(("a",), "y", [0.1], None, None, "float64"))
+      >>> jaxlr.load_model(p).weights.tolist()
       [0.1]
     """
     s = model.standardization
