@@ -1,10 +1,7 @@
 """Data in, model out: regression problems from a CSV file or a built-in data set, standardization, model files.
-
-CSV files are read by pyarrow; if it refuses anything, a Python pass names the bad row or cell.
-"""
+CSV files are read by pyarrow; if it refuses anything, a Python pass names the bad row or cell."""
 
 import codecs
-import contextlib
 import csv
 import json
 import math
@@ -26,6 +23,7 @@ from jaxlr._types import Params
 PROGRESS_DELAY_S = 1.0  # a progress bar shows itself once a load has taken this long
 MISSING = ("", "NA", "N/A", "n/a", "NULL", "null")  # dropped with ``dropna``, an error without it
 PIECE_BYTES = 32 << 20  # uncompressed inputs are parsed a piece of this size at a time
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}  # by the file's extension
 FORMAT, FORMAT_VERSION = "jaxlr-model", 1
 DATASETS = ("diabetes", "lesson")  # the built-in data sets
 
@@ -53,9 +51,7 @@ class CsvSource(NamedTuple):
         """The raw input (its position measures progress) and the stream of its decompressed bytes."""
         import pyarrow as pa
 
-        compression = None
-        with contextlib.suppress(TypeError, ValueError):  # no path, or not the extension of a compressed file
-            compression = pa.Codec.detect(self.path).name
+        compression = COMPRESSION.get(os.path.splitext(self.path or "")[1])
         try:
             raw = pa.BufferReader(self.buffer) if self.path is None else pa.OSFile(self.path)
         except OSError as e:
@@ -138,13 +134,18 @@ def parse(
         include_columns=list(chosen), column_types=dict.fromkeys(chosen, pa.float64()), null_values=list(MISSING)
     )
     raw, stream = source.open()
-    size, start = raw.size(), max(span.start, 0)
     # Room for the most rows an uncompressed input can hold (a byte a cell): the peak memory is this array plus a
     # piece, and its pages past the rows read are never touched.
-    capacity = size // len(header.names) + 1
+    capacity = raw.size() // len(header.names) + 1
     values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(
-        total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
+        total=raw.size(),
+        desc="read",
+        unit="B",
+        unit_scale=True,
+        delay=PROGRESS_DELAY_S,
+        leave=False,
+        disable=not progress,
     )
     seen, count, tail, more = 0, 0, b"", True
     try:  # pyarrow parses a piece of whole lines at a time
@@ -159,7 +160,7 @@ def parse(
                     continue
                 table = pa_csv.read_csv(pa.py_buffer(data)[:end], read, split, convert)
                 read.skip_rows = 0  # the header was in the first piece
-                piece = table[max(start - seen, 0) : max(span.stop - seen, 0)]
+                piece = table[max(span.start - seen, 0) : max(span.stop - seen, 0)]
                 seen += table.num_rows
                 if count + piece.num_rows > capacity:  # compressed: the file's size does not bound its rows
                     capacity = 2 * (count + piece.num_rows)
@@ -180,29 +181,26 @@ def parse(
         raw, stream = source.open()
         with raw, stream:
             lines = enumerate(stream.read().split(b"\n")[header.skip :], start=header.skip + 1)
-        numbers, missing_cells = [], []
-        for row, (number, line) in enumerate([(number, line) for number, line in lines if line.strip()][: span.stop]):
-            if row not in span:
-                continue
+        kept = [(row, *line) for row, line in enumerate(line for line in lines if line[1].strip()) if row in span]
+        values, missing = np.empty((len(kept), len(chosen))), np.zeros(len(kept), bool)
+        for i, (row, number, line) in enumerate(kept):
             where = f"{source.label}: row {row + 1} (line {number})"
             cells = next(csv.reader([line.rstrip(b"\r").decode(encoding, "replace")], delimiter=header.sep))
             if len(cells) != len(header.names):
                 raise DataError(f"{where} has {len(cells)} cells, but the header has {len(header.names)} columns")
-            texts = [cells[header.names.index(name)].strip().strip('"') for name in chosen]
-            missing_cells.append(dropna and any(text in MISSING for text in texts))
-            for name, text in zip(chosen, texts, strict=True):
+            for j, name in enumerate(chosen):
+                text = cells[header.names.index(name)].strip().strip('"')
+                missing[i] |= text in MISSING
                 if text in MISSING and not dropna:
                     what = repr(text) if text else "an empty cell"
                     problem = f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
                     raise DataError(f"{where}, column {name!r}: {problem}")
                 try:
-                    numbers.append(math.nan if text in MISSING else float(text))
+                    values[i, j] = math.nan if text in MISSING else float(text)
                 except ValueError:
                     raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
-                if not (math.isfinite(numbers[-1]) or text in MISSING):
+                if not (math.isfinite(values[i, j]) or text in MISSING):
                     raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
-        values = np.array(numbers, np.float64).reshape(len(missing_cells), len(chosen))
-        missing = np.array(missing_cells, bool)
     dropped = int(missing.sum())
     values = values[~missing] if dropped else values
     if len(values) == 0 and not allow_empty:
@@ -267,7 +265,6 @@ def _choose(
 
 
 def _dataset(chosen: tuple[str, ...], values: np.ndarray, source: str, weights: str | None, dropped: int) -> Dataset:
-    """The :class:`Dataset` of ``values``, whose columns are ``chosen`` as :func:`_choose` orders them."""
     d = len(chosen) - 1 - (weights is not None)
     w = None
     if weights is not None:
@@ -301,7 +298,6 @@ def load_csv(
       weights: a column of sample weights (non-negative, not all zero, never a feature), or ``None``.
       sep: the separator; ``None`` picks the most frequent of ``,`` ``;`` tab ``|`` in the header line.
       dropna: drop the rows with a missing cell (empty, ``NA``, ``NULL``; counted in ``Dataset.dropped``).
-      progress: show a progress bar on stderr for a load taking over a second.
 
     Examples:
       >>> import pathlib, tempfile
@@ -328,8 +324,7 @@ def load_dataset(
     patients, 10 features in original units, target a disease progression score; needs ``pip install 'jaxlr[data]'``).
 
     Args:
-      target: the column to predict; ``None`` for the data set's own target.
-      features, weights: as for :func:`load_csv`.
+      target, features, weights: as for :func:`load_csv`; ``target=None`` predicts the data set's own target.
 
     Examples:
       >>> jaxlr.load_dataset("lesson").x[:, 0].tolist()
@@ -380,9 +375,8 @@ def standardize(
     # Constant up to rounding: the spread is at the level of float64 noise in the values.
     bad = np.flatnonzero(~(scale > (1e-12 * np.maximum(1.0, np.abs(mean)) if center else 0.0)))
     if bad.size:
-        j = bad[0]
-        name = feature_names[j] if feature_names is not None else f"column {j}"
-        what = f"is constant (every value is {matrix[0, j]:g}), so it cannot be standardized"
+        name = feature_names[bad[0]] if feature_names is not None else f"column {bad[0]}"
+        what = f"is constant (every value is {matrix[0, bad[0]]:g}), so it cannot be standardized"
         what = what if center else "is all zeros, so it cannot be scaled"
         raise DataError(f"feature {name!r} {what}; leave it out of the features")
     z = (matrix - mean) / scale

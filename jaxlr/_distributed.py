@@ -14,7 +14,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
-from jaxlr._data import CsvSource, DataError, _choose, csv_source, parse, read_header
+from jaxlr._data import COMPRESSION, CsvSource, DataError, _choose, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._rows import global_rows
 from jaxlr._types import FitResult, Params
@@ -32,8 +32,7 @@ def initialize_distributed(
     """Connects this process to the others (``jax.distributed.initialize``), once; call it before any JAX work.
 
     Args:
-      coordinator_address, num_processes, process_id: ``"host:port"`` of process 0, the number of processes
-        and this one's index; all three, or none for JAX to find on Slurm, Open MPI, Kubernetes and Cloud TPU.
+      coordinator_address: process 0's ``"host:port"``; this, num_processes and process_id, or none for JAX to find.
       initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
     """
     address = (coordinator_address, num_processes, process_id)
@@ -89,7 +88,6 @@ def fit_distributed(
       >>> print(jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
       2.0
     """
-
     fn = "fit_distributed"
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
@@ -145,8 +143,7 @@ def read_csv_rows(
 
     Examples:
       >>> import pathlib, tempfile, jaxlr
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
-      >>> _ = path.write_text("x,y\\n1,2\\n2,4\\n3,6\\n4,8\\n")
+      >>> _ = (path := pathlib.Path(tempfile.mkdtemp(), "data.csv")).write_text("x,y\\n1,2\\n2,4\\n3,6\\n4,8\\n")
       >>> [jaxlr.read_csv_rows(path, "y", process_index=i, process_count=2).y.tolist() for i in range(2)]
       [[2.0, 4.0], [6.0, 8.0]]
     """
@@ -164,7 +161,7 @@ def read_csv_rows(
         raise
     features = _choose(header.names, path, target, features, None)[:-1]
     if one_file:  # this process's lines: those that begin in its range of the bytes after the header
-        if source.path is None or path.endswith((".gz", ".bz2", ".zst", ".lz4")):
+        if source.path is None or path.endswith(tuple(COMPRESSION)):
             raise DataError(
                 f"{fn}: {source.label} cannot be split into byte ranges (compressed, or standard input); "
                 "give one file per process, path-{process_index}.csv"
