@@ -136,16 +136,10 @@ def parse(
     raw, stream = source.open()
     # Room for the most rows an uncompressed input can hold (a byte a cell): the peak memory is this array plus a
     # piece, and its pages past the rows read are never touched.
-    capacity = raw.size() // len(header.names) + 1
+    capacity = (size := raw.size()) // len(header.names) + 1
     values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(
-        total=raw.size(),
-        desc="read",
-        unit="B",
-        unit_scale=True,
-        delay=PROGRESS_DELAY_S,
-        leave=False,
-        disable=not progress,
+        total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
     )
     seen, count, tail, more = 0, 0, b"", True
     try:  # pyarrow parses a piece of whole lines at a time
@@ -482,9 +476,8 @@ def load_model(path: str | os.PathLike) -> Model:
 
 def _numbers(value: Any, d: int, positive: bool = False) -> bool:
     """Whether ``value`` is a list of ``d`` finite numbers (all positive ones with ``positive``)."""
-    ok = isinstance(value, list) and len(value) == d
-    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    return ok and not (positive and any(v <= 0 for v in value))
+    numbers = isinstance(value, list) and all(type(v) in (int, float) and math.isfinite(v) for v in value)
+    return numbers and len(value) == d and not (positive and any(v <= 0 for v in value))
 
 
 def _check(record: dict[str, Any], where: str, error: type[Exception]) -> None:

@@ -1,6 +1,5 @@
 """Fits across the processes of JAX's distributed runtime: :func:`initialize_distributed` in each process,
-then :func:`read_csv_rows` for its share of the rows and :func:`fit_distributed` on all of them together.
-"""
+then :func:`read_csv_rows` for its share of the rows and :func:`fit_distributed` on all of them together."""
 
 import contextlib
 import mmap
@@ -73,14 +72,12 @@ def fit_distributed(
     gradient: str = "autograd",
     history: str = "full",
 ) -> FitResult:
-    """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own.
+    """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own; the
+    :class:`FitResult` is replicated on every device (``"auto"`` is 1/L over all rows).
 
     Args:
       params, learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit`, the same everywhere.
       x_local, y_local: this process's rows ``(n_p,)`` or ``(n_p, d)`` and targets ``(n_p,)``; may be empty.
-
-    Returns:
-      A :class:`FitResult` replicated on every device; ``"auto"`` is 1/L over all rows.
 
     Examples:
       >>> import numpy as np, jaxlr
@@ -133,9 +130,8 @@ def read_csv_rows(
     encoding: str = "utf-8",
     dropna: bool = False,
 ) -> CsvRows:
-    """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header: the lines that
-    *begin* in its one of ``process_count`` equal ranges of the bytes after the header, or, for a ``path`` with
-    ``{process_index}`` in it, all of that process's own file.
+    """Reads process ``process_index``'s share of a CSV file's rows: those that *begin* in its one of ``process_count``
+    equal byte ranges after the header, or, for a ``path`` with ``{process_index}`` in it, all of its own file.
 
     Args:
       path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.
