@@ -30,9 +30,8 @@ def initialize_distributed(
 ) -> None:
     """Connects this process to the others (``jax.distributed.initialize``), once; call it before any JAX work.
 
-    Args:
-      coordinator_address: process 0's ``"host:port"``; this, num_processes and process_id, or none for JAX to find.
-      initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
+    Give all of ``coordinator_address`` (process 0's ``"host:port"``), ``num_processes`` and ``process_id``, or none
+    for JAX to find; the timeouts are seconds to wait for all to connect, and until a silent process is dead.
     """
     address = (coordinator_address, num_processes, process_id)
     if len({v is None for v in address}) > 1:
@@ -135,7 +134,6 @@ def read_csv_rows(
 
     Args:
       path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.
-      process_index, process_count: this process's share, ``0 <= process_index < process_count``.
 
     Examples:
       >>> import pathlib, tempfile, jaxlr

@@ -68,11 +68,8 @@ def plot_fit(
     target_name: str = "y",
     path: Path = None,
 ) -> Any:
-    """The data and the fitted line (one feature) or predicted against actual values (several features), beside
-    the loss curve if ``loss`` is given; returns the figure, also written to ``path`` if given.
-
-    Args:
-      params: the fitted :class:`Params`, in the units of ``x`` (``(n,)`` or ``(n, d)``; ``y`` is ``(n,)``).
+    """The data and the fitted ``params`` (in the units of ``x``): the line for one feature, predicted against actual
+    values for several, beside the loss curve if ``loss`` is given; returns the figure, also written to ``path``.
 
     Examples:
       >>> import jaxlr
@@ -112,11 +109,9 @@ def plot_fit(
 def plot_sweep(
     learning_rates: Any, final_loss: Any, diverged: Any, *, stable_bound: float | None = None, path: Path = None
 ) -> Any:
-    """Final loss against learning rate, log-log, diverged runs marked; returns the figure, also written to ``path``.
-
-    Args:
-      learning_rates, final_loss, diverged: ``(k,)`` each, e.g. the fields of a ``SweepResult``.
-      stable_bound: if given (e.g. ``2 / jaxlr.lipschitz_constant(x)``), a vertical line: divergence to its right.
+    """Final loss against learning rate (``(k,)`` each, e.g. a ``SweepResult``'s fields), log-log, diverged runs marked,
+    and a line at ``stable_bound`` (e.g. ``2 / jaxlr.lipschitz_constant(x)``) if given, divergence to its right;
+    returns the figure, also written to ``path`` if given.
 
     Examples:
       >>> import jaxlr
