@@ -1,11 +1,7 @@
 """Data in, model out: regression problems from a CSV file or a built-in data set, standardization, model files.
-
-CSV files are read by pyarrow (imported only then); if it refuses anything, a Python pass names the bad row or cell.
-Model files are versioned JSON whose floats (shortest round-tripping ``repr``) load back bit for bit.
-"""
+CSV files are read by pyarrow; if it refuses anything, a Python pass names the bad row or cell."""
 
 import codecs
-import contextlib
 import csv
 import json
 import math
@@ -27,6 +23,7 @@ from jaxlr._types import Params
 PROGRESS_DELAY_S = 1.0  # a progress bar shows itself once a load has taken this long
 MISSING = ("", "NA", "N/A", "n/a", "NULL", "null")  # dropped with ``dropna``, an error without it
 PIECE_BYTES = 32 << 20  # uncompressed inputs are parsed a piece of this size at a time
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}  # by the file's extension
 FORMAT, FORMAT_VERSION = "jaxlr-model", 1
 DATASETS = ("diabetes", "lesson")  # the built-in data sets
 
@@ -51,12 +48,10 @@ class CsvSource(NamedTuple):
     buffer: bytes | None
 
     def open(self) -> tuple[Any, Any]:
-        """The raw input (whose size and position measure progress) and the stream of its decompressed bytes."""
+        """The raw input (its position measures progress) and the stream of its decompressed bytes."""
         import pyarrow as pa
 
-        compression = None
-        with contextlib.suppress(TypeError, ValueError):  # no path, or not the extension of a compressed file
-            compression = pa.Codec.detect(self.path).name
+        compression = COMPRESSION.get(os.path.splitext(self.path or "")[1])
         try:
             raw = pa.BufferReader(self.buffer) if self.path is None else pa.OSFile(self.path)
         except OSError as e:
@@ -139,10 +134,9 @@ def parse(
         include_columns=list(chosen), column_types=dict.fromkeys(chosen, pa.float64()), null_values=list(MISSING)
     )
     raw, stream = source.open()
-    size, start = raw.size(), max(span.start, 0)
     # Room for the most rows an uncompressed input can hold (a byte a cell): the peak memory is this array plus a
     # piece, and its pages past the rows read are never touched.
-    capacity = size // len(header.names) + 1
+    capacity = (size := raw.size()) // len(header.names) + 1
     values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(
         total=size, desc="read", unit="B", unit_scale=True, delay=PROGRESS_DELAY_S, leave=False, disable=not progress
@@ -160,7 +154,7 @@ def parse(
                     continue
                 table = pa_csv.read_csv(pa.py_buffer(data)[:end], read, split, convert)
                 read.skip_rows = 0  # the header was in the first piece
-                piece = table[max(start - seen, 0) : max(span.stop - seen, 0)]
+                piece = table[max(span.start - seen, 0) : max(span.stop - seen, 0)]
                 seen += table.num_rows
                 if count + piece.num_rows > capacity:  # compressed: the file's size does not bound its rows
                     capacity = 2 * (count + piece.num_rows)
@@ -181,29 +175,26 @@ def parse(
         raw, stream = source.open()
         with raw, stream:
             lines = enumerate(stream.read().split(b"\n")[header.skip :], start=header.skip + 1)
-        numbers, missing_cells = [], []
-        for row, (number, line) in enumerate([(number, line) for number, line in lines if line.strip()][: span.stop]):
-            if row not in span:
-                continue
+        kept = [(row, *line) for row, line in enumerate(line for line in lines if line[1].strip()) if row in span]
+        values, missing = np.empty((len(kept), len(chosen))), np.zeros(len(kept), bool)
+        for i, (row, number, line) in enumerate(kept):
             where = f"{source.label}: row {row + 1} (line {number})"
             cells = next(csv.reader([line.rstrip(b"\r").decode(encoding, "replace")], delimiter=header.sep))
             if len(cells) != len(header.names):
                 raise DataError(f"{where} has {len(cells)} cells, but the header has {len(header.names)} columns")
-            texts = [cells[header.names.index(name)].strip().strip('"') for name in chosen]
-            missing_cells.append(dropna and any(text in MISSING for text in texts))
-            for name, text in zip(chosen, texts, strict=True):
+            for j, name in enumerate(chosen):
+                text = cells[header.names.index(name)].strip().strip('"')
+                missing[i] |= text in MISSING
                 if text in MISSING and not dropna:
                     what = repr(text) if text else "an empty cell"
                     problem = f"{what} is a missing value; use --dropna (dropna=True) to drop rows with missing cells"
                     raise DataError(f"{where}, column {name!r}: {problem}")
                 try:
-                    numbers.append(math.nan if text in MISSING else float(text))
+                    values[i, j] = math.nan if text in MISSING else float(text)
                 except ValueError:
                     raise DataError(f"{where}, column {name!r}: {text[:40]!r} is not a number") from None
-                if not (math.isfinite(numbers[-1]) or text in MISSING):
+                if not (math.isfinite(values[i, j]) or text in MISSING):
                     raise DataError(f"{where}, column {name!r}: {text!r} is not a finite number")
-        values = np.array(numbers, np.float64).reshape(len(missing_cells), len(chosen))
-        missing = np.array(missing_cells, bool)
     dropped = int(missing.sum())
     values = values[~missing] if dropped else values
     if len(values) == 0 and not allow_empty:
@@ -238,10 +229,9 @@ def lesson_data() -> tuple[jax.Array, jax.Array]:
 
 
 def _choose(
-    columns: Sequence[str], source: str, target: str, features: Sequence[str] | None, weights: str | None
+    columns: tuple[str, ...], source: str, target: str, features: Sequence[str] | None, weights: str | None
 ) -> tuple[str, ...]:
     """The columns to read, features first, then the target and the ``weights`` column, checked against ``columns``."""
-    columns = tuple(columns)
     if weights is not None:
         if weights not in columns:
             raise WeightsError(weights, f"{source} has no such column; its columns are {', '.join(columns)}")
@@ -269,7 +259,6 @@ def _choose(
 
 
 def _dataset(chosen: tuple[str, ...], values: np.ndarray, source: str, weights: str | None, dropped: int) -> Dataset:
-    """The :class:`Dataset` of ``values``, whose columns are ``chosen`` as :func:`_choose` orders them."""
     d = len(chosen) - 1 - (weights is not None)
     w = None
     if weights is not None:
@@ -298,19 +287,15 @@ def load_csv(
 
     Args:
       path: the CSV file; ``-`` for standard input; a ``.gz`` name is read through gzip.
-      target: the name of the column to predict.
       features: the feature columns, in order; ``None`` for every column but the target (and weights).
       rows: the 0-based data rows to read, e.g. ``range(1000, 2000)`` (``None``: all).
       weights: a column of sample weights (non-negative, not all zero, never a feature), or ``None``.
       sep: the separator; ``None`` picks the most frequent of ``,`` ``;`` tab ``|`` in the header line.
-      encoding: the file's text encoding, e.g. ``"latin-1"``.
       dropna: drop the rows with a missing cell (empty, ``NA``, ``NULL``; counted in ``Dataset.dropped``).
-      progress: show a progress bar on stderr for a load taking over a second.
 
     Examples:
       >>> import pathlib, tempfile
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
-      >>> _ = path.write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
+      >>> _ = (path := pathlib.Path(tempfile.mkdtemp(), "data.csv")).write_text("a,b,y\\n1,0,2\\n2,1,4\\n3,0,6\\n")
       >>> jaxlr.load_csv(path, target="y", features=["a"]).x.tolist()
       [[1.0], [2.0], [3.0]]
     """
@@ -333,9 +318,7 @@ def load_dataset(
     patients, 10 features in original units, target a disease progression score; needs ``pip install 'jaxlr[data]'``).
 
     Args:
-      name: ``"lesson"`` or ``"diabetes"``.
-      target: the column to predict; ``None`` for the data set's own target.
-      features, weights: as for :func:`load_csv`.
+      target, features, weights: as for :func:`load_csv`; ``target=None`` predicts the data set's own target.
 
     Examples:
       >>> jaxlr.load_dataset("lesson").x[:, 0].tolist()
@@ -355,8 +338,7 @@ def load_dataset(
         bunch: Any = load_diabetes(scaled=False)  # the features in their original units (age in years, BMI, ...)
         columns, values = (*bunch.feature_names, "target"), np.column_stack([bunch.data, bunch.target])
     chosen = _choose(columns, f"dataset {name}", columns[-1] if target is None else target, features, weights)
-    values = values[:, [columns.index(column) for column in chosen]]
-    return _dataset(chosen, values, f"dataset {name}", weights, 0)
+    return _dataset(chosen, values[:, [columns.index(column) for column in chosen]], f"dataset {name}", weights, 0)
 
 
 class Standardization(NamedTuple):
@@ -369,15 +351,11 @@ class Standardization(NamedTuple):
 def standardize(
     x: np.ndarray, feature_names: Sequence[str] | None = None, *, center: bool = True
 ) -> tuple[np.ndarray, Standardization]:
-    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1, in float64.
+    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1, in float64: ``(z, Standardization)``.
 
     Args:
-      x: ``(n, d)`` features (or ``(n,)`` for one).
-      feature_names: names for error messages.
+      x: ``(n, d)`` features (or ``(n,)``); ``feature_names`` name them in the error for a constant one.
       center: ``False`` for a model without a bias: the columns are only scaled, to root mean square 1.
-
-    Returns:
-      ``(standardized x, Standardization)``; a :class:`DataError` for a constant feature (all zeros uncentred).
 
     Examples:
       >>> z, s = jaxlr.standardize(np.array([[1.0], [3.0]]))
@@ -391,9 +369,8 @@ def standardize(
     # Constant up to rounding: the spread is at the level of float64 noise in the values.
     bad = np.flatnonzero(~(scale > (1e-12 * np.maximum(1.0, np.abs(mean)) if center else 0.0)))
     if bad.size:
-        j = bad[0]
-        name = feature_names[j] if feature_names is not None else f"column {j}"
-        what = f"is constant (every value is {matrix[0, j]:g}), so it cannot be standardized"
+        name = feature_names[bad[0]] if feature_names is not None else f"column {bad[0]}"
+        what = f"is constant (every value is {matrix[0, bad[0]]:g}), so it cannot be standardized"
         what = what if center else "is all zeros, so it cannot be scaled"
         raise DataError(f"feature {name!r} {what}; leave it out of the features")
     z = (matrix - mean) / scale
@@ -455,10 +432,9 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
     for a weight, bias or standardization that is not finite or does not match the features.
 
     Examples:
-      >>> import pathlib, tempfile
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
-      >>> jaxlr.save_model(path, jaxlr.Model(("a",), "y", np.array([0.1]), None, None, "float64"))
-      >>> jaxlr.load_model(path).weights.tolist()
+      >>> import tempfile
+      >>> jaxlr.save_model(p := tempfile.mkdtemp() + "/m.json", jaxlr.Model(("a",), "y", [0.1], None, None, "float64"))
+      >>> jaxlr.load_model(p).weights.tolist()
       [0.1]
     """
     s = model.standardization
@@ -500,9 +476,8 @@ def load_model(path: str | os.PathLike) -> Model:
 
 def _numbers(value: Any, d: int, positive: bool = False) -> bool:
     """Whether ``value`` is a list of ``d`` finite numbers (all positive ones with ``positive``)."""
-    ok = isinstance(value, list) and len(value) == d
-    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    return ok and not (positive and any(v <= 0 for v in value))
+    numbers = isinstance(value, list) and all(type(v) in (int, float) and math.isfinite(v) for v in value)
+    return numbers and len(value) == d and not (positive and any(v <= 0 for v in value))
 
 
 def _check(record: dict[str, Any], where: str, error: type[Exception]) -> None:

@@ -1,6 +1,5 @@
 """Fits across the processes of JAX's distributed runtime: :func:`initialize_distributed` in each process,
-then :func:`read_csv_rows` for its share of the rows and :func:`fit_distributed` on all of them together.
-"""
+then :func:`read_csv_rows` for its share of the rows and :func:`fit_distributed` on all of them together."""
 
 import contextlib
 import mmap
@@ -14,7 +13,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
-from jaxlr._data import CsvSource, DataError, _choose, csv_source, parse, read_header
+from jaxlr._data import COMPRESSION, CsvSource, DataError, _choose, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._rows import global_rows
 from jaxlr._types import FitResult, Params
@@ -31,10 +30,8 @@ def initialize_distributed(
 ) -> None:
     """Connects this process to the others (``jax.distributed.initialize``), once; call it before any JAX work.
 
-    Args:
-      coordinator_address, num_processes, process_id: ``"host:port"`` of process 0, the number of processes
-        and this one's index; all three, or none for JAX to find on Slurm, Open MPI, Kubernetes and Cloud TPU.
-      initialization_timeout, heartbeat_timeout: seconds to wait for all to connect, and until a silent one is dead.
+    Give all of ``coordinator_address`` (process 0's ``"host:port"``), ``num_processes`` and ``process_id``, or none
+    for JAX to find; the timeouts are seconds to wait for all to connect, and until a silent process is dead.
     """
     address = (coordinator_address, num_processes, process_id)
     if len({v is None for v in address}) > 1:
@@ -74,14 +71,12 @@ def fit_distributed(
     gradient: str = "autograd",
     history: str = "full",
 ) -> FitResult:
-    """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own.
+    """:func:`jaxlr.fit` on the rows of all processes together (in process order), each passing only its own; the
+    :class:`FitResult` is replicated on every device (``"auto"`` is 1/L over all rows).
 
     Args:
       params, learning_rate, n_iters, optimizer, gradient, history: as :func:`jaxlr.fit`, the same everywhere.
       x_local, y_local: this process's rows ``(n_p,)`` or ``(n_p, d)`` and targets ``(n_p,)``; may be empty.
-
-    Returns:
-      A :class:`FitResult` replicated on every device; ``"auto"`` is 1/L over all rows.
 
     Examples:
       >>> import numpy as np, jaxlr
@@ -89,7 +84,6 @@ def fit_distributed(
       >>> print(jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
       2.0
     """
-
     fn = "fit_distributed"
     options, rate = check_options(fn, n_iters, optimizer, gradient, history, "plain", learning_rate)
     params = as_params(fn, params)
@@ -135,18 +129,15 @@ def read_csv_rows(
     encoding: str = "utf-8",
     dropna: bool = False,
 ) -> CsvRows:
-    """Reads process ``process_index``'s share of the rows of a numeric CSV file with a header: the lines that
-    *begin* in its one of ``process_count`` equal ranges of the bytes after the header, or, for a ``path`` with
-    ``{process_index}`` in it, all of that process's own file.
+    """Reads process ``process_index``'s share of a CSV file's rows: those that *begin* in its one of ``process_count``
+    equal byte ranges after the header, or, for a ``path`` with ``{process_index}`` in it, all of its own file.
 
     Args:
       path, target, features, sep, encoding, dropna: as :func:`jaxlr.load_csv`.
-      process_index, process_count: this process's share, ``0 <= process_index < process_count``.
 
     Examples:
       >>> import pathlib, tempfile, jaxlr
-      >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
-      >>> _ = path.write_text("x,y\\n1,2\\n2,4\\n3,6\\n4,8\\n")
+      >>> _ = (path := pathlib.Path(tempfile.mkdtemp(), "data.csv")).write_text("x,y\\n1,2\\n2,4\\n3,6\\n4,8\\n")
       >>> [jaxlr.read_csv_rows(path, "y", process_index=i, process_count=2).y.tolist() for i in range(2)]
       [[2.0, 4.0], [6.0, 8.0]]
     """
@@ -164,7 +155,7 @@ def read_csv_rows(
         raise
     features = _choose(header.names, path, target, features, None)[:-1]
     if one_file:  # this process's lines: those that begin in its range of the bytes after the header
-        if source.path is None or path.endswith((".gz", ".bz2", ".zst", ".lz4")):
+        if source.path is None or path.endswith(tuple(COMPRESSION)):
             raise DataError(
                 f"{fn}: {source.label} cannot be split into byte ranges (compressed, or standard input); "
                 "give one file per process, path-{process_index}.csv"

@@ -1,8 +1,7 @@
 """Output files written whole or not at all, and a clean stop on SIGINT or SIGTERM.
 
-``-`` is stdout. A regular file or new path is written beside itself, then renamed over it (atomic; a symlink's
-target is replaced); a FIFO, a device, or this process's stdout or stderr (``/dev/stdout > out.txt``) is written to.
-"""
+``-`` is stdout; a regular file (a symlink's target) is written beside itself, then renamed over it; a FIFO, a device,
+or this process's stdout or stderr (``/dev/stdout > out.txt``) is written to."""
 
 import contextlib
 import json
@@ -45,18 +44,18 @@ def output_problem(path: str | os.PathLike) -> str | None:
 
 
 @contextlib.contextmanager
-def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[IO[Any]]:
+def _replace_atomically(path: str, kind: str, encoding: str | None, permissions: int | None) -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     _unfinished.add(tmp)
     try:
-        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+        with os.fdopen(fd, kind, encoding=encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        if mode is None:  # a new file: the mode open() would give it (mkstemp's is 0600)
+        if permissions is None:  # a new file: the mode open() would give it (mkstemp's is 0600)
             os.umask(umask := os.umask(0))
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
+            permissions = 0o666 & ~umask
+        os.chmod(tmp, permissions)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -69,16 +68,17 @@ def _replace_atomically(path: str, binary: bool, mode: int | None) -> Iterator[I
 def atomic_write(path: str | os.PathLike, *, binary: bool = False) -> contextlib.AbstractContextManager[IO[Any]]:
     """Opens the output ``path`` (text in UTF-8, or ``binary``); a regular file is replaced when the block ends."""
     path = os.fspath(path)
+    kind, encoding = ("wb", None) if binary else ("w", "utf-8")
     info = os.stat(path) if os.path.exists(path) else None
-    for fd in (1, 2):  # e.g. /dev/stdout redirected to a file: append where the stream is, never replace it
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):  # e.g. /dev/stdout redirected to a file: never replace it
         with contextlib.suppress(OSError):
             if (path == STDOUT and fd == 1) or (info is not None and os.path.samestat(os.fstat(fd), info)):
-                (sys.stdout if fd == 1 else sys.stderr).flush()  # what was printed before comes first
-                return os.fdopen(os.dup(fd), "wb" if binary else "w", encoding=None if binary else "utf-8")
-    if info is None or stat.S_ISREG(info.st_mode):
-        mode = None if info is None else stat.S_IMODE(info.st_mode)
-        return _replace_atomically(os.path.realpath(path), binary, mode)  # a symlink's target: the link stays
-    return open(path, "wb" if binary else "w", encoding=None if binary else "utf-8")  # noqa: SIM115
+                stream.flush()  # what was printed before comes first
+                return os.fdopen(os.dup(fd), kind, encoding=encoding)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        return open(path, kind, encoding=encoding)  # noqa: SIM115
+    permissions = None if info is None else stat.S_IMODE(info.st_mode)
+    return _replace_atomically(os.path.realpath(path), kind, encoding, permissions)
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
@@ -89,10 +89,8 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 
 
 def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
-    """Runs ``work()`` in a worker thread and returns its exit code; a SIGINT or SIGTERM ends the process at once.
-
-    The main thread only waits: the thread running XLA waits in C++, where Python's signal handlers cannot run.
-    """
+    """Runs ``work()`` in a worker thread and returns its exit code; a SIGINT or SIGTERM ends the process at once
+    (the main thread only waits: the thread running XLA waits in C++, where Python's signal handlers cannot run)."""
     if threading.current_thread() is not threading.main_thread():
         return work()
 

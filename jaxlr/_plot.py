@@ -22,11 +22,12 @@ def _figure(n_panels: int) -> tuple[Any, list[Any]]:
     return fig, list(fig.subplots(1, n_panels, squeeze=False)[0])
 
 
-def _save(fig: Any, path: Path, ax: Any = None) -> Any:
-    """Gives ``ax`` (if any) a grid and legend; writes ``fig`` to ``path`` (unless ``None``) atomically, default png."""
-    if ax is not None:  # a minor-tick grid shows only on log axes
+def _save(fig: Any, path: Path) -> Any:
+    """Gives each panel a grid and its legend; writes ``fig`` to ``path`` (unless ``None``) atomically, default png."""
+    for ax in fig.axes:  # a minor-tick grid shows only on log axes
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     if path is not None:
         with atomic_write(path, binary=True) as f:
             fig.savefig(f, format=os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png", dpi=120)
@@ -38,19 +39,14 @@ def _draw_loss(ax: Any, loss: Any) -> None:
     finite = np.isfinite(loss)
     ax.plot(np.arange(loss.shape[0]), np.where(finite & (loss > 0), loss, np.nan), color="C0", lw=1.5)
     ax.set(yscale="log", xlabel="step", ylabel="loss (MSE, log scale)", title="loss curve")
-    ax.grid(True, which="both", alpha=0.3)
     if not finite.all():
         first = int(np.argmin(finite))
         ax.axvline(first, color="C3", ls="--", label=f"diverged at step {first}")
-        ax.legend()
 
 
 def plot_loss(loss: Any, *, path: Path = None) -> Any:
-    """The loss curve, on a log y axis; returns the ``matplotlib.figure.Figure``.
-
-    Args:
-      loss: per-step losses, e.g. ``fit(...).history.loss``.
-      path: if given, the figure is also written there (``.png``, ``.pdf``, ``.svg``).
+    """The per-step ``loss`` (e.g. ``fit(...).history.loss``) on a log y axis; returns the ``matplotlib.figure.Figure``,
+    also written to ``path`` if given (``.png``, ``.pdf``, ``.svg``: by its extension).
 
     Examples:
       >>> import jaxlr
@@ -72,15 +68,8 @@ def plot_fit(
     target_name: str = "y",
     path: Path = None,
 ) -> Any:
-    """The data and the fitted line (one feature) or predicted against actual values (several features), beside
-    the loss curve if ``loss`` is given; returns the figure.
-
-    Args:
-      params: the fitted :class:`Params` (in the units of ``x``).
-      x, y: features, ``(n,)`` or ``(n, d)``, and targets, ``(n,)``.
-      loss: per-step losses for a loss-curve panel, or ``None``.
-      feature_names, target_name: names for the axis labels.
-      path: if given, the figure is also written there.
+    """The data and the fitted ``params`` (in the units of ``x``): the line for one feature, predicted against actual
+    values for several, beside the loss curve if ``loss`` is given; returns the figure, also written to ``path``.
 
     Examples:
       >>> import jaxlr
@@ -114,18 +103,15 @@ def plot_fit(
         ax.plot([low, high], [low, high], color="C1", lw=2, label="perfect fit")
         title = f"predicted vs actual ({matrix.shape[1]} features)"
         ax.set(xlabel=f"{target_name} (actual)", ylabel=f"{target_name} (predicted)", title=title)
-    return _save(fig, path, ax)
+    return _save(fig, path)
 
 
 def plot_sweep(
     learning_rates: Any, final_loss: Any, diverged: Any, *, stable_bound: float | None = None, path: Path = None
 ) -> Any:
-    """Final loss against learning rate, log-log, diverged runs marked; returns the figure.
-
-    Args:
-      learning_rates, final_loss, diverged: ``(k,)`` each, e.g. the fields of a ``SweepResult``.
-      stable_bound: if given (e.g. ``2 / jaxlr.lipschitz_constant(x)``), a vertical line: divergence to its right.
-      path: if given, the figure is also written there.
+    """Final loss against learning rate (``(k,)`` each, e.g. a ``SweepResult``'s fields), log-log, diverged runs marked,
+    and a line at ``stable_bound`` (e.g. ``2 / jaxlr.lipschitz_constant(x)``) if given, divergence to its right;
+    returns the figure, also written to ``path`` if given.
 
     Examples:
       >>> import jaxlr
@@ -148,4 +134,4 @@ def plot_sweep(
     if stable_bound is not None and np.isfinite(stable_bound):
         ax.axvline(stable_bound, color="0.4", ls="--", label=f"2/L = {stable_bound:.3g}")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="final loss (MSE)", title="learning-rate sweep")
-    return _save(fig, path, ax)
+    return _save(fig, path)
