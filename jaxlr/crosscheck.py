@@ -1,11 +1,6 @@
-"""Cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
-
-Each :class:`Case` runs a reference program (:data:`REFERENCES`, as the lesson writes it) and :func:`jaxlr.fit` from
-the same start, and compares parameters, losses, the start's gradient and the final prediction (:func:`compare`).
-``python -m jaxlr.crosscheck`` exits 0 when all pass, 1 on a failure, 2 on bad arguments, 3 without PyTorch.
-"""
-
-from __future__ import annotations
+"""Cross-check: jaxlr against the lesson's PyTorch and NumPy programs (:data:`REFERENCES`), step by step, comparing
+parameters, losses, the start's gradient and the final prediction (:func:`compare`). ``python -m jaxlr.crosscheck``
+exits 0 when all pass, 1 on a failure, 2 on bad arguments, 3 without PyTorch."""
 
 import functools
 import json

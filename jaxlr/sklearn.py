@@ -57,7 +57,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int. The number of features seen in ``fit``.
 
     Examples:
-      >>> from jaxlr.sklearn import GradientDescentRegressor
       >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
       >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
       >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
@@ -91,8 +90,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         known = optimizer in _OPTIMIZERS or isinstance(optimizer, optax.GradientTransformation)
         rules = [
             ("learning_rate", rate_ok, "a positive number or 'auto'"),
-            ("max_iter", integer, "a positive integer"),
-            ("max_iter", not integer or max_iter >= 1, "at least 1"),
+            ("max_iter", integer and max_iter >= 1, "at least 1" if integer else "a positive integer"),
             ("tol", self.tol is None or _real(self.tol) > 0, "a positive number or None"),
             ("optimizer", known, f"one of {', '.join(map(repr, _OPTIMIZERS))} or an optax.GradientTransformation"),
             ("l2", _real(self.l2) >= 0, "a non-negative finite number"),
@@ -116,8 +114,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
         rate = 1.0 if flat and rate == "auto" else rate
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", jaxlr.DivergenceWarning)  # jaxlr.fit warns when, and only when, it diverged
+        # jaxlr.fit warns when, and only when, it diverged
+        with warnings.catch_warnings(action="error", category=jaxlr.DivergenceWarning):
             try:
                 result = jaxlr.fit(
                     jaxlr.Params(np.zeros(d, dtype), None),
@@ -141,7 +139,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        # finite, since jaxlr.fit flags non-finite weights as diverged
         self.coef_ = np.asarray(result.params.w, np.float64) / units
         self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
         self.n_iter_ = int(np.asarray(result.n_steps))
