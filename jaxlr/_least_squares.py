@@ -187,9 +187,8 @@ def regression_stats(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
 ) -> RegressionStats:
-    """R², standard errors, t-statistics, p-values and confidence intervals of a linear fit, as statsmodels'
-    ``OLS(y, add_constant(x))`` (``WLS``) reports them, accurate on ill-conditioned data; a rank-deficient design
-    gets the pseudo-inverse. With ``l2 > 0`` or ``df_resid = 0``, the inference is ``NaN``. Traceable.
+    """R², standard errors, t, p-values and confidence intervals of a linear fit as statsmodels' ``OLS``/``WLS`` on
+    ``add_constant(x)`` report them, accurate when ill-conditioned; ``NaN`` inference if ``l2 > 0`` or ``df_resid = 0``.
 
     Args:
       params: the :class:`Params` to describe (e.g. a gradient-descent fit); ``None``: :func:`least_squares`'s.

@@ -1,6 +1,7 @@
 """A scikit-learn estimator, :class:`GradientDescentRegressor`: linear regression by :func:`jaxlr.fit`. Needs
 scikit-learn (``pip install 'jaxlr[sklearn]'``); ``import jaxlr`` never imports it."""
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -32,6 +33,7 @@ def _real(value: Any) -> float:
     return float(value) if ok else math.nan
 
 
+@dataclasses.dataclass(eq=False, repr=False)  # the __init__ scikit-learn asks for; its own __repr__
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
@@ -63,23 +65,13 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
       [ 2. -1.] 0.5
     """
 
-    def __init__(
-        self,
-        learning_rate: float | str = "auto",
-        max_iter: int = 1000,
-        tol: float | None = None,
-        optimizer: str | optax.GradientTransformation = "sgd",
-        fit_intercept: bool = True,
-        l2: float = 0.0,
-        standardize: bool = True,
-    ):
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.tol = tol
-        self.optimizer = optimizer
-        self.fit_intercept = fit_intercept
-        self.l2 = l2
-        self.standardize = standardize
+    learning_rate: float | str = "auto"
+    max_iter: int = 1000
+    tol: float | None = None
+    optimizer: str | optax.GradientTransformation = "sgd"
+    fit_intercept: bool = True
+    l2: float = 0.0
+    standardize: bool = True
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
         """Fits the attributes to ``(n_samples, n_features)`` ``X``, ``y`` and optional ``sample_weight``."""
