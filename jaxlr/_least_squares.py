@@ -291,11 +291,11 @@ def least_squares_reference(
     )
 
 
-def precision_floor(reference: Reference, dtype: np.dtype | str, trained: tuple | None = None) -> float:
+def precision_floor(reference: Reference, dtype: np.dtype | str, trained: Any = None) -> float:
     """How far rounding alone may move the standardized coefficients, over ``S``: the larger of the bounds for gradient
     descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) and the float64 SVD."""
 
-    def bound(eps: float, shift: np.ndarray, scale: np.ndarray, kappa: float, lipschitz: float, svd: bool) -> float:
+    def bound(eps: float, shift, scale, kappa, lipschitz, svd: bool) -> float:
         if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
             return math.inf
         parameters = reference.weights * scale
