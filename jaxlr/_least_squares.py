@@ -23,8 +23,6 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 
 class Centred(NamedTuple):
-    """A design centred on its (weighted) means and scaled for an accurate solve (jax or numpy arrays)."""
-
     x_mean: Any  # (d,) the (weighted) column means; zeros without an intercept
     y_mean: Any  # () the (weighted) mean of y; zero without an intercept
     x: Any  # (n, d) x - x_mean
@@ -210,9 +208,7 @@ def regression_stats(
 
 
 class Reference(NamedTuple):
-    """The float64 least-squares solution, and what judging a fit against it needs."""
-
-    weights: np.ndarray  # (d,) original units
+    weights: np.ndarray  # (d,) the float64 least-squares weights, in the original units
     bias: float | None  # None without an intercept
     shift: np.ndarray  # (d,) column means (zeros without an intercept)
     scale: np.ndarray  # (d,) column std (rms without an intercept), 1 where it is 0
@@ -226,9 +222,7 @@ class Reference(NamedTuple):
 
 
 class Verdict(NamedTuple):
-    """Whether the fitted coefficients are the least-squares answer, and if not, why."""
-
-    converged: bool
+    converged: bool  # whether the fitted coefficients are the least-squares answer
     reason: str | None  # None, "too_few_steps", "ill_conditioned" or "not_unique"
     tolerance: float
     max_error: float
@@ -305,9 +299,8 @@ def precision_floor(reference: Reference, dtype: np.dtype | str, trained: Any = 
             carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
         norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
         # |δp| of the solution p of AᵀA p = Aᵀy, carried to (θ, c) by the largest row norm of the map from p
-        spread = kappa * (norm + reference.target_rms / sigma)
-        if svd:
-            spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
+        target, residual = reference.target_rms / sigma, reference.residual_rms / sigma
+        spread = math.sqrt(kappa) * (target + norm) + kappa * residual if svd else kappa * (norm + target)
         return carry * eps * spread / reference.coefficient_scale
 
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)

@@ -53,8 +53,6 @@ class Trace(NamedTuple):
 
 
 class Case(NamedTuple):
-    """One comparison: a reference program against jaxlr with the matching gradient."""
-
     name: str  # what the problem is ("lesson", "random n=50", ...)
     reference: str  # a key of REFERENCES
     gradient: str  # the jaxlr.fit(gradient=...) that computes what the reference computes
@@ -64,9 +62,7 @@ class Case(NamedTuple):
 
 
 class Errors(NamedTuple):
-    """How far one compared quantity is from the reference."""
-
-    max_abs_err: float
+    max_abs_err: float  # of one compared quantity against the reference
     max_rel_err: float  # to the quantity's scale
     max_ulps: float  # float32 ulps of the scale
     worst_step: int  # 1-based step count of the worst deviation relative to its bound
@@ -74,9 +70,7 @@ class Errors(NamedTuple):
 
 
 class Row(NamedTuple):
-    """One line of the cross-check's table (and one object of its ``--json`` output)."""
-
-    case: str
+    case: str  # one line of the table: Case.name
     reference: str
     gradient: str  # the jaxlr gradient compared
     dtype: str
