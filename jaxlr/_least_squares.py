@@ -1,9 +1,6 @@
 """Least squares (the answer gradient descent should reach), its statistics as statsmodels reports them, and the
-rule for ``jaxlr fit``'s "converged": every standardized coefficient within tolerance of float64 least squares.
-
-The columns are centred (orthogonal to the intercept) and scaled before any SVD, never squared into ``XᵀX``:
-``lstsq`` on ``[X 1]`` loses the answer for large offsets (κ grows like ``offset⁴``).
-"""
+rule for ``jaxlr fit``'s "converged". The columns are centred and scaled before any SVD, never squared into ``XᵀX``:
+``lstsq`` on ``[X 1]`` loses the answer for large offsets (κ grows like ``offset⁴``)."""
 
 import functools
 import math
@@ -26,8 +23,6 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 
 class Centred(NamedTuple):
-    """A design centred on its (weighted) means and scaled for an accurate solve (jax or numpy arrays)."""
-
     x_mean: Any  # (d,) the (weighted) column means; zeros without an intercept
     y_mean: Any  # () the (weighted) mean of y; zero without an intercept
     x: Any  # (n, d) x - x_mean
@@ -87,9 +82,7 @@ def least_squares(
     to, by an SVD of the centred, scaled columns: accurate in float32 even for large offsets. Traceable.
 
     Args:
-      x: features, ``(n,)`` (then ``w`` is a scalar) or ``(n, d)``.
-      y: targets, ``(n,)``.
-      bias: fit an intercept ``b`` (else ``b`` is ``None``).
+      x: features, ``(n,)`` (then ``w`` is a scalar) or ``(n, d)``; ``y``: targets, ``(n,)``.
       sample_weight: ``None`` or ``(n,)`` non-negative weights, not all zero.
       l2: the ridge penalty on ``w`` (never on ``b``), ``>= 0``; scikit-learn's ``Ridge(alpha=a)`` is ``a / sum(s)``.
 
@@ -97,15 +90,12 @@ def least_squares(
       :class:`Params` in the data's dtype (minimum-norm in the scaled columns if rank-deficient with ``l2 = 0``).
 
     Examples:
-      >>> import jaxlr
-      >>> p = jaxlr.least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
+      >>> p = least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
     """
-    _, x, y, weight, penalty, is_1d = check_problem(
-        "least_squares", x, y, bias=bias, sample_weight=sample_weight, l2=l2
-    )
-    w, b = _lstsq(x, y, weight, penalty, bias=bias)
+    _, x, y, weight, ridge, is_1d = check_problem("least_squares", x, y, bias=bias, sample_weight=sample_weight, l2=l2)
+    w, b = _lstsq(x, y, weight, ridge, bias=bias)
     return Params(w[0] if is_1d else w, b if bias else None)
 
 
@@ -160,7 +150,6 @@ def _regression_stats(x, y, weight, l2, params: Params | None, *, intercept: boo
     residual = c.y - jnp.matmul(c.x, w, precision=PRECISION) - offset
     s = jnp.ones_like(y) if weight is None else weight
     ssr, tss = jnp.sum(s * residual * residual), jnp.sum(s * c.y * c.y)
-
     _, sv, vt = jnp.linalg.svd(c.a, full_matrices=False)
     keep = sv > sv[0] * jnp.finfo(x.dtype).eps * max(n, d)  # numpy.linalg.matrix_rank's tolerance
     rank = jnp.sum(keep).astype(x.dtype)
@@ -196,24 +185,19 @@ def regression_stats(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
 ) -> RegressionStats:
-    """R², standard errors, t-statistics, p-values and confidence intervals of a linear fit, as statsmodels'
-    ``OLS(y, add_constant(x))`` (``WLS``) reports them, accurate on ill-conditioned data; a rank-deficient design
-    gets the pseudo-inverse. With ``l2 > 0`` or ``df_resid = 0``, the inference is ``NaN``. Traceable.
+    """R², standard errors, t, p-values and confidence intervals of a linear fit as statsmodels' ``OLS``/``WLS`` on
+    ``add_constant(x)`` report them, accurate when ill-conditioned; ``NaN`` inference if ``l2 > 0`` or ``df_resid = 0``.
 
     Args:
-      x: features, ``(n,)`` or ``(n, d)``.
-      y: targets, ``(n,)``.
       params: the :class:`Params` to describe (e.g. a gradient-descent fit); ``None``: :func:`least_squares`'s.
       intercept: the model has an intercept (``params.b``); without one R² is about zero (uncentred).
-      sample_weight: ``None`` or ``(n,)`` non-negative weights (``WLS``'s inverse variances).
-      l2: a ridge penalty, as in :func:`least_squares`.
+      x, y, sample_weight, l2: as in :func:`least_squares` (the weights are ``WLS``'s inverse variances).
 
     Returns:
       A :class:`RegressionStats` of arrays in the data's floating dtype.
 
     Examples:
-      >>> import jaxlr
-      >>> stats = jaxlr.regression_stats([1.0, 2.0, 3.0, 4.0, 5.0], [3.1, 4.9, 7.0, 9.1, 10.9])
+      >>> stats = regression_stats([1.0, 2.0, 3.0, 4.0, 5.0], [3.1, 4.9, 7.0, 9.1, 10.9])
       >>> print(f"R² = {stats.r2:.5f}, slope {stats.coef[0]:.3f} ± {stats.std_errors[0]:.4f}")
       R² = 0.99908, slope 1.980 ± 0.0346
     """
@@ -224,9 +208,7 @@ def regression_stats(
 
 
 class Reference(NamedTuple):
-    """The float64 least-squares solution, and what judging a fit against it needs."""
-
-    weights: np.ndarray  # (d,) original units
+    weights: np.ndarray  # (d,) the float64 least-squares weights, in the original units
     bias: float | None  # None without an intercept
     shift: np.ndarray  # (d,) column means (zeros without an intercept)
     scale: np.ndarray  # (d,) column std (rms without an intercept), 1 where it is 0
@@ -240,9 +222,7 @@ class Reference(NamedTuple):
 
 
 class Verdict(NamedTuple):
-    """Whether the fitted coefficients are the least-squares answer, and if not, why."""
-
-    converged: bool
+    converged: bool  # whether the fitted coefficients are the least-squares answer
     reason: str | None  # None, "too_few_steps", "ill_conditioned" or "not_unique"
     tolerance: float
     max_error: float
@@ -305,13 +285,11 @@ def least_squares_reference(
     )
 
 
-def precision_floor(
-    reference: Reference, dtype: np.dtype | str, trained: tuple[np.ndarray, np.ndarray, float, float] | None = None
-) -> float:
+def precision_floor(reference: Reference, dtype: np.dtype | str, trained: Any = None) -> float:
     """How far rounding alone may move the standardized coefficients, over ``S``: the larger of the bounds for gradient
     descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) and the float64 SVD."""
 
-    def bound(eps: float, shift: np.ndarray, scale: np.ndarray, kappa: float, lipschitz: float, svd: bool) -> float:
+    def bound(eps: float, shift, scale, kappa, lipschitz, svd: bool) -> float:
         if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
             return math.inf
         parameters = reference.weights * scale
@@ -321,9 +299,8 @@ def precision_floor(
             carry = max(carry, math.sqrt(1.0 + float(np.sum(((reference.shift - shift) / scale) ** 2))))
         norm, sigma = float(np.linalg.norm(parameters)), math.sqrt(lipschitz / 2.0)
         # |δp| of the solution p of AᵀA p = Aᵀy, carried to (θ, c) by the largest row norm of the map from p
-        spread = kappa * (norm + reference.target_rms / sigma)
-        if svd:
-            spread = math.sqrt(kappa) * (reference.target_rms / sigma + norm) + kappa * reference.residual_rms / sigma
+        target, residual = reference.target_rms / sigma, reference.residual_rms / sigma
+        spread = math.sqrt(kappa) * (target + norm) + kappa * residual if svd else kappa * (norm + target)
         return carry * eps * spread / reference.coefficient_scale
 
     standardized = (reference.shift, reference.scale, reference.kappa, reference.lipschitz)
@@ -373,11 +350,10 @@ def judge(
         fixes = [unscaled_hint] if helps and precision_floor(reference, dtype) <= LOOSEST_TOLERANCE else []
         if dtype != np.float64 and precision_floor(reference, "float64") <= LOOSEST_TOLERANCE:
             fixes.append("use --dtype float64" + ("" if standardized else " with --standardize"))
-        if not fixes:
-            fixes.append(
-                f"even in float64 the nearly collinear features {', '.join(map(repr, reference.collinear))} are "
-                "not determined by this data: drop or combine them"
-            )
+        fixes = fixes or [
+            f"even in float64 the nearly collinear features {', '.join(map(repr, reference.collinear))} are "
+            "not determined by this data: drop or combine them"
+        ]
         message = (
             f"{head}; the design is too ill-conditioned for {dtype.name} (condition number {kappa:.3g}): its "
             f"rounding alone may move the coefficients by up to {floor:.2g} of their scale, more than "

@@ -1,11 +1,6 @@
-"""Cross-check: jaxlr against the lesson's PyTorch and NumPy programs, step by step.
-
-Each :class:`Case` runs a reference program (:data:`REFERENCES`, as the lesson writes it) and :func:`jaxlr.fit` from
-the same start, and compares parameters, losses, the start's gradient and the final prediction (:func:`compare`).
-``python -m jaxlr.crosscheck`` exits 0 when all pass, 1 on a failure, 2 on bad arguments, 3 without PyTorch.
-"""
-
-from __future__ import annotations
+"""Cross-check: jaxlr against the lesson's PyTorch and NumPy programs (:data:`REFERENCES`), step by step, comparing
+parameters, losses, the start's gradient and the final prediction (:func:`compare`). ``python -m jaxlr.crosscheck``
+exits 0 when all pass, 1 on a failure, 2 on bad arguments, 3 without PyTorch."""
 
 import functools
 import json
@@ -31,9 +26,8 @@ DTYPES = ("float32", "float64")
 HELP = "compare jaxlr, step by step, with the lesson's PyTorch and NumPy programs"
 TORCH_INSTALL_HINT = (
     "PyTorch is not installed, and it is the reference the cross-check compares against.\n"
-    "Install the extra:  pip install 'jaxlr[torch]'\n"
-    "(on this project's machines:  pip install torch==2.13.0, the CPU build; a bare 'torch' "
-    "pulls a multi-GB CUDA build)"
+    "Install the extra:  pip install 'jaxlr[torch]'\n(on this project's machines:  pip install torch==2.13.0, "
+    "the CPU build; a bare 'torch' pulls a multi-GB CUDA build)"
 )
 
 _Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
@@ -59,8 +53,6 @@ class Trace(NamedTuple):
 
 
 class Case(NamedTuple):
-    """One comparison: a reference program against jaxlr with the matching gradient."""
-
     name: str  # what the problem is ("lesson", "random n=50", ...)
     reference: str  # a key of REFERENCES
     gradient: str  # the jaxlr.fit(gradient=...) that computes what the reference computes
@@ -70,9 +62,7 @@ class Case(NamedTuple):
 
 
 class Errors(NamedTuple):
-    """How far one compared quantity is from the reference."""
-
-    max_abs_err: float
+    max_abs_err: float  # of one compared quantity against the reference
     max_rel_err: float  # to the quantity's scale
     max_ulps: float  # float32 ulps of the scale
     worst_step: int  # 1-based step count of the worst deviation relative to its bound
@@ -80,9 +70,7 @@ class Errors(NamedTuple):
 
 
 class Row(NamedTuple):
-    """One line of the cross-check's table (and one object of its ``--json`` output)."""
-
-    case: str
+    case: str  # one line of the table: Case.name
     reference: str
     gradient: str  # the jaxlr gradient compared
     dtype: str
@@ -114,8 +102,7 @@ def _import_torch() -> Any:
 
 
 def float32_ulps_per_step(n: int) -> float:
-    """The float32 bound per step for ``n`` samples, ``4 + sqrt(n) / 2`` ulps of the scale: ``sqrt(n) / 2`` for the
-    gradient, a sum of ``n`` terms each library adds in its own order (Higham, *Accuracy and Stability*, 2.8).
+    """The float32 ulps of the scale one step may add for ``n`` samples: 4, and ``sqrt(n) / 2`` for the gradient's sum.
 
     Examples:
       >>> float32_ulps_per_step(4), float32_ulps_per_step(100)
@@ -238,8 +225,7 @@ def jaxlr_program(
     dtype: str = "float32",
     fit: _Fit = jaxlr.fit,
 ) -> Trace:
-    """jaxlr on a :class:`Problem`: one ``fit`` call (:func:`jaxlr.fit`, or a test's broken stand-in), the gradient
-    at the start and the final prediction. float64 needs JAX's 64-bit mode."""
+    """jaxlr on a :class:`Problem`: one ``fit`` call (or a test's stand-in), the start's gradient, the prediction."""
     _checked_dtype("jaxlr_program", learning_rate, n_iters, dtype)
     if dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
         raise ValueError(
@@ -271,16 +257,12 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
 
 @np.errstate(over="ignore", invalid="ignore")  # a diverged trace is reported, not warned about
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
-    """Each quantity's scale (the sum of its terms' absolute values, which bounds the rounding error of any order)
-    and the steps its rounding carries, from the reference trace. ``a_i``: row ``i`` of ``A`` (``x``, and 1 for a
-    bias), ``p_k``: the parameters at step ``k``:
-
-    * residuals: ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``, ``r = A p_k - y``, ``eps`` the dtype's;
-    * the gradient ``c * A^T r`` (``c = 2/n``, or 2 for the lesson's gradient): ``c * |A|^T rho``;
-    * parameters after step ``k``: ``S_k = max over steps 1..k of max(|p_{k-1}|, |p_k|) + lr * (gradient scale)``;
-    * the loss at step ``k``: ``mean(rho**2) + 2 * mean(rho_i * |a_i|_1) * S_{k-1}``;
-    * the final prediction ``a_i . p``: ``|a_i|_1 * S_n``.
-    """
+    """Each quantity's scale (the sum of its terms' absolute values, which bounds any order's rounding) and the steps
+    its rounding carries. With ``a_i`` row ``i`` of ``A`` (``x``, and 1 for a bias), ``p_k`` the parameters at step
+    ``k``, ``r = A p_k - y``: residuals ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``; the gradient ``c A^T r``
+    (``c = 2/n``, or 2 for the lesson's): ``c |A|^T rho``; the parameters after step ``k``: ``S_k = max over steps 1..k
+    of max(|p_{k-1}|, |p_k|) + lr * (gradient scale)``; the loss: ``mean(rho**2) + 2 mean(rho_i |a_i|_1) S_{k-1}``;
+    the final prediction ``a_i . p``: ``|a_i|_1 S_n``."""
     p = case.problem
     a, a_test = (  # [x 1] (with a bias) as each side actually used it
         _flat_params(v, None if p.b is None else np.ones(len(v)), len(v)).astype(dtype).astype(np.float64)
@@ -370,8 +352,7 @@ def lesson_problem() -> Problem:
 
 
 def random_problem(seed: int, n: int, d: int | None = None) -> Problem:
-    """A seeded ``y = X w_true + b_true + noise``, random start, predictions on ``X``; ``x`` is ``(n, d)``, with a
-    bias, or for ``d=None`` ``(n,)`` with the lesson's model (scalar ``w``, no bias)."""
+    """A seeded ``y = X w_true + b_true + noise``, random start: ``(n, d)`` with a bias, or ``(n,)`` for ``d=None``."""
     rng = np.random.default_rng(seed)
     shape = () if d is None else (d,)
     x = rng.normal(size=(n, *shape))

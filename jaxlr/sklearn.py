@@ -1,6 +1,7 @@
 """A scikit-learn estimator, :class:`GradientDescentRegressor`: linear regression by :func:`jaxlr.fit`. Needs
 scikit-learn (``pip install 'jaxlr[sklearn]'``); ``import jaxlr`` never imports it."""
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -32,6 +33,7 @@ def _real(value: Any) -> float:
     return float(value) if ok else math.nan
 
 
+@dataclasses.dataclass(eq=False, repr=False)  # the __init__ scikit-learn asks for; its own __repr__
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares (optionally weighted and ridge-penalised) fitted by gradient descent in JAX.
 
@@ -57,30 +59,19 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int. The number of features seen in ``fit``.
 
     Examples:
-      >>> from jaxlr.sklearn import GradientDescentRegressor
       >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
       >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
       >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
       [ 2. -1.] 0.5
     """
 
-    def __init__(
-        self,
-        learning_rate: float | str = "auto",
-        max_iter: int = 1000,
-        tol: float | None = None,
-        optimizer: str | optax.GradientTransformation = "sgd",
-        fit_intercept: bool = True,
-        l2: float = 0.0,
-        standardize: bool = True,
-    ):
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.tol = tol
-        self.optimizer = optimizer
-        self.fit_intercept = fit_intercept
-        self.l2 = l2
-        self.standardize = standardize
+    learning_rate: float | str = "auto"
+    max_iter: int = 1000
+    tol: float | None = None
+    optimizer: str | optax.GradientTransformation = "sgd"
+    fit_intercept: bool = True
+    l2: float = 0.0
+    standardize: bool = True
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
         """Fits the attributes to ``(n_samples, n_features)`` ``X``, ``y`` and optional ``sample_weight``."""
@@ -91,8 +82,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         known = optimizer in _OPTIMIZERS or isinstance(optimizer, optax.GradientTransformation)
         rules = [
             ("learning_rate", rate_ok, "a positive number or 'auto'"),
-            ("max_iter", integer, "a positive integer"),
-            ("max_iter", not integer or max_iter >= 1, "at least 1"),
+            ("max_iter", integer and max_iter >= 1, "at least 1" if integer else "a positive integer"),
             ("tol", self.tol is None or _real(self.tol) > 0, "a positive number or None"),
             ("optimizer", known, f"one of {', '.join(map(repr, _OPTIMIZERS))} or an optax.GradientTransformation"),
             ("l2", _real(self.l2) >= 0, "a non-negative finite number"),
@@ -116,8 +106,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
         rate = 1.0 if flat and rate == "auto" else rate
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", jaxlr.DivergenceWarning)  # jaxlr.fit warns when, and only when, it diverged
+        # jaxlr.fit warns when, and only when, it diverged
+        with warnings.catch_warnings(action="error", category=jaxlr.DivergenceWarning):
             try:
                 result = jaxlr.fit(
                     jaxlr.Params(np.zeros(d, dtype), None),
@@ -141,7 +131,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        # finite, since jaxlr.fit flags non-finite weights as diverged
         self.coef_ = np.asarray(result.params.w, np.float64) / units
         self.intercept_ = float(c.y_mean - c.x_mean @ self.coef_) if self.fit_intercept else 0.0
         self.n_iter_ = int(np.asarray(result.n_steps))
