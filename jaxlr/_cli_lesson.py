@@ -1,14 +1,13 @@
-"""``jaxlr lesson`` and ``scripts/gradient_descent_{manual,autograd}.py``: the two lesson programs, ported.
-
-Each prints ``f(5)`` before training, one line every ``print_every`` epochs (``w`` after that epoch's update,
-the loss computed before it) and ``f(5)`` after training, all read from one :func:`jaxlr.fit`.
-"""
+"""``jaxlr lesson`` and ``jaxlr crosscheck``, and the scripts that run them: the lesson's two programs, ported, and
+their step-by-step comparison with the originals (see :mod:`jaxlr.crosscheck`)."""
 
 import argparse
 import itertools
 import math
+import os
 import sys
 import warnings
+from pathlib import Path
 from typing import NamedTuple, cast
 
 import jax
@@ -16,8 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
-from jaxlr._cli_util import ArgumentParser, enable_compilation_cache, positive_float, positive_int
+from jaxlr import crosscheck
+from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr._io import STDOUT, output_problem
 from jaxlr._model import _predict
+from jaxlr.crosscheck import DTYPES, _Fit
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
@@ -61,10 +63,6 @@ def _print_backend() -> None:
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, device {d.device_kind} ({d})", file=sys.stderr)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # the lesson runs with the lesson's settings
-
-
 def run(args: argparse.Namespace) -> int:
     """``jaxlr lesson``: both programs side by side, then their results."""
     _print_backend()
@@ -85,22 +83,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enable_compilation_cache() -> None:
+    """Caches compiled programs in the directory the README names, unless JAX has one or ``JAXLR_CACHE_DIR=``."""
+    explicit = os.environ.get("JAXLR_CACHE_DIR")
+    if jax.config.jax_compilation_cache_dir or explicit == "":  # pyright: ignore[reportAttributeAccessIssue]
+        return
+    path = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: run without the cache
+        return
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def script_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
     p = PROGRAMS[name]
     parser = ArgumentParser(
         prog=f"gradient_descent_{name}.py", description=f"The lesson's {p.title} program, ported to JAX."
     )
-    parser.add_argument("--lr", type=positive_float, default=p.learning_rate, help="learning rate (%(default)s)")
-    parser.add_argument("--iters", type=positive_int, default=p.n_iters, help="iterations (%(default)s)")
-    parser.add_argument(
-        "--print-every", type=positive_int, default=p.print_every, help="print every Nth epoch (%(default)s)"
-    )
+    add = parser.add_argument
+    add("--lr", type=positive_float, default=p.learning_rate, help="learning rate (%(default)s)")
+    add("--iters", type=positive_int, default=p.n_iters, help="iterations (%(default)s)")
+    add("--print-every", type=positive_int, default=p.print_every, help="print every Nth epoch (%(default)s)")
     if name == "manual":
         text = "'lesson' (default): the lesson's hand-written gradient, N times too large; 'correct': the true one"
-        parser.add_argument("--gradient", choices=("lesson", "correct"), default="lesson", help=text)
+        add("--gradient", choices=("lesson", "correct"), default="lesson", help=text)
     args = parser.parse_args(argv)
-    enable_compilation_cache()
+    _enable_compilation_cache()
     _print_backend()
     gradient = "manual" if getattr(args, "gradient", None) == "correct" else p.gradient
     lines, _, _, warning = run_lesson(LessonProgram(p.title, gradient, args.lr, args.iters, args.print_every))
@@ -108,3 +120,53 @@ def script_main(name: str, argv: list[str] | None = None) -> int:
     if warning:
         print(warning, file=sys.stderr)
     return 1 if warning else 0
+
+
+def _json_path(text: str) -> str:
+    if problem := output_problem(text):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
+    return text
+
+
+def crosscheck_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options (shared by ``python -m jaxlr.crosscheck`` and ``jaxlr crosscheck``)."""
+    iters_help = "steps, every case (default: the lesson's 100, or 20 for its NumPy program; 100 for random problems)"
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
+    parser.add_argument("--iters", type=positive_int, default=None, help=iters_help)
+    parser.add_argument("--dtype", choices=(*DTYPES, "both"), default="both", help="dtype to compare in (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random problems (%(default)s)")
+    parser.add_argument("--n", type=positive_int, default=50, help="samples in the random problems (%(default)s)")
+    parser.add_argument("--d", type=positive_int, default=3, help="features in the random (n, d) problem (%(default)s)")
+    parser.add_argument("--json", metavar="PATH", type=_json_path, help="also write the rows as JSON to PATH")
+
+
+def run_crosscheck(args: argparse.Namespace, *, fit: _Fit = jaxlr.fit) -> int:
+    """Runs the cross-check for parsed ``args``; returns the exit code. With ``--json -`` the table goes to stderr."""
+    try:
+        crosscheck._import_torch()
+    except crosscheck.TorchNotInstalledError as e:
+        print(f"jaxlr crosscheck: {e}", file=sys.stderr)
+        return crosscheck.EXIT_NO_TORCH
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    if "float64" in dtypes:
+        jax.config.update("jax_enable_x64", True)  # before any array is created
+    cases = crosscheck.lesson_cases(learning_rate=args.lr, n_iters=args.iters)
+    cases += crosscheck.random_cases(seed=args.seed, n=args.n, d=args.d, learning_rate=args.lr, n_iters=args.iters)
+    out = sys.stderr if args.json == STDOUT else sys.stdout
+    print(f"jax {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind})", file=sys.stderr)
+    rows = crosscheck.run_all(cases, dtypes, fit=fit)
+    failed = sum(not row.passed for row in rows)
+    print(crosscheck.format_table(rows), file=out)
+    print(f"\n{len(rows) - failed} of {len(rows)} cases passed" + (f", {failed} FAILED" if failed else ""), file=out)
+    if args.json is not None:
+        crosscheck.write_json(args.json, rows)
+    return 1 if failed else 0
+
+
+def crosscheck_main(
+    argv: list[str] | None = None, *, fit: _Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
+) -> int:
+    """``python -m jaxlr.crosscheck``: parses ``argv`` and runs the cross-check; returns the exit code."""
+    parser = ArgumentParser(prog=prog, description=crosscheck.HELP)
+    crosscheck_arguments(parser)
+    return run_crosscheck(parser.parse_args(argv), fit=fit)

@@ -1,6 +1,6 @@
-"""What the ``jaxlr`` subcommands and the lesson scripts share: argument parsing, numbers for JSON, the
-compilation cache, and for ``fit``, ``sweep`` and ``predict`` the data options, loading and preparing the data,
-and the output files (checked before any work, written atomically, ``-`` for standard output)."""
+"""What the ``jaxlr`` subcommands and scripts share: argument parsing, numbers for JSON, and for ``fit``, ``sweep``
+and ``predict`` the data options, loading and preparing the data, and the output files (checked before any work,
+written atomically, ``-`` for standard output)."""
 
 import argparse
 import contextlib
@@ -8,7 +8,6 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 import jax
@@ -60,24 +59,6 @@ def json_numbers(value: Any) -> Any:
     """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
     value = np.asarray(value, np.float64)
     return np.where(np.isfinite(value), value, np.array(None)).tolist()
-
-
-def enable_compilation_cache() -> Path | None:
-    """Caches all programs compiled from now on in the directory the README names; returns it, or None."""
-    if configured := jax.config.jax_compilation_cache_dir:  # pyright: ignore[reportAttributeAccessIssue]
-        return Path(configured)
-    explicit = os.environ.get("JAXLR_CACHE_DIR")
-    if explicit == "":
-        return None
-    path = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home: run without the cache
-        return None
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return path
 
 
 class Problem(NamedTuple):
@@ -184,8 +165,6 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
         raise DataError(f"--weights {e.column}: {e.reason}") from None
     if args.dropna and args.dataset is None:
         print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
-    if args.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
     x, standardization = data.x, None
     if args.standardize:
         x, standardization = _data.standardize(x, data.feature_names, center=intercept)
