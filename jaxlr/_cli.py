@@ -8,15 +8,15 @@ import sys
 import jax
 
 import jaxlr
-from jaxlr import _cli_fit, _cli_lesson, _cli_predict, _cli_sweep, crosscheck  # crosscheck imports torch when run
+from jaxlr import _cli_fit, _cli_lesson, _cli_sweep_predict, crosscheck  # crosscheck imports torch when run
 from jaxlr._cli_util import OUTPUTS, ArgumentParser, fail
 from jaxlr._io import run_interruptibly
 
 COMMANDS = {  # name: (help, add_arguments, run)
     "lesson": (_cli_lesson.HELP, lambda parser: None, _cli_lesson.run),  # the lesson runs with its own settings
     "fit": (_cli_fit.HELP, _cli_fit.add_arguments, _cli_fit.run),
-    "sweep": (_cli_sweep.HELP, _cli_sweep.add_arguments, _cli_sweep.run),
-    "predict": (_cli_predict.HELP, _cli_predict.add_arguments, _cli_predict.run),
+    "sweep": (_cli_sweep_predict.HELP, _cli_sweep_predict.sweep_arguments, _cli_sweep_predict.run_sweep),
+    "predict": (_cli_sweep_predict.PREDICT_HELP, _cli_sweep_predict.predict_arguments, _cli_sweep_predict.run_predict),
     "crosscheck": (crosscheck.HELP, _cli_lesson.crosscheck_arguments, _cli_lesson.run_crosscheck),
 }
 
@@ -26,17 +26,14 @@ def make_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="jaxlr", description=description)
     parser.add_argument("--version", action="version", version=f"jaxlr {jaxlr.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(command="lesson")
     for name, (about, add_arguments, _) in COMMANDS.items():
         add_arguments(subparsers.add_parser(name, help=about, description=about))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["lesson", *argv])
+    args = make_parser().parse_args(argv)
     prog = f"jaxlr {args.command}"
     if getattr(args, "dtype", None) == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly

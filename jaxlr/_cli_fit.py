@@ -22,7 +22,6 @@ from jaxlr._progress import stderr_is_terminal
 PROG = "jaxlr fit"
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
 LOSS = "final loss (MSE)"
-_LONG_CHECK_FLOPS = 2e9  # above about this many (a second or more), say what runs before it does
 _SCALARS = ("r2", "adj_r2", "rmse", "residual_std_error")
 _PER_COEFFICIENT = ("std_errors", "t_values", "p_values", "conf_int_95")
 CONNECTION = ("coordinator_address", "num_processes", "process_id")
@@ -61,16 +60,52 @@ def run(args: argparse.Namespace) -> int:
     if (refusal := _distributed_refusal(args)) is not None:
         raise DataError(refusal)
     _cli_util.check_outputs(args)
-    if args.distributed:
-        return _run_distributed(args)
-    intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
-    return _fit(args, _cli_util.load_problem(args, intercept=intercept), intercept=intercept)
+    if not args.distributed:
+        intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
+        return _fit(args, _cli_util.load_problem(args, intercept=intercept), intercept=intercept)
+    try:
+        timeouts = {"initialization_timeout": args.init_timeout, "heartbeat_timeout": args.heartbeat_timeout}
+        initialize_distributed(*(getattr(args, name) for name in CONNECTION), **timeouts)
+        with raise_everywhere("read_csv_rows"):
+            share = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
+            rows = read_csv_rows(args.data, args.target, args.features, **share, **options)
+            as_dtype(rows.x, rows.y, args.dtype)
+        n, dropped = (int(total) for total in _allsum([len(rows.y), rows.dropped]))
+        if args.dropna and jax.process_index() == 0:
+            print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
+        if n == 0:
+            raise DataError(f"{args.data} has no data rows")
+        x, scaling = rows.x, None
+        if args.standardize:  # each feature's mean and std over every process's rows
+            mean = _allsum(rows.x.sum(axis=0)) / n
+            scaling = _data.Standardization(mean, np.sqrt(_allsum(((rows.x - mean) ** 2).sum(axis=0)) / n))
+            for name, m, s in zip(rows.features, *scaling, strict=True):
+                if not s > 1e-12 * max(1.0, abs(m)):  # as jaxlr.standardize
+                    reason = f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized"
+                    raise DataError(f"{reason}; leave it out of the features")
+            x = (rows.x - mean) / scaling.scale
+        data = _data.Dataset(rows.x, rows.y, rows.features, args.target, args.data)
+        return _fit(args, Problem(data, *as_dtype(x, rows.y, args.dtype), scaling, rows=n), intercept=True)
+    except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
+        message = str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: ")
+        if not jax.distributed.is_initialized() and args.coordinator_address is None:
+            message = (
+                "jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
+                f"in the environment ({message.rstrip('.')}); "
+                "elsewhere give --coordinator-address, --num-processes and --process-id"
+            )
+        return fail(PROG, message)
+    except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
+        lines = str(e).strip().splitlines()
+        print(f"{PROG}: error: {type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
+        return 1
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
     """Says on stderr (unless ``--quiet``) when the post-fit checks will take a while."""
     (n, d), k = shape, shape[1] + 1
-    if not args.quiet and n * d * min(n, d) + k**3 >= _LONG_CHECK_FLOPS:
+    if not args.quiet and n * d * min(n, d) + k**3 >= 2e9:  # flops: a second or more, so say what runs before
         what = f"an SVD of {n}×{d}), the condition number (eigenvalues of {k}×{k}) and the statistics…"
         print(f"{PROG}: checking against least squares ({what}", file=sys.stderr, flush=True)
 
@@ -290,46 +325,3 @@ def _distributed_refusal(args: argparse.Namespace) -> str | None:
 def _allsum(value) -> np.ndarray:
     """The sum over processes of a same-shaped float64 array (every process gets it)."""
     return gather(np.asarray(value, np.float64)).sum(axis=0)
-
-
-def _run_distributed(args: argparse.Namespace) -> int:
-    """Connects, reads this process's rows and fits them; errors become exit codes 1 and 2."""
-    try:
-        connection = (getattr(args, name) for name in CONNECTION)
-        initialize_distributed(
-            *connection, initialization_timeout=args.init_timeout, heartbeat_timeout=args.heartbeat_timeout
-        )
-        with raise_everywhere("read_csv_rows"):
-            share = {"process_index": jax.process_index(), "process_count": jax.process_count()}
-            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
-            rows = read_csv_rows(args.data, args.target, args.features, **share, **options)
-            as_dtype(rows.x, rows.y, args.dtype)
-        n, dropped = (int(total) for total in _allsum([len(rows.y), rows.dropped]))
-        if args.dropna and jax.process_index() == 0:
-            print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
-        if n == 0:
-            raise DataError(f"{args.data} has no data rows")
-        x, scaling = rows.x, None
-        if args.standardize:  # each feature's mean and std over every process's rows
-            mean = _allsum(rows.x.sum(axis=0)) / n
-            scaling = _data.Standardization(mean, np.sqrt(_allsum(((rows.x - mean) ** 2).sum(axis=0)) / n))
-            for name, m, s in zip(rows.features, *scaling, strict=True):
-                if not s > 1e-12 * max(1.0, abs(m)):  # as jaxlr.standardize
-                    reason = f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized"
-                    raise DataError(f"{reason}; leave it out of the features")
-            x = (rows.x - mean) / scaling.scale
-        data = _data.Dataset(rows.x, rows.y, rows.features, args.target, args.data)
-        return _fit(args, Problem(data, *as_dtype(x, rows.y, args.dtype), scaling, rows=n), intercept=True)
-    except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
-        message = str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: ")
-        if not jax.distributed.is_initialized() and args.coordinator_address is None:
-            message = (
-                "jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
-                f"in the environment ({message.rstrip('.')}); "
-                "elsewhere give --coordinator-address, --num-processes and --process-id"
-            )
-        return fail(PROG, message)
-    except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
-        lines = str(e).strip().splitlines()
-        print(f"{PROG}: error: {type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
-        return 1

@@ -8,7 +8,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -24,23 +24,14 @@ from jaxlr.crosscheck import DTYPES, _Fit
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
 
-class LessonProgram(NamedTuple):
-    title: str
-    gradient: str  # fit's gradient=
-    learning_rate: float
-    n_iters: int
-    print_every: int
-
-
-PROGRAMS = {  # the NumPy program (hand-written gradient) and the PyTorch autograd one, with their defaults
-    "manual": LessonProgram("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
-    "autograd": LessonProgram("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
+PROGRAMS = {  # title, fit's gradient=, learning rate, iterations, print every: the NumPy and the PyTorch program
+    "manual": ("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
+    "autograd": ("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
 }
 
 
-def run_lesson(program: LessonProgram) -> tuple[list[str], float, float, str | None]:
-    """The lesson's fit as ``program`` says: the lines it prints, the final ``w`` and ``f(5)``, and a warning."""
-    _, gradient, learning_rate, n_iters, print_every = program
+def run_lesson(gradient: str, learning_rate: float, n_iters: int, print_every: int):
+    """The lesson's fit: the lines it prints, the final ``w`` and ``f(5)``, and a warning if it diverged (or None)."""
     (x, y), params = jaxlr.lesson_data(), jaxlr.Params(w=np.float32(0.0))
     with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
         warnings.simplefilter("always", jaxlr.DivergenceWarning)
@@ -66,15 +57,15 @@ def _print_backend() -> None:
 def run(args: argparse.Namespace) -> int:
     """``jaxlr lesson``: both programs side by side, then their results."""
     _print_backend()
-    runs = [(p, *run_lesson(p)) for p in PROGRAMS.values()]
-    titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p, *_ in runs]
-    columns = [[title, "-" * len(title), *lines] for title, (_, lines, *_) in zip(titles, runs, strict=True)]
+    runs = {title: run_lesson(*settings) for title, *settings in PROGRAMS.values()}
+    titles = [f"{title}: lr {lr}, {n_iters} iterations" for title, _, lr, n_iters, _ in PROGRAMS.values()]
+    columns = [[title, "-" * len(title), *lines] for title, (lines, *_) in zip(titles, runs.values(), strict=True)]
     width = max(map(len, columns[0])) + 4
     for a, b in itertools.zip_longest(*columns, fillvalue=""):
         print(f"{a:<{width}}{b}".rstrip())
     print()
-    for p, _, w, f5, _ in runs:
-        print(f"{p.title:<32} final w = {w:.6f}, f(5) = {f5:.6f}")
+    for title, (_, w, f5, _) in runs.items():
+        print(f"{title:<32} final w = {w:.6f}, f(5) = {f5:.6f}")
     print(
         "The manual port reproduces the lesson's hand-written gradient, which is N = 4 times the "
         "true one:\nthat is why it converges in 20 steps where autograd needs 100. "
@@ -100,22 +91,22 @@ def _enable_compilation_cache() -> None:
 
 def script_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
-    p = PROGRAMS[name]
+    title, gradient, learning_rate, n_iters, print_every = PROGRAMS[name]
     parser = ArgumentParser(
-        prog=f"gradient_descent_{name}.py", description=f"The lesson's {p.title} program, ported to JAX."
+        prog=f"gradient_descent_{name}.py", description=f"The lesson's {title} program, ported to JAX."
     )
     add = parser.add_argument
-    add("--lr", type=positive_float, default=p.learning_rate, help="learning rate (%(default)s)")
-    add("--iters", type=positive_int, default=p.n_iters, help="iterations (%(default)s)")
-    add("--print-every", type=positive_int, default=p.print_every, help="print every Nth epoch (%(default)s)")
+    add("--lr", type=positive_float, default=learning_rate, help="learning rate (%(default)s)")
+    add("--iters", type=positive_int, default=n_iters, help="iterations (%(default)s)")
+    add("--print-every", type=positive_int, default=print_every, help="print every Nth epoch (%(default)s)")
     if name == "manual":
         text = "'lesson' (default): the lesson's hand-written gradient, N times too large; 'correct': the true one"
         add("--gradient", choices=("lesson", "correct"), default="lesson", help=text)
     args = parser.parse_args(argv)
     _enable_compilation_cache()
     _print_backend()
-    gradient = "manual" if getattr(args, "gradient", None) == "correct" else p.gradient
-    lines, _, _, warning = run_lesson(LessonProgram(p.title, gradient, args.lr, args.iters, args.print_every))
+    gradient = "manual" if getattr(args, "gradient", None) == "correct" else gradient
+    lines, _, _, warning = run_lesson(gradient, args.lr, args.iters, args.print_every)
     print("\n".join(lines))
     if warning:
         print(warning, file=sys.stderr)
@@ -129,7 +120,6 @@ def _json_path(text: str) -> str:
 
 
 def crosscheck_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command's options (shared by ``python -m jaxlr.crosscheck`` and ``jaxlr crosscheck``)."""
     iters_help = "steps, every case (default: the lesson's 100, or 20 for its NumPy program; 100 for random problems)"
     parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
     parser.add_argument("--iters", type=positive_int, default=None, help=iters_help)

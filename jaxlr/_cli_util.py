@@ -39,12 +39,9 @@ def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str],
     """A parser of a ``kind`` (float or int) for which ``ok`` holds; other text is an argparse error saying ``what``."""
 
     def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-            if math.isfinite(value) and ok(value):
+        with contextlib.suppress(ValueError):
+            if math.isfinite(value := kind(text)) and ok(value):
                 return value
-        except ValueError:
-            pass
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
 
     return parse
@@ -61,9 +58,7 @@ def json_numbers(value: Any) -> Any:
     return np.where(np.isfinite(value), value, np.array(None)).tolist()
 
 
-class Problem(NamedTuple):
-    """A regression problem ready to train on."""
-
+class Problem(NamedTuple):  # a regression problem ready to train on
     data: _data.Dataset  # as loaded (with --distributed, this process's rows), original units, float64
     x: jax.Array | np.ndarray  # (n, d) training features in the chosen dtype, standardized if asked
     y: jax.Array | np.ndarray  # (n,) in the chosen dtype
