@@ -37,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"jaxlr {args.command}"
     if getattr(args, "dtype", None) == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
-    # With an output on standard output (-), what the command prints goes to stderr.
-    on_stdout = any(getattr(args, option, None) == "-" for option in OUTPUTS)
+    on_stdout = any(getattr(args, option, None) == "-" for option in OUTPUTS)  # then prints go to stderr
     try:
         with contextlib.redirect_stdout(sys.stderr if on_stdout else sys.stdout):
             code = run_interruptibly(prog, lambda: COMMANDS[args.command][2](args))

@@ -28,17 +28,10 @@ CONNECTION = ("coordinator_address", "num_processes", "process_id")
 ALL_OR_NONE = "give all of --coordinator-address, --num-processes and --process-id, or none of them"
 
 
-def learning_rate_arg(text: str) -> float | str:
-    try:
-        return text if text == "auto" else positive_float(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
     add = parser.add_argument
-    add("--lr", type=learning_rate_arg, default="auto", help=lr_help)
+    add("--lr", type=_cli_util.positive_or_auto, default="auto", help=lr_help)
     _cli_util.add_problem_arguments(parser, default_steps=1000)
     add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias b (default: yes, but not for lesson)")
     add("--tol", type=positive_float, help="stop when the gradient's norm falls to TOL times its first value")
@@ -98,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(PROG, message)
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
         lines = str(e).strip().splitlines()
-        print(f"{PROG}: error: {type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
-        return 1
+        return fail(PROG, f"{type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), 1)
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
@@ -170,8 +162,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         everyone = gather(np.hstack(jax.tree.leaves(trained)))
         if different := [p for p, theirs in enumerate(everyone) if not np.array_equal(theirs, everyone[0])]:
             message = f"process(es) {different} ended with parameters different from process 0's"
-            print(f"{PROG}: error: {message}", file=sys.stderr)
-            return 1
+            return fail(PROG, message, 1)
     fitted = trained if scaling is None else jaxlr.unstandardize(trained, scaling)
     weights, bias = np.asarray(fitted.w), None if fitted.b is None else np.asarray(fitted.b).item()
     final_loss = _mse(problem, weights, bias)
@@ -233,7 +224,17 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         exact_params = jax.tree.map(lambda leaf: jnp.asarray(leaf, x.dtype), jaxlr.Params(exact.weights, exact.bias))
         design = jnp.asarray(data.x, x.dtype)
         stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
-        print(_statistics_table(names, stats, converged=converged))
+        whose = "the least-squares solution" + ("" if converged else ", not the unconverged gradient-descent weights")
+        r2, adj_r2, rmse, se, df = (np.asarray(getattr(stats, f)).item() for f in (*_SCALARS, "df_resid"))
+        print(
+            f"statistics of {whose}: R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, "
+            f"residual std error {se:.6g} on {int(df)} degrees of freedom"
+        )
+        width = max(len(LOSS), *(len(n) for n in names))
+        print(f"{'':<{width}}  {'coef':>16}  {'std err':>11}  {'t':>9}  {'P>|t|':>9}  {'[0.025':>12}  {'0.975]':>12}")
+        columns = [np.asarray(getattr(stats, f), np.float64) for f in ("coef", *_PER_COEFFICIENT)]
+        for name, coef, err, t, p, (lo, hi) in zip(names, *columns, strict=True):
+            print(f"{name:<{width}}  {coef:>16.8g}  {err:>11.6g}  {t:>9.4g}  {p:>9.3g}  {lo:>12.6g}  {hi:>12.6g}")
         if not converged:
             print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
         exact_weights = dict(zip(data.feature_names, exact.weights.tolist(), strict=True))
@@ -281,22 +282,6 @@ def _summary_table(names: list[str], values: np.ndarray, loss: float, lr_text: s
     return "\n".join([*lines, f"learning rate {lr_text}"])
 
 
-def _statistics_table(names: list[str], stats: jaxlr.RegressionStats, *, converged: bool) -> str:
-    """statsmodels' coefficient table (coef, std err, t, P>|t|, 95% interval) under a line of fit statistics."""
-    whose = "the least-squares solution" + ("" if converged else ", not the unconverged gradient-descent weights")
-    r2, adj_r2, rmse, se, df = (np.asarray(getattr(stats, f)).item() for f in (*_SCALARS, "df_resid"))
-    width = max(len(LOSS), *(len(n) for n in names))
-    lines = [
-        f"statistics of {whose}: R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, "
-        f"residual std error {se:.6g} on {int(df)} degrees of freedom",
-        f"{'':<{width}}  {'coef':>16}  {'std err':>11}  {'t':>9}  {'P>|t|':>9}  {'[0.025':>12}  {'0.975]':>12}",
-    ]
-    columns = [np.asarray(getattr(stats, f), np.float64) for f in ("coef", *_PER_COEFFICIENT)]
-    for name, coef, se, t, p, (lo, hi) in zip(names, *columns, strict=True):
-        lines.append(f"{name:<{width}}  {coef:>16.8g}  {se:>11.6g}  {t:>9.4g}  {p:>9.3g}  {lo:>12.6g}  {hi:>12.6g}")
-    return "\n".join(lines)
-
-
 def _distributed_refusal(args: argparse.Namespace) -> str | None:
     """Why these options cannot run as given, or ``None``: checked before connecting."""
     given = [f"--{name.replace('_', '-')}" for name in CONNECTION if getattr(args, name) is not None]
@@ -323,5 +308,4 @@ def _distributed_refusal(args: argparse.Namespace) -> str | None:
 
 
 def _allsum(value) -> np.ndarray:
-    """The sum over processes of a same-shaped float64 array (every process gets it)."""
     return gather(np.asarray(value, np.float64)).sum(axis=0)

@@ -2,6 +2,7 @@
 their step-by-step comparison with the originals (see :mod:`jaxlr.crosscheck`)."""
 
 import argparse
+import contextlib
 import itertools
 import math
 import os
@@ -55,10 +56,9 @@ def _print_backend() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``jaxlr lesson``: both programs side by side, then their results."""
     _print_backend()
-    runs = {title: run_lesson(*settings) for title, *settings in PROGRAMS.values()}
-    titles = [f"{title}: lr {lr}, {n_iters} iterations" for title, _, lr, n_iters, _ in PROGRAMS.values()]
+    runs = {title: run_lesson(gradient, lr, n, every) for title, gradient, lr, n, every in PROGRAMS.values()}
+    titles = [f"{title}: lr {lr}, {n} iterations" for title, _, lr, n, _ in PROGRAMS.values()]
     columns = [[title, "-" * len(title), *lines] for title, (lines, *_) in zip(titles, runs.values(), strict=True)]
     width = max(map(len, columns[0])) + 4
     for a, b in itertools.zip_longest(*columns, fillvalue=""):
@@ -80,13 +80,11 @@ def _enable_compilation_cache() -> None:
     if jax.config.jax_compilation_cache_dir or explicit == "":  # pyright: ignore[reportAttributeAccessIssue]
         return
     path = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
-    try:
+    with contextlib.suppress(OSError):  # a read-only home: run without the cache
         path.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home: run without the cache
-        return
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def script_main(name: str, argv: list[str] | None = None) -> int:
@@ -156,7 +154,6 @@ def run_crosscheck(args: argparse.Namespace, *, fit: _Fit = jaxlr.fit) -> int:
 def crosscheck_main(
     argv: list[str] | None = None, *, fit: _Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
 ) -> int:
-    """``python -m jaxlr.crosscheck``: parses ``argv`` and runs the cross-check; returns the exit code."""
     parser = ArgumentParser(prog=prog, description=crosscheck.HELP)
     crosscheck_arguments(parser)
     return run_crosscheck(parser.parse_args(argv), fit=fit)

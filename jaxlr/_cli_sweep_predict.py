@@ -1,10 +1,8 @@
-"""``jaxlr sweep`` (one compiled call fits a range of learning rates: exit 0, or 1 when every one diverged) and
-``jaxlr predict`` (a saved model's predictions for a CSV file's rows, by feature name, with the MSE and R² when the
-file holds the target too). Bad input: one line, exit code 2."""
+"""``jaxlr sweep`` (one compiled call fits a range of learning rates; exit 1 when every one diverged) and ``jaxlr
+predict`` (a saved model's predictions for a CSV's rows, with MSE and R² if it has the target). Bad input: exit 2."""
 
 import argparse
 import math
-import sys
 
 import jax
 import numpy as np
@@ -84,8 +82,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     )
     if best is None:
         hint = f"; try rates below {bound:.4g}" if bound else ""
-        print(f"jaxlr sweep: error: every learning rate diverged{hint}", file=sys.stderr)
-        return 1
+        return _cli_util.fail("jaxlr sweep", f"every learning rate diverged{hint}", 1)
     return 0
 
 

@@ -1,6 +1,5 @@
-"""What the ``jaxlr`` subcommands and scripts share: argument parsing, numbers for JSON, and for ``fit``, ``sweep``
-and ``predict`` the data options, loading and preparing the data, and the output files (checked before any work,
-written atomically, ``-`` for standard output)."""
+"""What the ``jaxlr`` subcommands and scripts share: argument parsing, numbers for JSON, the data options, loading and
+preparing the data, and the output files (checked before any work, written atomically, ``-`` for standard output)."""
 
 import argparse
 import contextlib
@@ -22,10 +21,10 @@ from jaxlr._progress import stderr_is_terminal
 OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an output file
 
 
-def fail(prog: str, message: str) -> int:
-    """A one-line error on stderr; the exit code for bad input."""
+def fail(prog: str, message: str, code: int = 2) -> int:
+    """A one-line error on stderr; returns the exit code (2: bad input)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -35,10 +34,12 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(fail(self.prog, message))
 
 
-def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
-    """A parser of a ``kind`` (float or int) for which ``ok`` holds; other text is an argparse error saying ``what``."""
+def _number(kind: type, what: str, ok: Callable[[Any], bool], also: str | None = None) -> Callable[[str], Any]:
+    """A parser of ``also`` or a ``kind`` (float or int) for which ``ok`` holds; else an argparse error: ``what``."""
 
     def parse(text: str) -> Any:
+        if text == also:
+            return text
         with contextlib.suppress(ValueError):
             if math.isfinite(value := kind(text)) and ok(value):
                 return value
@@ -50,6 +51,7 @@ def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str],
 positive_float = _number(float, "a positive finite number", lambda v: v > 0)
 non_negative_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
 positive_int = _number(int, "a positive integer", lambda v: v >= 1)
+positive_or_auto = _number(float, "a positive number or 'auto'", lambda v: v > 0, also="auto")
 
 
 def json_numbers(value: Any) -> Any:
@@ -125,7 +127,6 @@ def output_errors() -> Iterator[None]:
 
 
 def write_outputs(*outputs: tuple[str | None, Callable[[str], Any]]) -> None:
-    """Calls ``write(path)`` for each ``(path, write)`` whose path is given, and says so."""
     with output_errors():
         for path, write in outputs:
             if path is not None:
