@@ -161,8 +161,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     if args.distributed:  # every process must hold the same parameters, bit for bit
         everyone = gather(np.hstack(jax.tree.leaves(trained)))
         if different := [p for p, theirs in enumerate(everyone) if not np.array_equal(theirs, everyone[0])]:
-            message = f"process(es) {different} ended with parameters different from process 0's"
-            return fail(PROG, message, 1)
+            return fail(PROG, f"process(es) {different} ended with parameters different from process 0's", 1)
     fitted = trained if scaling is None else jaxlr.unstandardize(trained, scaling)
     weights, bias = np.asarray(fitted.w), None if fitted.b is None else np.asarray(fitted.b).item()
     final_loss = _mse(problem, weights, bias)
@@ -212,10 +211,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
         shift, scale = (np.zeros(d), np.ones(d)) if scaling is None else (scaling.mean, scaling.scale)
         lipschitz = 2.0 * float(eigenvalues[-1])  # the MSE's Hessian is 2AᵀA/n
-        training = {"learning_rate": learning_rate, "optimizer": args.optimizer, "steps": args.steps}
-        verdict = judge(
-            exact, weights, bias, dtype=x.dtype, shift=shift, scale=scale, kappa=kappa, lipschitz=lipschitz, **training
-        )
+        inputs = {"learning_rate": learning_rate, "optimizer": args.optimizer, "steps": args.steps, "kappa": kappa}
+        verdict = judge(exact, weights, bias, dtype=x.dtype, shift=shift, scale=scale, lipschitz=lipschitz, **inputs)
         converged = verdict.converged
         outcome = "converged" if converged else f"not converged ({verdict.reason})"
         relative = f"(standardized, relative to {exact.coefficient_scale:.4g})"
