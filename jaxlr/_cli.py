@@ -1,18 +1,24 @@
-"""The ``jaxlr`` command: each subcommand is a module with ``HELP``, ``add_arguments`` and ``run``.
-
-With no subcommand it runs ``jaxlr lesson``. A ``DataError`` from a subcommand is bad input: one line, exit code 2.
-"""
+"""The ``jaxlr`` command: each subcommand has a help line, a function adding its arguments and one running it.
+With no subcommand it runs ``jaxlr lesson``. A ``DataError`` from a subcommand is bad input: one line, exit code 2."""
 
 import contextlib
 import os
 import sys
 
+import jax
+
 import jaxlr
-from jaxlr import _cli_crosscheck, _cli_fit, _cli_lesson, _cli_predict, _cli_sweep  # _cli_crosscheck imports no torch
+from jaxlr import _cli_fit, _cli_lesson, _cli_sweep_predict, crosscheck  # crosscheck imports torch when run
 from jaxlr._cli_util import OUTPUTS, ArgumentParser, fail
 from jaxlr._io import run_interruptibly
 
-COMMANDS = dict(lesson=_cli_lesson, fit=_cli_fit, sweep=_cli_sweep, predict=_cli_predict, crosscheck=_cli_crosscheck)
+COMMANDS = {  # name: (help, add_arguments, run)
+    "lesson": (_cli_lesson.HELP, lambda parser: None, _cli_lesson.run),  # the lesson runs with its own settings
+    "fit": (_cli_fit.HELP, _cli_fit.add_arguments, _cli_fit.run),
+    "sweep": (_cli_sweep_predict.HELP, _cli_sweep_predict.sweep_arguments, _cli_sweep_predict.run_sweep),
+    "predict": (_cli_sweep_predict.PREDICT_HELP, _cli_sweep_predict.predict_arguments, _cli_sweep_predict.run_predict),
+    "crosscheck": (crosscheck.HELP, _cli_lesson.crosscheck_arguments, _cli_lesson.run_crosscheck),
+}
 
 
 def make_parser() -> ArgumentParser:
@@ -20,23 +26,21 @@ def make_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="jaxlr", description=description)
     parser.add_argument("--version", action="version", version=f"jaxlr {jaxlr.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, command in COMMANDS.items():
-        command.add_arguments(subparsers.add_parser(name, help=command.HELP, description=command.HELP))
+    parser.set_defaults(command="lesson")
+    for name, (about, add_arguments, _) in COMMANDS.items():
+        add_arguments(subparsers.add_parser(name, help=about, description=about))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["lesson", *argv])
+    args = make_parser().parse_args(argv)
     prog = f"jaxlr {args.command}"
-    # With an output on standard output (-), what the command prints goes to stderr.
-    on_stdout = any(getattr(args, option, None) == "-" for option in OUTPUTS)
+    if getattr(args, "dtype", None) == "float64":
+        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
+    on_stdout = any(getattr(args, option, None) == "-" for option in OUTPUTS)  # then prints go to stderr
     try:
         with contextlib.redirect_stdout(sys.stderr if on_stdout else sys.stdout):
-            code = run_interruptibly(prog, lambda: COMMANDS[args.command].run(args))
+            code = run_interruptibly(prog, lambda: COMMANDS[args.command][2](args))
         sys.stdout.flush()
     except jaxlr.DataError as e:
         return fail(prog, str(e))

@@ -1,9 +1,6 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
-
-Exit codes: 0 for a fit whose coefficients agree with float64 least squares (:mod:`jaxlr._least_squares`), 1 when
-training diverged (nothing is written), 2 for bad input (a one-line error), 3 when they do not agree (written with
-``"converged": false``). ``--distributed`` reports here too, less the check.
-"""
+Exit codes: 0 converged; 1 diverged (nothing is written) or, with ``--distributed``, the processes failed together;
+2 bad input (one line); 3 not converged (written with ``"converged": false``). ``--distributed`` skips the check."""
 
 import argparse
 import sys
@@ -15,31 +12,26 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
-from jaxlr import _cli_fit_distributed, _cli_util, _curvature, _data, _io, _validate
-from jaxlr._cli_util import Problem, non_negative_float, positive_float
-from jaxlr._distributed import gather
+from jaxlr import _cli_util, _curvature, _data, _io, _validate
+from jaxlr._cli_util import Problem, as_dtype, fail, non_negative_float, positive_float, positive_int
+from jaxlr._data import DataError
+from jaxlr._distributed import gather, initialize_distributed, raise_everywhere, read_csv_rows
 from jaxlr._least_squares import judge, least_squares_reference
 from jaxlr._progress import stderr_is_terminal
 
 PROG = "jaxlr fit"
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
 LOSS = "final loss (MSE)"
-_LONG_CHECK_FLOPS = 2e9  # above about this many (a second or more), say what runs before it does
 _SCALARS = ("r2", "adj_r2", "rmse", "residual_std_error")
 _PER_COEFFICIENT = ("std_errors", "t_values", "p_values", "conf_int_95")
-
-
-def learning_rate_arg(text: str) -> float | str:
-    try:
-        return text if text == "auto" else positive_float(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'auto', got {text!r}") from None
+CONNECTION = ("coordinator_address", "num_processes", "process_id")
+ALL_OR_NONE = "give all of --coordinator-address, --num-processes and --process-id, or none of them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rate, or 'auto' for 1/L from the data's curvature (%(default)s)"
     add = parser.add_argument
-    add("--lr", type=learning_rate_arg, default="auto", help=lr_help)
+    add("--lr", type=_cli_util.positive_or_auto, default="auto", help=lr_help)
     _cli_util.add_problem_arguments(parser, default_steps=1000)
     add("--intercept", action=argparse.BooleanOptionalAction, help="fit a bias b (default: yes, but not for lesson)")
     add("--tol", type=positive_float, help="stop when the gradient's norm falls to TOL times its first value")
@@ -47,23 +39,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--weights", metavar="COLUMN", help="a column of non-negative sample weights (not a feature)")
     add("--history", choices=("full", "loss", "none"), default="loss", help="what --json keeps per step (%(default)s)")
     add("--save-model", metavar="MODEL.json", help="write the fitted model for jaxlr predict")
-    _cli_fit_distributed.add_arguments(parser)
+    add("--distributed", action="store_true", help="fit across processes, each reading its rows")
+    about = f"{ALL_OR_NONE.capitalize()} (JAX finds them on Slurm, Open MPI, Kubernetes and Cloud TPU)."
+    add = parser.add_argument_group("connecting the processes", about).add_argument
+    add("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
+    add("--num-processes", type=positive_int, metavar="N", help="how many processes take part")
+    add("--process-id", type=int, metavar="I", help="this process's index, 0 to N-1")
+    add("--init-timeout", type=positive_int, default=300, metavar="S", help="seconds to wait for all processes")
+    add("--heartbeat-timeout", type=positive_int, default=100, metavar="S", help="seconds until a silent one is dead")
 
 
 def run(args: argparse.Namespace) -> int:
-    if (refusal := _cli_fit_distributed.refusal(args)) is not None:
-        raise jaxlr.DataError(refusal)
+    if (refusal := _distributed_refusal(args)) is not None:
+        raise DataError(refusal)
     _cli_util.check_outputs(args)
-    if args.distributed:
-        return _cli_fit_distributed.run(args, lambda problem: _fit(args, problem, intercept=True))
-    intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
-    return _fit(args, _cli_util.load_problem(args, intercept=intercept), intercept=intercept)
+    if not args.distributed:
+        intercept = args.intercept if args.intercept is not None else args.dataset != "lesson"
+        return _fit(args, _cli_util.load_problem(args, intercept=intercept), intercept=intercept)
+    try:
+        timeouts = {"initialization_timeout": args.init_timeout, "heartbeat_timeout": args.heartbeat_timeout}
+        initialize_distributed(*(getattr(args, name) for name in CONNECTION), **timeouts)
+        with raise_everywhere("read_csv_rows"):
+            share = {"process_index": jax.process_index(), "process_count": jax.process_count()}
+            options = {"sep": args.sep, "encoding": args.encoding, "dropna": args.dropna}
+            rows = read_csv_rows(args.data, args.target, args.features, **share, **options)
+            as_dtype(rows.x, rows.y, args.dtype)
+        n, dropped = (int(total) for total in _allsum([len(rows.y), rows.dropped]))
+        if args.dropna and jax.process_index() == 0:
+            print(f"{args.data}: dropped {dropped} rows with a missing cell (--dropna)", file=sys.stderr)
+        if n == 0:
+            raise DataError(f"{args.data} has no data rows")
+        x, scaling = rows.x, None
+        if args.standardize:  # each feature's mean and std over every process's rows
+            mean = _allsum(rows.x.sum(axis=0)) / n
+            scaling = _data.Standardization(mean, np.sqrt(_allsum(((rows.x - mean) ** 2).sum(axis=0)) / n))
+            for name, m, s in zip(rows.features, *scaling, strict=True):
+                if not s > 1e-12 * max(1.0, abs(m)):  # as jaxlr.standardize
+                    reason = f"feature {name!r} is constant (every value is {m:g}), so it cannot be standardized"
+                    raise DataError(f"{reason}; leave it out of the features")
+            x = (rows.x - mean) / scaling.scale
+        data = _data.Dataset(rows.x, rows.y, rows.features, args.target, args.data)
+        return _fit(args, Problem(data, *as_dtype(x, rows.y, args.dtype), scaling, rows=n), intercept=True)
+    except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
+        message = str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: ")
+        if not jax.distributed.is_initialized() and args.coordinator_address is None:
+            message = (
+                "jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
+                f"in the environment ({message.rstrip('.')}); "
+                "elsewhere give --coordinator-address, --num-processes and --process-id"
+            )
+        return fail(PROG, message)
+    except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
+        lines = str(e).strip().splitlines()
+        return fail(PROG, f"{type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), 1)
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
     """Says on stderr (unless ``--quiet``) when the post-fit checks will take a while."""
     (n, d), k = shape, shape[1] + 1
-    if not args.quiet and n * d * min(n, d) + k**3 >= _LONG_CHECK_FLOPS:
+    if not args.quiet and n * d * min(n, d) + k**3 >= 2e9:  # flops: a second or more, so say what runs before
         what = f"an SVD of {n}×{d}), the condition number (eigenvalues of {k}×{k}) and the statistics…"
         print(f"{PROG}: checking against least squares ({what}", file=sys.stderr, flush=True)
 
@@ -72,7 +106,7 @@ def _mse(problem: Problem, weights: np.ndarray, bias: float | None) -> float:
     """The (sample-weighted) MSE in float64 on the original data of every process."""
     squares = (problem.data.x @ weights + (bias or 0.0) - problem.data.y) ** 2
     if problem.rows is not None:
-        return float(_cli_fit_distributed.allsum(squares.sum())) / problem.rows
+        return float(_allsum(squares.sum())) / problem.rows
     return float(np.average(squares, weights=problem.data.weights))
 
 
@@ -84,7 +118,7 @@ def _train(args: argparse.Namespace, problem: Problem, intercept: bool, objectiv
         _validate.check_history_size(PROG, args.steps, history, x.shape[1] + intercept, x.dtype.itemsize)
     except ValueError as e:
         reason = str(e).removeprefix(f"{PROG}: ").replace("history='loss' or history='none'", "--history none")
-        raise jaxlr.DataError(f"--history {args.history}: {reason}") from None
+        raise DataError(f"--history {args.history}: {reason}") from None
     # No learning-rate check with --distributed: it would need every row in one place.
     if args.lr != "auto" and not args.distributed:
         with warnings.catch_warnings(record=True) as caught:
@@ -127,9 +161,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     if args.distributed:  # every process must hold the same parameters, bit for bit
         everyone = gather(np.hstack(jax.tree.leaves(trained)))
         if different := [p for p, theirs in enumerate(everyone) if not np.array_equal(theirs, everyone[0])]:
-            message = f"process(es) {different} ended with parameters different from process 0's"
-            print(f"{PROG}: error: {message}", file=sys.stderr)
-            return 1
+            return fail(PROG, f"process(es) {different} ended with parameters different from process 0's", 1)
     fitted = trained if scaling is None else jaxlr.unstandardize(trained, scaling)
     weights, bias = np.asarray(fitted.w), None if fitted.b is None else np.asarray(fitted.b).item()
     final_loss = _mse(problem, weights, bias)
@@ -179,10 +211,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         print(f"condition number of the trained design {'[X 1]' if intercept else 'X'}: {kappa:.3g}")
         shift, scale = (np.zeros(d), np.ones(d)) if scaling is None else (scaling.mean, scaling.scale)
         lipschitz = 2.0 * float(eigenvalues[-1])  # the MSE's Hessian is 2AᵀA/n
-        training = {"learning_rate": learning_rate, "optimizer": args.optimizer, "steps": args.steps}
-        verdict = judge(
-            exact, weights, bias, dtype=x.dtype, shift=shift, scale=scale, kappa=kappa, lipschitz=lipschitz, **training
-        )
+        inputs = {"learning_rate": learning_rate, "optimizer": args.optimizer, "steps": args.steps, "kappa": kappa}
+        verdict = judge(exact, weights, bias, dtype=x.dtype, shift=shift, scale=scale, lipschitz=lipschitz, **inputs)
         converged = verdict.converged
         outcome = "converged" if converged else f"not converged ({verdict.reason})"
         relative = f"(standardized, relative to {exact.coefficient_scale:.4g})"
@@ -191,7 +221,17 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         exact_params = jax.tree.map(lambda leaf: jnp.asarray(leaf, x.dtype), jaxlr.Params(exact.weights, exact.bias))
         design = jnp.asarray(data.x, x.dtype)
         stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
-        print(_statistics_table(names, stats, converged=converged))
+        whose = "the least-squares solution" + ("" if converged else ", not the unconverged gradient-descent weights")
+        r2, adj_r2, rmse, se, df = (np.asarray(getattr(stats, f)).item() for f in (*_SCALARS, "df_resid"))
+        print(
+            f"statistics of {whose}: R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, "
+            f"residual std error {se:.6g} on {int(df)} degrees of freedom"
+        )
+        width = max(len(LOSS), *(len(n) for n in names))
+        print(f"{'':<{width}}  {'coef':>16}  {'std err':>11}  {'t':>9}  {'P>|t|':>9}  {'[0.025':>12}  {'0.975]':>12}")
+        columns = [np.asarray(getattr(stats, f), np.float64) for f in ("coef", *_PER_COEFFICIENT)]
+        for name, coef, err, t, p, (lo, hi) in zip(names, *columns, strict=True):
+            print(f"{name:<{width}}  {coef:>16.8g}  {err:>11.6g}  {t:>9.4g}  {p:>9.3g}  {lo:>12.6g}  {hi:>12.6g}")
         if not converged:
             print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
         exact_weights = dict(zip(data.feature_names, exact.weights.tolist(), strict=True))
@@ -239,17 +279,30 @@ def _summary_table(names: list[str], values: np.ndarray, loss: float, lr_text: s
     return "\n".join([*lines, f"learning rate {lr_text}"])
 
 
-def _statistics_table(names: list[str], stats: jaxlr.RegressionStats, *, converged: bool) -> str:
-    """statsmodels' coefficient table (coef, std err, t, P>|t|, 95% interval) under a line of fit statistics."""
-    whose = "the least-squares solution" + ("" if converged else ", not the unconverged gradient-descent weights")
-    r2, adj_r2, rmse, se, df = (np.asarray(getattr(stats, f)).item() for f in (*_SCALARS, "df_resid"))
-    width = max(len(LOSS), *(len(n) for n in names))
-    lines = [
-        f"statistics of {whose}: R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, "
-        f"residual std error {se:.6g} on {int(df)} degrees of freedom",
-        f"{'':<{width}}  {'coef':>16}  {'std err':>11}  {'t':>9}  {'P>|t|':>9}  {'[0.025':>12}  {'0.975]':>12}",
-    ]
-    columns = [np.asarray(getattr(stats, f), np.float64) for f in ("coef", *_PER_COEFFICIENT)]
-    for name, coef, se, t, p, (lo, hi) in zip(names, *columns, strict=True):
-        lines.append(f"{name:<{width}}  {coef:>16.8g}  {se:>11.6g}  {t:>9.4g}  {p:>9.3g}  {lo:>12.6g}  {hi:>12.6g}")
-    return "\n".join(lines)
+def _distributed_refusal(args: argparse.Namespace) -> str | None:
+    """Why these options cannot run as given, or ``None``: checked before connecting."""
+    given = [f"--{name.replace('_', '-')}" for name in CONNECTION if getattr(args, name) is not None]
+    if not args.distributed:
+        return f"{', '.join(given)} only make sense with --distributed" if given else None
+    if args.dataset is not None:
+        return "--dataset cannot be used with --distributed: give a CSV file, which every process reads a share of"
+    if args.data is None:
+        return "--distributed needs a CSV file (DATA.csv)"
+    if args.target is None:
+        return f"--target is required with a file: which column of {args.data} should be predicted?"
+    if args.save_model is not None or args.history == "full":
+        return "--save-model and --history full cannot be used with --distributed (yet): use --json"
+    if args.plot is not None:
+        return "--plot cannot be used with --distributed: the plot would need every row in one process; use --json"
+    if 0 < len(given) < 3:
+        return f"{ALL_OR_NONE} (on Slurm, Open MPI, Kubernetes and Cloud TPU JAX finds them itself)"
+    if args.process_id is not None and not 0 <= args.process_id < args.num_processes:
+        return f"--process-id must be in 0..{args.num_processes - 1} (--num-processes - 1), got {args.process_id}"
+    if args.intercept is False:
+        return "--no-intercept cannot be used with --distributed: the distributed fit always has a bias"
+    if args.weights is not None:
+        return f"--weights {args.weights}: sample weights cannot be used with --distributed"
+
+
+def _allsum(value) -> np.ndarray:
+    return gather(np.asarray(value, np.float64)).sum(axis=0)

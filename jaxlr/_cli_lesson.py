@@ -1,44 +1,38 @@
-"""``jaxlr lesson`` and ``scripts/gradient_descent_{manual,autograd}.py``: the two lesson programs, ported.
-
-Each prints ``f(5)`` before training, one line every ``print_every`` epochs (``w`` after that epoch's update,
-the loss computed before it) and ``f(5)`` after training, all read from one :func:`jaxlr.fit`.
-"""
+"""``jaxlr lesson`` and ``jaxlr crosscheck``, and the scripts that run them: the lesson's two programs, ported, and
+their step-by-step comparison with the originals (see :mod:`jaxlr.crosscheck`)."""
 
 import argparse
+import contextlib
 import itertools
 import math
+import os
 import sys
 import warnings
-from typing import NamedTuple, cast
+from pathlib import Path
+from typing import cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxlr
-from jaxlr._cli_util import ArgumentParser, enable_compilation_cache, positive_float, positive_int
+from jaxlr import crosscheck
+from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
+from jaxlr._io import STDOUT, output_problem
 from jaxlr._model import _predict
+from jaxlr.crosscheck import DTYPES, _Fit
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
 
-class LessonProgram(NamedTuple):
-    title: str
-    gradient: str  # fit's gradient=
-    learning_rate: float
-    n_iters: int
-    print_every: int
-
-
-PROGRAMS = {  # the NumPy program (hand-written gradient) and the PyTorch autograd one, with their defaults
-    "manual": LessonProgram("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
-    "autograd": LessonProgram("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
+PROGRAMS = {  # title, fit's gradient=, learning rate, iterations, print every: the NumPy and the PyTorch program
+    "manual": ("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
+    "autograd": ("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
 }
 
 
-def run_lesson(program: LessonProgram) -> tuple[list[str], float, float, str | None]:
-    """The lesson's fit as ``program`` says: the lines it prints, the final ``w`` and ``f(5)``, and a warning."""
-    _, gradient, learning_rate, n_iters, print_every = program
+def run_lesson(gradient: str, learning_rate: float, n_iters: int, print_every: int):
+    """The lesson's fit: the lines it prints, the final ``w`` and ``f(5)``, and a warning if it diverged (or None)."""
     (x, y), params = jaxlr.lesson_data(), jaxlr.Params(w=np.float32(0.0))
     with warnings.catch_warnings(record=True) as caught:  # reported below, in the lesson's terms
         warnings.simplefilter("always", jaxlr.DivergenceWarning)
@@ -61,22 +55,17 @@ def _print_backend() -> None:
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, device {d.device_kind} ({d})", file=sys.stderr)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # the lesson runs with the lesson's settings
-
-
 def run(args: argparse.Namespace) -> int:
-    """``jaxlr lesson``: both programs side by side, then their results."""
     _print_backend()
-    runs = [(p, *run_lesson(p)) for p in PROGRAMS.values()]
-    titles = [f"{p.title}: lr {p.learning_rate}, {p.n_iters} iterations" for p, *_ in runs]
-    columns = [[title, "-" * len(title), *lines] for title, (_, lines, *_) in zip(titles, runs, strict=True)]
+    runs = {title: run_lesson(gradient, lr, n, every) for title, gradient, lr, n, every in PROGRAMS.values()}
+    titles = [f"{title}: lr {lr}, {n} iterations" for title, _, lr, n, _ in PROGRAMS.values()]
+    columns = [[title, "-" * len(title), *lines] for title, (lines, *_) in zip(titles, runs.values(), strict=True)]
     width = max(map(len, columns[0])) + 4
     for a, b in itertools.zip_longest(*columns, fillvalue=""):
         print(f"{a:<{width}}{b}".rstrip())
     print()
-    for p, _, w, f5, _ in runs:
-        print(f"{p.title:<32} final w = {w:.6f}, f(5) = {f5:.6f}")
+    for title, (_, w, f5, _) in runs.items():
+        print(f"{title:<32} final w = {w:.6f}, f(5) = {f5:.6f}")
     print(
         "The manual port reproduces the lesson's hand-written gradient, which is N = 4 times the "
         "true one:\nthat is why it converges in 20 steps where autograd needs 100. "
@@ -85,26 +74,86 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enable_compilation_cache() -> None:
+    """Caches compiled programs in the directory the README names, unless JAX has one or ``JAXLR_CACHE_DIR=``."""
+    explicit = os.environ.get("JAXLR_CACHE_DIR")
+    if jax.config.jax_compilation_cache_dir or explicit == "":  # pyright: ignore[reportAttributeAccessIssue]
+        return
+    path = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
+    with contextlib.suppress(OSError):  # a read-only home: run without the cache
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def script_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
-    p = PROGRAMS[name]
+    title, gradient, learning_rate, n_iters, print_every = PROGRAMS[name]
     parser = ArgumentParser(
-        prog=f"gradient_descent_{name}.py", description=f"The lesson's {p.title} program, ported to JAX."
+        prog=f"gradient_descent_{name}.py", description=f"The lesson's {title} program, ported to JAX."
     )
-    parser.add_argument("--lr", type=positive_float, default=p.learning_rate, help="learning rate (%(default)s)")
-    parser.add_argument("--iters", type=positive_int, default=p.n_iters, help="iterations (%(default)s)")
-    parser.add_argument(
-        "--print-every", type=positive_int, default=p.print_every, help="print every Nth epoch (%(default)s)"
-    )
+    add = parser.add_argument
+    add("--lr", type=positive_float, default=learning_rate, help="learning rate (%(default)s)")
+    add("--iters", type=positive_int, default=n_iters, help="iterations (%(default)s)")
+    add("--print-every", type=positive_int, default=print_every, help="print every Nth epoch (%(default)s)")
     if name == "manual":
         text = "'lesson' (default): the lesson's hand-written gradient, N times too large; 'correct': the true one"
-        parser.add_argument("--gradient", choices=("lesson", "correct"), default="lesson", help=text)
+        add("--gradient", choices=("lesson", "correct"), default="lesson", help=text)
     args = parser.parse_args(argv)
-    enable_compilation_cache()
+    _enable_compilation_cache()
     _print_backend()
-    gradient = "manual" if getattr(args, "gradient", None) == "correct" else p.gradient
-    lines, _, _, warning = run_lesson(LessonProgram(p.title, gradient, args.lr, args.iters, args.print_every))
+    gradient = "manual" if getattr(args, "gradient", None) == "correct" else gradient
+    lines, _, _, warning = run_lesson(gradient, args.lr, args.iters, args.print_every)
     print("\n".join(lines))
     if warning:
         print(warning, file=sys.stderr)
     return 1 if warning else 0
+
+
+def _json_path(text: str) -> str:
+    if problem := output_problem(text):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
+    return text
+
+
+def crosscheck_arguments(parser: argparse.ArgumentParser) -> None:
+    iters_help = "steps, every case (default: the lesson's 100, or 20 for its NumPy program; 100 for random problems)"
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate, every case (%(default)s)")
+    parser.add_argument("--iters", type=positive_int, default=None, help=iters_help)
+    parser.add_argument("--dtype", choices=(*DTYPES, "both"), default="both", help="dtype to compare in (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random problems (%(default)s)")
+    parser.add_argument("--n", type=positive_int, default=50, help="samples in the random problems (%(default)s)")
+    parser.add_argument("--d", type=positive_int, default=3, help="features in the random (n, d) problem (%(default)s)")
+    parser.add_argument("--json", metavar="PATH", type=_json_path, help="also write the rows as JSON to PATH")
+
+
+def run_crosscheck(args: argparse.Namespace, *, fit: _Fit = jaxlr.fit) -> int:
+    """Runs the cross-check for parsed ``args``; returns the exit code. With ``--json -`` the table goes to stderr."""
+    try:
+        crosscheck._import_torch()
+    except crosscheck.TorchNotInstalledError as e:
+        print(f"jaxlr crosscheck: {e}", file=sys.stderr)
+        return crosscheck.EXIT_NO_TORCH
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    if "float64" in dtypes:
+        jax.config.update("jax_enable_x64", True)  # before any array is created
+    cases = crosscheck.lesson_cases(learning_rate=args.lr, n_iters=args.iters)
+    cases += crosscheck.random_cases(seed=args.seed, n=args.n, d=args.d, learning_rate=args.lr, n_iters=args.iters)
+    out = sys.stderr if args.json == STDOUT else sys.stdout
+    print(f"jax {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind})", file=sys.stderr)
+    rows = crosscheck.run_all(cases, dtypes, fit=fit)
+    failed = sum(not row.passed for row in rows)
+    print(crosscheck.format_table(rows), file=out)
+    print(f"\n{len(rows) - failed} of {len(rows)} cases passed" + (f", {failed} FAILED" if failed else ""), file=out)
+    if args.json is not None:
+        crosscheck.write_json(args.json, rows)
+    return 1 if failed else 0
+
+
+def crosscheck_main(
+    argv: list[str] | None = None, *, fit: _Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
+) -> int:
+    parser = ArgumentParser(prog=prog, description=crosscheck.HELP)
+    crosscheck_arguments(parser)
+    return run_crosscheck(parser.parse_args(argv), fit=fit)

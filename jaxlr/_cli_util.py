@@ -1,6 +1,5 @@
-"""What the ``jaxlr`` subcommands and the lesson scripts share: argument parsing, numbers for JSON, the
-compilation cache, and for ``fit``, ``sweep`` and ``predict`` the data options, loading and preparing the data,
-and the output files (checked before any work, written atomically, ``-`` for standard output)."""
+"""What the ``jaxlr`` subcommands and scripts share: argument parsing, numbers for JSON, the data options, loading and
+preparing the data, and the output files (checked before any work, written atomically, ``-`` for standard output)."""
 
 import argparse
 import contextlib
@@ -8,7 +7,6 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 import jax
@@ -23,10 +21,10 @@ from jaxlr._progress import stderr_is_terminal
 OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an output file
 
 
-def fail(prog: str, message: str) -> int:
-    """A one-line error on stderr; the exit code for bad input."""
+def fail(prog: str, message: str, code: int = 2) -> int:
+    """A one-line error on stderr; returns the exit code (2: bad input)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,16 +34,15 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(fail(self.prog, message))
 
 
-def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
-    """A parser of a ``kind`` (float or int) for which ``ok`` holds; other text is an argparse error saying ``what``."""
+def _number(kind: type, what: str, ok: Callable[[Any], bool], also: str | None = None) -> Callable[[str], Any]:
+    """A parser of ``also`` or a ``kind`` (float or int) for which ``ok`` holds; else an argparse error: ``what``."""
 
     def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-            if math.isfinite(value) and ok(value):
+        if text == also:
+            return text
+        with contextlib.suppress(ValueError):
+            if math.isfinite(value := kind(text)) and ok(value):
                 return value
-        except ValueError:
-            pass
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
 
     return parse
@@ -54,6 +51,7 @@ def _number(kind: type, what: str, ok: Callable[[Any], bool]) -> Callable[[str],
 positive_float = _number(float, "a positive finite number", lambda v: v > 0)
 non_negative_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
 positive_int = _number(int, "a positive integer", lambda v: v >= 1)
+positive_or_auto = _number(float, "a positive number or 'auto'", lambda v: v > 0, also="auto")
 
 
 def json_numbers(value: Any) -> Any:
@@ -62,27 +60,7 @@ def json_numbers(value: Any) -> Any:
     return np.where(np.isfinite(value), value, np.array(None)).tolist()
 
 
-def enable_compilation_cache() -> Path | None:
-    """Caches all programs compiled from now on in the directory the README names; returns it, or None."""
-    if configured := jax.config.jax_compilation_cache_dir:  # pyright: ignore[reportAttributeAccessIssue]
-        return Path(configured)
-    explicit = os.environ.get("JAXLR_CACHE_DIR")
-    if explicit == "":
-        return None
-    path = Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxlr"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home: run without the cache
-        return None
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return path
-
-
-class Problem(NamedTuple):
-    """A regression problem ready to train on."""
-
+class Problem(NamedTuple):  # a regression problem ready to train on
     data: _data.Dataset  # as loaded (with --distributed, this process's rows), original units, float64
     x: jax.Array | np.ndarray  # (n, d) training features in the chosen dtype, standardized if asked
     y: jax.Array | np.ndarray  # (n,) in the chosen dtype
@@ -149,7 +127,6 @@ def output_errors() -> Iterator[None]:
 
 
 def write_outputs(*outputs: tuple[str | None, Callable[[str], Any]]) -> None:
-    """Calls ``write(path)`` for each ``(path, write)`` whose path is given, and says so."""
     with output_errors():
         for path, write in outputs:
             if path is not None:
@@ -184,8 +161,6 @@ def load_problem(args: argparse.Namespace, *, intercept: bool = True) -> Problem
         raise DataError(f"--weights {e.column}: {e.reason}") from None
     if args.dropna and args.dataset is None:
         print(f"{data.source}: dropped {data.dropped} rows with a missing cell (--dropna)", file=sys.stderr)
-    if args.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; float32 ones are cast explicitly
     x, standardization = data.x, None
     if args.standardize:
         x, standardization = _data.standardize(x, data.feature_names, center=intercept)

@@ -400,6 +400,6 @@ def write_json(path: str, rows: Sequence[Row]) -> None:
 
 
 if __name__ == "__main__":
-    from jaxlr._cli_crosscheck import main
+    from jaxlr._cli_lesson import crosscheck_main as main
 
     raise SystemExit(main())

@@ -3,7 +3,7 @@
 Same as ``python -m jaxlr.crosscheck``; see ``--help``. The comparison lives in ``jaxlr.crosscheck``.
 """
 
-from jaxlr._cli_crosscheck import main
+from jaxlr._cli_lesson import crosscheck_main as main
 
 if __name__ == "__main__":
     raise SystemExit(main(prog="crosscheck.py"))

@@ -11,7 +11,8 @@ import pytest
 from helpers import REFERENCE, ROOT, run_python
 
 import jaxlr
-from jaxlr import _cli_crosscheck, crosscheck  # _cli_crosscheck.main(fit=...): a broken fit can be injected
+from jaxlr import crosscheck
+from jaxlr._cli_lesson import crosscheck_main  # crosscheck_main(fit=...): a broken fit can be injected
 
 pytest.importorskip("torch")  # CI installs it; the no-torch path is tested in a subprocess below
 hypothesis = pytest.importorskip("hypothesis")
@@ -155,7 +156,7 @@ def test_a_perturbed_update_fails_with_the_right_figures(dtype, factor):
 
 
 def test_a_broken_model_fails_the_command(capsys):
-    code = _cli_crosscheck.main(["--dtype", "float32", "--iters", "10", "--n", "8", "--d", "2"], fit=_broken_model_fit)
+    code = crosscheck_main(["--dtype", "float32", "--iters", "10", "--n", "8", "--d", "2"], fit=_broken_model_fit)
     out = capsys.readouterr().out
     assert code == 1
     failing = [line for line in out.splitlines() if "FAIL:" in line]
@@ -179,7 +180,7 @@ def test_a_trace_of_the_wrong_length_fails_instead_of_raising():
 def test_the_command_prints_a_table_and_writes_json(tmp_path, capsys):
     path = tmp_path / "rows.json"
     argv = ["--dtype", "float32", "--iters", "5", "--n", "6", "--d", "2", "--lr", "0.02", "--seed", "3"]
-    assert _cli_crosscheck.main([*argv, "--json", str(path)]) == 0
+    assert crosscheck_main([*argv, "--json", str(path)]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[0].split()
     for column in ("case", "reference", "dtype", "steps", "abs", "rel", "ulps", "verdict"):
@@ -194,7 +195,7 @@ def test_the_command_prints_a_table_and_writes_json(tmp_path, capsys):
 
 def test_json_to_stdout_sends_the_table_to_stderr(capfd):
     argv = ["--dtype", "float32", "--iters", "3", "--n", "5", "--d", "1", "--json", "-"]
-    assert _cli_crosscheck.main(argv) == 0
+    assert crosscheck_main(argv) == 0
     out, err = capfd.readouterr()
     assert len(json.loads(out)) == 7 and "7 of 7 cases passed" in err  # stdout is the JSON alone
 
@@ -243,7 +244,7 @@ def test_script_runs():
 @pytest.mark.parametrize("args", [["--lr", "0"], ["--dtype", "float16"], ["--n", "0"], ["--json", "/no/such/dir/x"]])
 def test_bad_arguments_exit_2_with_one_line(args, capsys):
     with pytest.raises(SystemExit) as e:
-        _cli_crosscheck.main(args)
+        crosscheck_main(args)
     code = e.value.code
     assert code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -154,7 +154,7 @@ def _crosscheck_commands():
 
 def test_readme_crosscheck_commands(in_a_copy, capsys):
     pytest.importorskip("torch")
-    from jaxlr._cli_crosscheck import main as crosscheck
+    from jaxlr._cli_lesson import crosscheck_main as crosscheck
 
     commands = list(_crosscheck_commands())
     assert commands, "the README's cross-check section has no command with options"
