@@ -8,15 +8,15 @@ import sys
 import jax
 
 import jaxlr
-from jaxlr import _cli_fit, _cli_lesson, _cli_sweep_predict, crosscheck  # crosscheck imports torch when run
+from jaxlr import _cli_fit, _cli_lesson, _cli_sweep, crosscheck  # crosscheck imports torch when run
 from jaxlr._cli_util import OUTPUTS, ArgumentParser, fail
 from jaxlr._io import run_interruptibly
 
 COMMANDS = {  # name: (help, add_arguments, run)
     "lesson": (_cli_lesson.HELP, lambda parser: None, _cli_lesson.run),  # the lesson runs with its own settings
     "fit": (_cli_fit.HELP, _cli_fit.add_arguments, _cli_fit.run),
-    "sweep": (_cli_sweep_predict.HELP, _cli_sweep_predict.sweep_arguments, _cli_sweep_predict.run_sweep),
-    "predict": (_cli_sweep_predict.PREDICT_HELP, _cli_sweep_predict.predict_arguments, _cli_sweep_predict.run_predict),
+    "sweep": (_cli_sweep.HELP, _cli_sweep.add_arguments, _cli_sweep.run),
+    "predict": (_cli_fit.PREDICT_HELP, _cli_fit.predict_arguments, _cli_fit.run_predict),
     "crosscheck": (crosscheck.HELP, _cli_lesson.crosscheck_arguments, _cli_lesson.run_crosscheck),
 }
 

@@ -1,6 +1,7 @@
 """``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
 Exit codes: 0 converged; 1 diverged (nothing is written) or, with ``--distributed``, the processes failed together;
-2 bad input (one line); 3 not converged (written with ``"converged": false``). ``--distributed`` skips the check."""
+2 bad input (one line); 3 not converged (written with ``"converged": false``). ``--distributed`` skips the check.
+``jaxlr predict`` applies a model that ``--save-model`` wrote to a CSV's rows (with MSE and R² if it has the target)."""
 
 import argparse
 import sys
@@ -21,6 +22,7 @@ from jaxlr._progress import stderr_is_terminal
 
 PROG = "jaxlr fit"
 HELP = "fit a linear model to a CSV file or a built-in dataset by gradient descent"
+PREDICT_HELP = "predict with a model file that jaxlr fit --save-model wrote"
 LOSS = "final loss (MSE)"
 _SCALARS = ("r2", "adj_r2", "rmse", "residual_std_error")
 _PER_COEFFICIENT = ("std_errors", "t_values", "p_values", "conf_int_95")
@@ -306,3 +308,41 @@ def _distributed_refusal(args: argparse.Namespace) -> str | None:
 
 def _allsum(value) -> np.ndarray:
     return gather(np.asarray(value, np.float64)).sum(axis=0)
+
+
+def predict_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("model", metavar="MODEL.json", help="a model file written by jaxlr fit --save-model")
+    add("data", metavar="DATA.csv", help="a CSV file with a header row naming the model's features")
+    add("--out", metavar="PRED.csv", default=_io.STDOUT, help="where to write the predictions (default: -, stdout)")
+    add("--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)")
+    add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    _cli_util.check_outputs(args)
+    model = _data.load_model(args.model)
+    if model.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # the model computes in float64
+    source = _data.csv_source(args.data)
+    header = _data.read_header(source, args.sep, args.encoding)
+    if missing := [name for name in model.features if name not in header.names]:
+        raise DataError(
+            f"{source.label} has no column {missing[0]!r}, a feature of the model {args.model} (its features: "
+            f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"
+        )
+    target = () if model.target is None or model.target not in header.names else (model.target,)
+    values, _ = _data.parse(source, header, (*model.features, *target), encoding=args.encoding)
+    d = len(model.features)
+    predictions = np.asarray(model.predict(values[:, :d]))
+    text = "\n".join([model.target or "prediction", *map(str, predictions)]) + "\n"  # str(): shortest round trip
+    with _cli_util.output_errors(), _io.atomic_write(args.out) as f:
+        f.write(text)
+    if args.out != _io.STDOUT:
+        print(f"wrote {len(predictions)} predictions to {args.out}")
+    if target:
+        y = values[:, d]
+        mse, variance = float(np.mean((predictions.astype(np.float64) - y) ** 2)), float(np.var(y))
+        r2 = 1.0 - mse / variance if variance > 0 else float("nan")
+        print(f"against {model.target!r} in {args.data}: MSE {mse:.8g}, R² {r2:.6g} ({len(y)} rows)")
+    return 0

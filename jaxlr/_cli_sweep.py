@@ -1,5 +1,5 @@
-"""``jaxlr sweep`` (one compiled call fits a range of learning rates; exit 1 when every one diverged) and ``jaxlr
-predict`` (a saved model's predictions for a CSV's rows, with MSE and R² if it has the target). Bad input: exit 2."""
+"""``jaxlr sweep``: one compiled call fits a range of learning rates and reports the best and the diverged.
+Exit codes: 0 when at least one learning rate converged, 1 when every one diverged, 2 for bad input."""
 
 import argparse
 import math
@@ -10,11 +10,9 @@ import numpy as np
 import jaxlr
 from jaxlr import _cli_util
 from jaxlr._curvature import max_stable_learning_rate
-from jaxlr._data import DataError, csv_source, load_model, parse, read_header
-from jaxlr._io import STDOUT, atomic_write, write_json
+from jaxlr._io import write_json
 
 HELP = "fit many learning rates at once (one vmapped, compiled call) and report the best"
-PREDICT_HELP = "predict with a model file that jaxlr fit --save-model wrote"
 
 
 def log_range(text: str) -> np.ndarray:
@@ -33,13 +31,13 @@ def log_range(text: str) -> np.ndarray:
     return np.logspace(math.log10(start), math.log10(stop), count)
 
 
-def sweep_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     lr_help = "learning rates, log-spaced from START to STOP (default: 16 from 1e-3/L to 4/L, L the data's curvature)"
     parser.add_argument("--lr", type=log_range, metavar="START:STOP:COUNT", help=lr_help)
     _cli_util.add_problem_arguments(parser, default_steps=500)
 
 
-def run_sweep(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     _cli_util.check_outputs(args)
     problem = _cli_util.load_problem(args)
     x, y, data = problem.x, problem.y, problem.data
@@ -83,42 +81,4 @@ def run_sweep(args: argparse.Namespace) -> int:
     if best is None:
         hint = f"; try rates below {bound:.4g}" if bound else ""
         return _cli_util.fail("jaxlr sweep", f"every learning rate diverged{hint}", 1)
-    return 0
-
-
-def predict_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("model", metavar="MODEL.json", help="a model file written by jaxlr fit --save-model")
-    add("data", metavar="DATA.csv", help="a CSV file with a header row naming the model's features")
-    add("--out", metavar="PRED.csv", default=STDOUT, help="where to write the predictions (default: -, stdout)")
-    add("--sep", help="the CSV separator (default: detected from the header line: comma, semicolon, tab or pipe)")
-    add("--encoding", default="utf-8", help="the CSV file's text encoding, e.g. latin-1 (%(default)s)")
-
-
-def run_predict(args: argparse.Namespace) -> int:
-    _cli_util.check_outputs(args)
-    model = load_model(args.model)
-    if model.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)  # the model computes in float64
-    source = csv_source(args.data)
-    header = read_header(source, args.sep, args.encoding)
-    if missing := [name for name in model.features if name not in header.names]:
-        raise DataError(
-            f"{source.label} has no column {missing[0]!r}, a feature of the model {args.model} (its features: "
-            f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"
-        )
-    target = () if model.target is None or model.target not in header.names else (model.target,)
-    values, _ = parse(source, header, (*model.features, *target), encoding=args.encoding)
-    d = len(model.features)
-    predictions = np.asarray(model.predict(values[:, :d]))
-    text = "\n".join([model.target or "prediction", *map(str, predictions)]) + "\n"  # str(): shortest round trip
-    with _cli_util.output_errors(), atomic_write(args.out) as f:
-        f.write(text)
-    if args.out != STDOUT:
-        print(f"wrote {len(predictions)} predictions to {args.out}")
-    if target:
-        y = values[:, d]
-        mse, variance = float(np.mean((predictions.astype(np.float64) - y) ** 2)), float(np.var(y))
-        r2 = 1.0 - mse / variance if variance > 0 else float("nan")
-        print(f"against {model.target!r} in {args.data}: MSE {mse:.8g}, R² {r2:.6g} ({len(y)} rows)")
     return 0
