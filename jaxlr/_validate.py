@@ -56,7 +56,7 @@ def as_input(fn: str, name: str, value: Any) -> Any:
 
 
 def as_params(fn: str, params: Any) -> Any:
-    """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_params`)."""
+    """:func:`as_input` on each field of a :class:`Params` (anything else is left for :func:`check_data`)."""
     if not isinstance(params, Params):
         return params
     w, b = as_input(fn, "params.w", params.w), None if params.b is None else as_input(fn, "params.b", params.b)
