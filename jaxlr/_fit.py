@@ -195,14 +195,15 @@ def fit_core(
             report(i, loss, options.progress_every, n_iters)
         return (new, opt_state, reference, diverged_at), (record, grads)
 
-    init = (params, tx.init(params), scale, jnp.array(-1, jnp.int32))  # pyright: ignore[reportArgumentType]
+    # NaN/inf inputs flag step 0 from the start (the tol loop then takes no step)
+    diverged_at = jnp.where(jnp.all(finite), -1, 0).astype(jnp.int32)
+    init = (params, tx.init(params), scale, diverged_at)  # pyright: ignore[reportArgumentType]
     if tol is None:
         (final, _, _, diverged_at), records, n_steps = _scan(step, init, n_iters)
         converged = None
     else:
         final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol)
     chex.assert_trees_all_equal_shapes(final, params)
-    diverged_at = jnp.where(jnp.all(finite), diverged_at, 0)
     return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
 
 

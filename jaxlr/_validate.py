@@ -30,7 +30,7 @@ def describe(value: Any) -> str:
 
 def as_input(fn: str, name: str, value: Any) -> Any:
     """``value`` as something ``jax.jit`` takes, or a ``ValueError``/``TypeError`` naming ``name``."""
-    if isinstance(value, (jax.Array, int, float)) and not isinstance(value, bool):
+    if isinstance(value, (float, int, jax.Array)) and not isinstance(value, bool):
         return value
     if value is None:
         raise ValueError(f"{fn}: {name} must be an array of numbers, got None")
