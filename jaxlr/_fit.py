@@ -26,7 +26,7 @@ from jax.typing import ArrayLike
 from jaxlr import _curvature, _validate
 from jaxlr._model import GRADIENTS, PRECISION, _predict, loss_and_gradient
 from jaxlr._progress import MIN_STEPS as MIN_PROGRESS_STEPS
-from jaxlr._progress import progress_bar, report, report_every
+from jaxlr._progress import progress_bar, report, report_every, scan_with_progress
 from jaxlr._rows import on_rows_of, restore_axes
 from jaxlr._types import FitResult, History, Params
 
@@ -191,37 +191,45 @@ def fit_core(
             bad = bad | ~jnp.all(jnp.isfinite(leaf))
         diverged_at = jnp.where((diverged_at < 0) & bad, i, diverged_at)
         record = History(new if options.history == "full" else None, None if options.history == "none" else loss)
-        if options.progress_every:
-            report(i, loss, options.progress_every, n_iters)
-        return (new, opt_state, reference, diverged_at), (record, grads)
+        return (new, opt_state, reference, diverged_at), (record, grads, loss)
 
     # NaN/inf inputs flag step 0 from the start (the tol loop then takes no step)
     diverged_at = jnp.where(jnp.all(finite), -1, 0).astype(jnp.int32)
     init = (params, tx.init(params), scale, diverged_at)  # pyright: ignore[reportArgumentType]
     if tol is None:
-        (final, _, _, diverged_at), records, n_steps = _scan(step, init, n_iters)
+        (final, _, _, diverged_at), records, n_steps = _scan(step, init, n_iters, options.progress_every, loss_and_grad)
         converged = None
     else:
-        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol)
+        final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol, options.progress_every)
     chex.assert_trees_all_equal_shapes(final, params)
     return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
 
 
-def _scan(step: Callable, init: Any, n_iters: int) -> tuple[Any, Any, jax.Array]:
-    """``(carry, records, steps taken)`` of ``lax.scan`` over ``n_iters`` steps, the step index carried."""
+def _scan(step: Callable, init: Any, n_iters: int, every: int, loss_and_grad: Callable) -> tuple[Any, Any, jax.Array]:
+    """``(carry, records, steps taken)`` of ``lax.scan`` over ``n_iters`` steps; with ``every``, in chunks that
+    feed the progress bar (a callback between chunks leaves the step itself as it is)."""
 
-    def counted(carry, _):
+    def recorded(carry, i):
+        carry, (record, _, _) = step(carry, i)
+        return carry, record
+
+    if every:
+        loss_of = lambda carry: loss_and_grad(carry[0])[0]  # noqa: E731
+        carry, records = scan_with_progress(recorded, init, n_iters, every=every, loss_of=loss_of)
+        return carry, records, jnp.array(n_iters, jnp.int32)
+
+    def counted(carry, _):  # the step index carried, not read from an array of indices
         inner, i = carry
-        inner, (record, _) = step(inner, i)
+        inner, record = recorded(inner, i)
         return (inner, i + 1), record
 
     (carry, n_steps), records = jax.lax.scan(counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters)
     return carry, records, n_steps
 
 
-def _while(step: Callable, init: Any, n_iters: int, tol: Any) -> tuple[Any, ...]:
+def _while(step: Callable, init: Any, n_iters: int, tol: Any, every: int) -> tuple[Any, ...]:
     """The loop with a stopping test: ``|g| ≤ tol · |g₀|``, checked before each update, capped at ``n_iters``."""
-    _, (record_shape, _) = jax.eval_shape(step, init, jnp.array(0, jnp.int32))
+    _, (record_shape, _, _) = jax.eval_shape(step, init, jnp.array(0, jnp.int32))
     buffers = jax.tree.map(lambda s: jnp.zeros((n_iters, *s.shape), s.dtype), record_shape)
 
     def cond(state):
@@ -230,7 +238,7 @@ def _while(step: Callable, init: Any, n_iters: int, tol: Any) -> tuple[Any, ...]
 
     def body(state):
         i, carry, g0, done, buffers = state
-        new_carry, (record, grads) = step(carry, i)
+        new_carry, (record, grads, loss) = step(carry, i)
         norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
         g0 = jnp.where(i == 0, norm, g0)
         done = norm <= tol * g0
@@ -239,6 +247,8 @@ def _while(step: Callable, init: Any, n_iters: int, tol: Any) -> tuple[Any, ...]
         if record.params is not None:
             record = record._replace(params=jax.tree.map(keep, carry[0], record.params))
         buffers = jax.tree.map(lambda buf, value: buf.at[i].set(value), buffers, record)
+        if every:
+            jax.lax.cond((i + 1) % every == 0, lambda: report(i, loss), lambda: None)
         return i + 1, new_carry, g0, done, buffers
 
     zero = jnp.zeros((), jnp.result_type(*jax.tree.leaves(init[0])))

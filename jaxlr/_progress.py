@@ -5,9 +5,11 @@
 import contextlib
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 MAX_UPDATES = 20  # at most this many bar updates per fit
@@ -22,11 +24,9 @@ def report_every(n_iters: int) -> int:
     return max(1, -(-n_iters // MAX_UPDATES))
 
 
-def report(step: jax.Array, loss: jax.Array, every: int, n_iters: int) -> None:
-    """Sends the step reached and the loss to the bar of the fit running now, every ``every`` steps and at the
-    last (traceable: a ``lax.cond`` around a ``jax.debug.callback``)."""
-    due = ((step + 1) % every == 0) | (step == n_iters - 1)
-    jax.lax.cond(due, lambda: jax.debug.callback(_on_step, step, loss), lambda: None)
+def report(step: jax.Array, loss: jax.Array) -> None:
+    """Sends the step reached and the running loss to the bar of the fit running now (traceable)."""
+    jax.debug.callback(_on_step, step, loss)
 
 
 def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
@@ -35,6 +35,25 @@ def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
     if bar is not None and int(step) + 1 > bar.n:
         bar.set_postfix_str(f"loss={float(np.max(loss)):.6g}", refresh=False)
         bar.update(int(step) + 1 - bar.n)
+
+
+def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, loss_of: Callable) -> tuple[Any, Any]:
+    """``lax.scan(step, init, arange(n_iters))`` as chunks of ``every`` steps, each reporting ``loss_of(carry)``."""
+    steps = jnp.arange(n_iters, dtype=jnp.int32)
+    n_chunks, tail = divmod(n_iters, every)
+
+    def chunk(carry, indices):
+        carry, records = jax.lax.scan(step, carry, indices)
+        report(indices[-1], loss_of(carry))
+        return carry, records
+
+    carry, records = jax.lax.scan(chunk, init, steps[: n_chunks * every].reshape(n_chunks, every))
+    records = jax.tree.map(lambda a: a.reshape((n_chunks * every, *a.shape[2:])), records)
+    if tail:
+        carry, tail_records = jax.lax.scan(step, carry, steps[n_chunks * every :])
+        report(steps[-1], loss_of(carry))
+        records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, tail_records)
+    return carry, records
 
 
 @contextlib.contextmanager
