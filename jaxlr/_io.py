@@ -1,7 +1,6 @@
-"""Output files written whole or not at all, and a clean stop on SIGINT or SIGTERM.
-
-``-`` is stdout; a regular file (a symlink's target) is written beside itself, then renamed over it; a FIFO, a device,
-or this process's stdout or stderr (``/dev/stdout > out.txt``) is written to."""
+"""Output files written whole or not at all, and a clean stop on SIGINT or SIGTERM. ``-`` is stdout; a regular file
+(a symlink's target) is written beside itself, then renamed over it; a FIFO, a device, or this process's stdout or
+stderr (``/dev/stdout > out.txt``) is written to."""
 
 import contextlib
 import json
@@ -89,8 +88,8 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 
 
 def run_interruptibly(prog: str, work: Callable[[], int]) -> int:
-    """Runs ``work()`` in a worker thread and returns its exit code; a SIGINT or SIGTERM ends the process at once
-    (the main thread only waits: the thread running XLA waits in C++, where Python's signal handlers cannot run)."""
+    """``work()``'s exit code; a SIGINT or SIGTERM ends the process at once (``work`` runs in a worker thread: XLA's
+    thread waits in C++, where Python's signal handlers cannot run)."""
     if threading.current_thread() is not threading.main_thread():
         return work()
 

@@ -78,16 +78,13 @@ def check_problem(fn: str, x: ArrayLike, y: ArrayLike, *, bias: bool, sample_wei
 def least_squares(
     x: ArrayLike, y: ArrayLike, *, bias: bool = True, sample_weight: ArrayLike | None = None, l2: ArrayLike = 0.0
 ) -> Params:
-    """The parameters minimizing ``sum(s * (x @ w + b - y)**2) / sum(s) + l2 * sum(w**2)``, what :func:`fit` converges
-    to, by an SVD of the centred, scaled columns: accurate in float32 even for large offsets. Traceable.
+    """The :class:`Params` (data's dtype) minimizing ``sum(s * (x @ w + b - y)**2) / sum(s) + l2 * sum(w**2)``, by an
+    SVD of the centred, scaled columns (minimum-norm in them if rank-deficient), accurate in float32. Traceable.
 
     Args:
       x: features, ``(n,)`` (then ``w`` is a scalar) or ``(n, d)``; ``y``: targets, ``(n,)``.
       sample_weight: ``None`` or ``(n,)`` non-negative weights, not all zero.
       l2: the ridge penalty on ``w`` (never on ``b``), ``>= 0``; scikit-learn's ``Ridge(alpha=a)`` is ``a / sum(s)``.
-
-    Returns:
-      :class:`Params` in the data's dtype (minimum-norm in the scaled columns if rank-deficient with ``l2 = 0``).
 
     Examples:
       >>> p = least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
@@ -122,8 +119,7 @@ def t_two_sided_p(t: jax.Array, df: jax.Array) -> jax.Array:
 
 
 def t_two_sided_critical(alpha: float, df: jax.Array) -> jax.Array:
-    """scipy's ``t.ppf(1 - alpha/2, df)`` (``NaN`` for ``df < 1``), which jax.scipy lacks, by 64 bisections in
-    ``log t`` between the normal and the Cauchy (``df = 1``) quantiles, which reach float64 rounding."""
+    """scipy's ``t.ppf(1 - alpha/2, df)`` (NaN for ``df < 1``): 64 bisections in ``log t``, normal to Cauchy."""
     lo = jnp.broadcast_to(ndtri(jnp.asarray(1 - alpha / 2, df.dtype)), df.shape)
     hi = jnp.broadcast_to(1 / jnp.tan(jnp.asarray(jnp.pi * alpha / 2, df.dtype)), df.shape)
 
@@ -185,16 +181,13 @@ def regression_stats(
     sample_weight: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
 ) -> RegressionStats:
-    """R², standard errors, t, p-values and confidence intervals of a linear fit as statsmodels' ``OLS``/``WLS`` on
-    ``add_constant(x)`` report them, accurate when ill-conditioned; ``NaN`` inference if ``l2 > 0`` or ``df_resid = 0``.
+    """A :class:`RegressionStats` (data's dtype) as statsmodels' ``OLS``/``WLS`` on ``add_constant(x)`` reports it,
+    accurate when ill-conditioned; ``NaN`` inference if ``l2 > 0`` or ``df_resid = 0``.
 
     Args:
       params: the :class:`Params` to describe (e.g. a gradient-descent fit); ``None``: :func:`least_squares`'s.
       intercept: the model has an intercept (``params.b``); without one R² is about zero (uncentred).
       x, y, sample_weight, l2: as in :func:`least_squares` (the weights are ``WLS``'s inverse variances).
-
-    Returns:
-      A :class:`RegressionStats` of arrays in the data's floating dtype.
 
     Examples:
       >>> stats = regression_stats([1.0, 2.0, 3.0, 4.0, 5.0], [3.1, 4.9, 7.0, 9.1, 10.9])
@@ -286,8 +279,7 @@ def least_squares_reference(
 
 
 def precision_floor(reference: Reference, dtype: np.dtype | str, trained: Any = None) -> float:
-    """How far rounding alone may move the standardized coefficients, over ``S``: the larger of the bounds for gradient
-    descent in ``dtype`` on ``trained`` (``(shift, scale, κ, L)``; ``None``: standardized) and the float64 SVD."""
+    """How far rounding may move the coefficients, over ``S``: GD in ``dtype`` on ``trained`` or the float64 SVD."""
 
     def bound(eps: float, shift, scale, kappa, lipschitz, svd: bool) -> float:
         if not (math.isfinite(kappa) and math.isfinite(lipschitz) and lipschitz > 0.0):
@@ -322,8 +314,7 @@ def judge(
     optimizer: str,
     steps: int,
 ) -> Verdict:
-    """Whether ``weights``/``bias`` are the least-squares answer, ``max|Δ(θ, c)| / S ≤ min(max(√eps, floor), 1e-3)``
-    for ``θ = w·scale`` and ``c = b + mean @ w`` (``floor``: rounding's reach), and if not, why and what to do."""
+    """Whether ``max|Δ(θ = w·scale, c = b + mean @ w)| / S ≤ min(max(√eps, floor), 1e-3)``; if not, why and the fix."""
     dtype = np.dtype(dtype)
     delta = np.asarray(weights, np.float64) - reference.weights
     errors = np.abs(delta * reference.scale)

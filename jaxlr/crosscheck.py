@@ -257,12 +257,7 @@ def stable_learning_rate_limit(x: Any, *, bias: bool, gradient: str = "autograd"
 
 @np.errstate(over="ignore", invalid="ignore")  # a diverged trace is reported, not warned about
 def _scales(case: Case, dtype: np.dtype, reference: Trace) -> dict[str, tuple[Any, Any]]:
-    """Each quantity's scale (the sum of its terms' absolute values, which bounds any order's rounding) and the steps
-    its rounding carries. With ``a_i`` row ``i`` of ``A`` (``x``, and 1 for a bias), ``p_k`` the parameters at step
-    ``k``, ``r = A p_k - y``: residuals ``rho_i = |r_i| + eps * |a_i|_1 * max_{j<=k} |p_j|``; the gradient ``c A^T r``
-    (``c = 2/n``, or 2 for the lesson's): ``c |A|^T rho``; the parameters after step ``k``: ``S_k = max over steps 1..k
-    of max(|p_{k-1}|, |p_k|) + lr * (gradient scale)``; the loss: ``mean(rho**2) + 2 mean(rho_i |a_i|_1) S_{k-1}``;
-    the final prediction ``a_i . p``: ``|a_i|_1 S_n``."""
+    """Each quantity's scale and the steps its rounding carries (the README's cross-check section defines them)."""
     p = case.problem
     a, a_test = (  # [x 1] (with a bias) as each side actually used it
         _flat_params(v, None if p.b is None else np.ones(len(v)), len(v)).astype(dtype).astype(np.float64)
