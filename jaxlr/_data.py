@@ -315,10 +315,8 @@ def load_dataset(
     name: str, *, target: str | None = None, features: Sequence[str] | None = None, weights: str | None = None
 ) -> Dataset:
     """Loads a built-in data set: ``"lesson"`` (``y = 2x`` on ``x = 1..4``) or ``"diabetes"`` (scikit-learn's 442
-    patients, 10 features in original units, target a disease progression score; needs ``pip install 'jaxlr[data]'``).
-
-    Args:
-      target, features, weights: as for :func:`load_csv`; ``target=None`` predicts the data set's own target.
+    patients, 10 features in original units, target a disease progression score; needs ``pip install 'jaxlr[data]'``);
+    ``target``, ``features``, ``weights`` as for :func:`load_csv`, ``target=None`` for the data set's own target.
 
     Examples:
       >>> jaxlr.load_dataset("lesson").x[:, 0].tolist()
@@ -351,11 +349,9 @@ class Standardization(NamedTuple):
 def standardize(
     x: np.ndarray, feature_names: Sequence[str] | None = None, *, center: bool = True
 ) -> tuple[np.ndarray, Standardization]:
-    """Shifts and scales each column of ``x`` to mean 0 and standard deviation 1, in float64: ``(z, Standardization)``.
-
-    Args:
-      x: ``(n, d)`` features (or ``(n,)``); ``feature_names`` name them in the error for a constant one.
-      center: ``False`` for a model without a bias: the columns are only scaled, to root mean square 1.
+    """Shifts and scales each column of ``x`` (``(n, d)`` or ``(n,)``) to mean 0 and standard deviation 1, in float64:
+    ``(z, Standardization)``; ``center=False`` (a model without a bias) only scales, to root mean square 1.
+    ``feature_names`` name the columns in the error for a constant one.
 
     Examples:
       >>> z, s = jaxlr.standardize(np.array([[1.0], [3.0]]))

@@ -28,11 +28,9 @@ def initialize_distributed(
     initialization_timeout: int = 300,
     heartbeat_timeout: int = 100,
 ) -> None:
-    """Connects this process to the others (``jax.distributed.initialize``), once; call it before any JAX work.
-
-    Give all of ``coordinator_address`` (process 0's ``"host:port"``), ``num_processes`` and ``process_id``, or none
-    for JAX to find; the timeouts are seconds to wait for all to connect, and until a silent process is dead.
-    """
+    """Connects this process to the others (``jax.distributed.initialize``), once, before any JAX work. Give all of
+    ``coordinator_address`` (process 0's ``"host:port"``), ``num_processes`` and ``process_id``, or none for JAX to
+    find; the timeouts are seconds to wait for all to connect, and until a silent process is dead."""
     address = (coordinator_address, num_processes, process_id)
     if len({v is None for v in address}) > 1:
         raise ValueError("initialize_distributed: give all or none of coordinator_address, num_processes, process_id")

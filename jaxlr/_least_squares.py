@@ -141,8 +141,7 @@ def _regression_stats(x, y, weight, l2, params: Params | None, *, intercept: boo
         w, b = _lstsq(x, y, weight, l2, bias=intercept)
     else:
         w, b = jnp.reshape(params.w, (d,)), jnp.zeros((), x.dtype) if params.b is None else jnp.asarray(params.b)
-    # The residual from the centred data: x @ w + b - y without the offsets' cancellation.
-    offset = b + jnp.dot(c.x_mean, w, precision=PRECISION) - c.y_mean
+    offset = b + jnp.dot(c.x_mean, w, precision=PRECISION) - c.y_mean  # x @ w + b - y, centred: no cancellation
     residual = c.y - jnp.matmul(c.x, w, precision=PRECISION) - offset
     s = jnp.ones_like(y) if weight is None else weight
     ssr, tss = jnp.sum(s * residual * residual), jnp.sum(s * c.y * c.y)
