@@ -134,8 +134,7 @@ def parse(
         include_columns=list(chosen), column_types=dict.fromkeys(chosen, pa.float64()), null_values=list(MISSING)
     )
     raw, stream = source.open()
-    # Room for the most rows an uncompressed input can hold (a byte a cell): the peak memory is this array plus a
-    # piece, and its pages past the rows read are never touched.
+    # Room for the most rows an uncompressed input can hold (a byte a cell); its pages past the rows are never touched.
     capacity = (size := raw.size()) // len(header.names) + 1
     values, missing = np.empty((capacity, len(chosen))), np.zeros(capacity, bool)
     bar = tqdm(

@@ -234,15 +234,13 @@ def least_squares_reference(
     c = centre(x, y, rows, bias=intercept, l2=l2 if penalised else None, xp=np)
     shift, scale, y_mean = c.x_mean, c.scale, float(c.y_mean)
     spread = np.sqrt(np.mean(rows[:, None] * c.x**2, axis=0))
-    # constant: the same rule as jaxlr.standardize, a spread at the level of float64 noise in the values
-    degenerate = [j for j in range(d) if not spread[j] > 1e-12 * max(1.0, abs(shift[j]))]
+    degenerate = [j for j in range(d) if not spread[j] > 1e-12 * max(1.0, abs(shift[j]))]  # jaxlr.standardize's rule
     u, s, vt = np.linalg.svd(c.a, full_matrices=False)
     keep = s > s.max(initial=0.0) * max(n, d) * _EPS64  # numpy's lstsq cut-off
     theta = vt[keep].T @ ((u[:, keep].T @ c.target) / s[keep])
     weights = theta / scale
     bias = y_mean - float(shift @ weights) if intercept else None
-    # eigenvalues of AᵀA/n (half the Hessian): s²/n, and 1 for the intercept, orthogonal to centred columns
-    eigenvalues = np.append(s**2 / n, 1.0) if intercept else s**2 / n
+    eigenvalues = np.append(s**2 / n, 1.0) if intercept else s**2 / n  # of AᵀA/n (half the Hessian); 1: intercept
     kappa = math.inf if int(np.sum(keep)) < d else float(eigenvalues.max() / eigenvalues.min())
     weakest = np.abs(vt[-1]) if vt.shape[0] == d else np.ones(d)
     collinear = tuple(names[int(j)] for j in np.flatnonzero(weakest >= 0.1 * weakest.max(initial=0.0)))

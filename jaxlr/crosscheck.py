@@ -30,7 +30,8 @@ TORCH_INSTALL_HINT = (
     "the CPU build; a bare 'torch' pulls a multi-GB CUDA build)"
 )
 
-_Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
+Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
+_Fit = Fit  # the name jaxlr._cli_lesson imports
 
 
 class Problem(NamedTuple):
@@ -151,8 +152,7 @@ def torch_autograd_program(problem: Problem, *, learning_rate: float, n_iters: i
             w -= learning_rate * w.grad
         w.grad.zero_()  # zero the gradients after updating
         steps.append((w.detach().clone(), l.detach(), dw))
-    with torch.no_grad():
-        return _trace(steps, w * X_test)
+    return _trace(steps, (w * X_test).detach())
 
 
 def numpy_program(
@@ -204,8 +204,7 @@ def torch_linear_program(problem: Problem, *, learning_rate: float, n_iters: int
         optimizer.step()
         optimizer.zero_grad()
         steps.append((torch.nn.utils.parameters_to_vector(model.parameters()).detach(), l.detach(), dw))
-    with torch.no_grad():
-        return _trace(steps, model(X_test))
+    return _trace(steps, model(X_test).detach())
 
 
 REFERENCES: dict[str, Callable[..., Trace]] = {  # reference(problem, *, learning_rate, n_iters, dtype) -> Trace
@@ -217,13 +216,7 @@ REFERENCES: dict[str, Callable[..., Trace]] = {  # reference(problem, *, learnin
 
 
 def jaxlr_program(
-    problem: Problem,
-    *,
-    gradient: str,
-    learning_rate: float,
-    n_iters: int,
-    dtype: str = "float32",
-    fit: _Fit = jaxlr.fit,
+    problem: Problem, *, gradient: str, learning_rate: float, n_iters: int, dtype: str = "float32", fit: Fit = jaxlr.fit
 ) -> Trace:
     """jaxlr on a :class:`Problem`: one ``fit`` call (or a test's stand-in), the start's gradient, the prediction."""
     _checked_dtype("jaxlr_program", learning_rate, n_iters, dtype)
@@ -325,7 +318,7 @@ def compare(case: Case, dtype: str, ours: Trace, reference: Trace) -> Row:
     return Row(*head, float(abs_err), float(rel_err), float(ulps), bound, not failures, verdict, errors)
 
 
-def run_case(case: Case, dtype: str = "float32", *, fit: _Fit = jaxlr.fit) -> Row:
+def run_case(case: Case, dtype: str = "float32", *, fit: Fit = jaxlr.fit) -> Row:
     """Runs ``case`` on both sides in ``dtype`` (float64 needs ``jax_enable_x64``) and compares them; ``fit`` is as
     in :func:`jaxlr_program`. Raises :class:`TorchNotInstalledError` without PyTorch.
 
@@ -372,7 +365,7 @@ def random_cases(
     return [Case(name, r, g, p, learning_rate, n_iters or 100) for name, p, r, g in programs]
 
 
-def run_all(cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: _Fit = jaxlr.fit) -> list[Row]:
+def run_all(cases: Sequence[Case], dtypes: Sequence[str] = DTYPES, *, fit: Fit = jaxlr.fit) -> list[Row]:
     """Every case in every dtype."""
     return [run_case(case, dtype, fit=fit) for case in cases for dtype in dtypes]
 

@@ -59,7 +59,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int. The number of features seen in ``fit``.
 
     Examples:
-      >>> from jaxlr.sklearn import GradientDescentRegressor
       >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
       >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
       >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
@@ -77,11 +76,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "GradientDescentRegressor":
         """Fits the attributes to ``(n_samples, n_features)`` ``X``, ``y`` and optional ``sample_weight``."""
         name, rate, max_iter, optimizer = type(self).__name__, self.learning_rate, self.max_iter, self.optimizer
-        # scikit-learn checks the hyperparameters in fit, not __init__
         integer = isinstance(max_iter, numbers.Integral) and not isinstance(max_iter, (bool, np.bool_))
         rate_ok = rate == "auto" if isinstance(rate, str) else _real(rate) > 0
         known = optimizer in _OPTIMIZERS or isinstance(optimizer, optax.GradientTransformation)
-        rules = [
+        rules = [  # scikit-learn checks the hyperparameters in fit, not __init__
             ("learning_rate", rate_ok, "a positive number or 'auto'"),
             ("max_iter", integer and max_iter >= 1, "at least 1" if integer else "a positive integer"),
             ("tol", self.tol is None or _real(self.tol) > 0, "a positive number or None"),
@@ -94,8 +92,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             if not ok:
                 raise ValueError(f"{name}: {param} must be {what}, got {getattr(self, param)!r}")
         dtype = np.dtype(np.float64 if jax.config.read("jax_enable_x64") else np.float32)
-        # the default tol: well above what rounding leaves of the gradient on a standardized problem
-        tol = float(self.tol) if self.tol is not None else 1e-8 if dtype == np.float64 else 1e-6
+        tol = float(self.tol) if self.tol is not None else 1e-8 if dtype == np.float64 else 1e-6  # well above rounding
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=np.float64, y_numeric=True)
         n, d = X.shape
         checked_sample_weight(name, sample_weight, n, None)
@@ -103,12 +100,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         c = centre(X, y, weight, bias=self.fit_intercept, xp=np)
         units = c.scale if self.standardize else np.ones(d)  # coef_ = v / units, v the trained weights
         z = (c.x / units).astype(dtype)
-        # l2·|coef_|² = Σ_j (l2 / units_j²) v_j²: the penalty on coef_, in the training coordinates
-        penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None
+        penalty = (self.l2 / units**2).astype(dtype) if self.l2 > 0 else None  # l2·|coef_|², in v = coef_·units
         flat = not np.any(z[weight > 0]) and penalty is None  # no curvature: every step is stable, the answer 0
         rate = 1.0 if flat and rate == "auto" else rate
-        # jaxlr.fit warns when, and only when, it diverged
-        with warnings.catch_warnings(action="error", category=jaxlr.DivergenceWarning):
+        with warnings.catch_warnings(action="error", category=jaxlr.DivergenceWarning):  # fit warns iff it diverged
             try:
                 result = jaxlr.fit(
                     jaxlr.Params(np.zeros(d, dtype), None),
