@@ -24,7 +24,6 @@ from jaxlr.crosscheck import DTYPES, _Fit
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
-
 PROGRAMS = {  # title, fit's gradient=, learning rate, iterations, print every: the NumPy and the PyTorch program
     "manual": ("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
     "autograd": ("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
@@ -90,9 +89,8 @@ def _enable_compilation_cache() -> None:
 def script_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
     title, gradient, learning_rate, n_iters, print_every = PROGRAMS[name]
-    parser = ArgumentParser(
-        prog=f"gradient_descent_{name}.py", description=f"The lesson's {title} program, ported to JAX."
-    )
+    description = f"The lesson's {title} program, ported to JAX."
+    parser = ArgumentParser(prog=f"gradient_descent_{name}.py", description=description)
     add = parser.add_argument
     add("--lr", type=positive_float, default=learning_rate, help="learning rate (%(default)s)")
     add("--iters", type=positive_int, default=n_iters, help="iterations (%(default)s)")
