@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
-    """Says on stderr (unless ``--quiet``) when the post-fit checks will take a while."""
     (n, d), k = shape, shape[1] + 1
     if not args.quiet and n * d * min(n, d) + k**3 >= 2e9:  # flops: a second or more, so say what runs before
         what = f"an SVD of {n}×{d}), the condition number (eigenvalues of {k}×{k}) and the statistics…"
@@ -223,10 +222,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
         whose = "the least-squares solution" + ("" if converged else ", not the unconverged gradient-descent weights")
         r2, adj_r2, rmse, se, df = (np.asarray(getattr(stats, f)).item() for f in (*_SCALARS, "df_resid"))
-        print(
-            f"statistics of {whose}: R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, "
-            f"residual std error {se:.6g} on {int(df)} degrees of freedom"
-        )
+        fits = f"R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, residual std error {se:.6g}"
+        print(f"statistics of {whose}: {fits} on {int(df)} degrees of freedom")
         print(f"{'':<{width}}  {'coef':>16}  {'std err':>11}  {'t':>9}  {'P>|t|':>9}  {'[0.025':>12}  {'0.975]':>12}")
         columns = [np.asarray(getattr(stats, f), np.float64) for f in ("coef", *_PER_COEFFICIENT)]
         for name, coef, err, t, p, (lo, hi) in zip(names, *columns, strict=True):
@@ -319,10 +316,9 @@ def run_predict(args: argparse.Namespace) -> int:
     source = _data.csv_source(args.data)
     header = _data.read_header(source, args.sep, args.encoding)
     if missing := [name for name in model.features if name not in header.names]:
-        raise DataError(
-            f"{source.label} has no column {missing[0]!r}, a feature of the model {args.model} (its features: "
-            f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"
-        )
+        feature = f"a feature of the model {args.model} (its features: {', '.join(model.features)})"
+        columns = f"the file's columns are {', '.join(header.names)}"
+        raise DataError(f"{source.label} has no column {missing[0]!r}, {feature}; {columns}")
     target = () if model.target is None or model.target not in header.names else (model.target,)
     values, _ = _data.parse(source, header, (*model.features, *target), encoding=args.encoding)
     d = len(model.features)

@@ -22,7 +22,6 @@ OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an outp
 
 
 def fail(prog: str, message: str, code: int = 2) -> int:
-    """A one-line error on stderr; returns the exit code (2: bad input)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return code
 
@@ -55,9 +54,8 @@ positive_or_auto = _number(float, "a positive number or 'auto'", lambda v: v > 0
 
 
 def json_numbers(value: Any) -> Any:
-    """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
     value = np.asarray(value, np.float64)
-    return np.where(np.isfinite(value), value, np.array(None)).tolist()
+    return np.where(np.isfinite(value), value, np.array(None)).tolist()  # JSON has no NaN or inf
 
 
 class Problem(NamedTuple):  # a regression problem ready to train on
@@ -135,7 +133,6 @@ def write_outputs(*outputs: tuple[str | None, Callable[[str], Any]]) -> None:
 
 
 def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` and ``y`` as NumPy arrays of ``dtype``; a ``DataError`` if a value overflows in it."""
     with np.errstate(over="ignore"):
         x, y = np.asarray(x, dtype), np.asarray(y, dtype)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
