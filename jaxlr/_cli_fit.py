@@ -5,7 +5,6 @@ Exit codes: 0 converged; 1 diverged (nothing is written) or, with ``--distribute
 import argparse
 import sys
 import warnings
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -89,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
             message = f"{cluster} in the environment ({message.rstrip('.')}); {give}"
         return fail(PROG, message)
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
-        lines = str(e).strip().splitlines()
-        return fail(PROG, f"{type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), 1)
+        return fail(PROG, f"{type(e).__name__}: {''.join(str(e).strip().splitlines()[:1])}".rstrip(": "), 1)
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
@@ -171,8 +169,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     width = max(len(LOSS), *(len(n) for n in names))
     values = [*weights, bias, final_loss] if intercept else [*weights, final_loss]
     learning_rate = float(np.asarray(result.learning_rate))
-    auto = " (auto: 1/L over all rows)" if args.distributed else " (auto: 1/L)"
-    lr_text = f"{learning_rate:.6g}" + (auto if args.lr == "auto" else "")
+    auto = f" (auto: 1/L{' over all rows' * args.distributed})" if args.lr == "auto" else ""
     record = {
         "weights": dict(zip(data.feature_names, weights.tolist(), strict=True)),
         "bias": bias,
@@ -189,7 +186,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     }
     converged = True
     if args.distributed:
-        print(_summary_table(width, names, values, lr_text))
+        print(_summary_table(width, names, values, f"{learning_rate:.6g}{auto}"))
         record["distributed"] = {"processes": jax.process_count(), "devices": jax.device_count(), "rows": problem.rows}
     else:
         _announce_long_checks(args, data.x.shape)
@@ -200,7 +197,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         )
         exact_loss = _mse(problem, exact.weights, exact.bias)
         exact_values = [*exact.weights, exact.bias, exact_loss] if intercept else [*exact.weights, exact_loss]
-        print(_summary_table(width, names, values, lr_text, exact_values))
+        print(_summary_table(width, names, values, f"{learning_rate:.6g}{auto}", exact_values))
         if args.tol is not None:
             met = "met" if bool(result.converged) else "not met"
             print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
@@ -231,7 +228,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         if not converged:
             print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
         exact_weights = dict(zip(data.feature_names, exact.weights.tolist(), strict=True))
-        statistics: dict[str, Any] = {"describes": "least_squares"}
+        statistics: dict = {"describes": "least_squares"}
         for field in (*_SCALARS, *_PER_COEFFICIENT, "df_resid"):  # maps from coefficient name to value, NaN as null
             value = _cli_util.json_numbers(getattr(stats, field))
             statistics[field] = dict(zip(names, value, strict=True)) if field in _PER_COEFFICIENT else value

@@ -1,5 +1,4 @@
-"""What the ``jaxlr`` subcommands and scripts share: argument parsing, numbers for JSON, the data options, loading and
-preparing the data, and the output files (checked before any work, written atomically, ``-`` for standard output)."""
+"""What the ``jaxlr`` subcommands and scripts share: argument parsing, the data options and loading, output files."""
 
 import argparse
 import contextlib
@@ -96,8 +95,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuses, before any work, outputs that could not be written; raises ``DataError``."""
     given = {f"--{o.replace('_', '-')}": getattr(args, o) for o in OUTPUTS if getattr(args, o, None) is not None}
-    on_stdout = [option for option, path in given.items() if path == _io.STDOUT]
-    if len(on_stdout) > 1:
+    if len(on_stdout := [option for option, path in given.items() if path == _io.STDOUT]) > 1:
         raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
     for option, path in given.items():
         if (problem := _io.output_problem(path)) is not None:
@@ -108,8 +106,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         except ImportError:
             raise DataError("--plot needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
         suffix = os.path.splitext(args.plot)[1].lstrip(".").lower() or "png"
-        formats = FigureCanvasAgg.get_supported_filetypes()
-        if suffix not in formats:
+        if suffix not in (formats := FigureCanvasAgg.get_supported_filetypes()):
             raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
 
 
@@ -172,11 +169,10 @@ def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = Tr
     if problem.rows is not None:
         procs, devs = jax.process_count(), jax.device_count()
         rows = f"{problem.rows} rows over {procs} process{'es' * (procs != 1)} ({devs} device{'s' * (devs != 1)})"
-    scaled = ", standardized" if intercept else ", scaled to unit root mean square"
-    scaled = "" if problem.standardization is None else scaled
-    model = "" if intercept else ", no intercept"
+    scaling = ", standardized" if intercept else ", scaled to unit root mean square"
+    model = ("" if problem.standardization is None else scaling) + ("" if intercept else ", no intercept")
     weighted = "" if data.weights_name is None else f", weights {data.weights_name!r}"
     return (
-        f"{data.source}: {rows}, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}{weighted}; "
+        f"{data.source}: {rows}, {d} feature{'s' * (d != 1)}{model}, target {data.target_name!r}{weighted}; "
         f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
     )
