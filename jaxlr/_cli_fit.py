@@ -1,12 +1,10 @@
-"""``jaxlr fit``: gradient descent on a CSV file or a built-in dataset, checked against least squares.
+"""``jaxlr fit``: gradient descent checked against least squares (not with ``--distributed``), and ``jaxlr predict``.
 Exit codes: 0 converged; 1 diverged (nothing is written) or, with ``--distributed``, the processes failed together;
-2 bad input (one line); 3 not converged (written with ``"converged": false``). ``--distributed`` skips the check.
-``jaxlr predict`` applies a model that ``--save-model`` wrote to a CSV's rows (with MSE and R² if it has the target)."""
+2 bad input (one line); 3 not converged (written with ``"converged": false``)."""
 
 import argparse
 import sys
 import warnings
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -85,19 +83,15 @@ def run(args: argparse.Namespace) -> int:
     except (DataError, TypeError, ValueError) as e:  # bad input, on every process alike
         message = str(e).removeprefix("read_csv_rows: ").removeprefix("fit_distributed: ")
         if not jax.distributed.is_initialized() and args.coordinator_address is None:
-            message = (
-                "jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU) "
-                f"in the environment ({message.rstrip('.')}); "
-                "elsewhere give --coordinator-address, --num-processes and --process-id"
-            )
+            cluster = "jax.distributed.initialize() found no cluster it knows (Slurm, Open MPI, Kubernetes, Cloud TPU)"
+            give = "elsewhere give --coordinator-address, --num-processes and --process-id"
+            message = f"{cluster} in the environment ({message.rstrip('.')}); {give}"
         return fail(PROG, message)
     except Exception as e:  # the distributed runtime's: unreachable coordinator, a peer that died
-        lines = str(e).strip().splitlines()
-        return fail(PROG, f"{type(e).__name__}: {lines[0] if lines else ''}".rstrip(": "), 1)
+        return fail(PROG, f"{type(e).__name__}: {''.join(str(e).strip().splitlines()[:1])}".rstrip(": "), 1)
 
 
 def _announce_long_checks(args: argparse.Namespace, shape: tuple[int, ...]) -> None:
-    """Says on stderr (unless ``--quiet``) when the post-fit checks will take a while."""
     (n, d), k = shape, shape[1] + 1
     if not args.quiet and n * d * min(n, d) + k**3 >= 2e9:  # flops: a second or more, so say what runs before
         what = f"an SVD of {n}×{d}), the condition number (eigenvalues of {k}×{k}) and the statistics…"
@@ -172,10 +166,10 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         print(f"{done}; parameters identical to process 0's (which prints the result)")
         return 0
     names = [*data.feature_names, "bias"] if intercept else list(data.feature_names)
-    values = weights if bias is None else np.append(weights, bias)
+    width = max(len(LOSS), *(len(n) for n in names))
+    values = [*weights, bias, final_loss] if intercept else [*weights, final_loss]
     learning_rate = float(np.asarray(result.learning_rate))
-    auto = " (auto: 1/L over all rows)" if args.distributed else " (auto: 1/L)"
-    lr_text = f"{learning_rate:.6g}" + (auto if args.lr == "auto" else "")
+    auto = f" (auto: 1/L{' over all rows' * args.distributed})" if args.lr == "auto" else ""
     record = {
         "weights": dict(zip(data.feature_names, weights.tolist(), strict=True)),
         "bias": bias,
@@ -192,7 +186,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     }
     converged = True
     if args.distributed:
-        print(_summary_table(names, values, final_loss, lr_text))
+        print(_summary_table(width, names, values, f"{learning_rate:.6g}{auto}"))
         record["distributed"] = {"processes": jax.process_count(), "devices": jax.device_count(), "rows": problem.rows}
     else:
         _announce_long_checks(args, data.x.shape)
@@ -202,8 +196,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
             data.x, data.y, names[:d], intercept=intercept, sample_weight=data.weights, l2=l2
         )
         exact_loss = _mse(problem, exact.weights, exact.bias)
-        exact_values = exact.weights if exact.bias is None else np.append(exact.weights, exact.bias)
-        print(_summary_table(names, values, final_loss, lr_text, (exact_values, exact_loss)))
+        exact_values = [*exact.weights, exact.bias, exact_loss] if intercept else [*exact.weights, exact_loss]
+        print(_summary_table(width, names, values, f"{learning_rate:.6g}{auto}", exact_values))
         if args.tol is not None:
             met = "met" if bool(result.converged) else "not met"
             print(f"--tol {args.tol:g}: {met} after {int(np.asarray(result.n_steps))} of at most {args.steps} steps")
@@ -225,11 +219,8 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         stats = jaxlr.regression_stats(design, problem.y, exact_params, intercept=intercept, **objective)
         whose = "the least-squares solution" + ("" if converged else ", not the unconverged gradient-descent weights")
         r2, adj_r2, rmse, se, df = (np.asarray(getattr(stats, f)).item() for f in (*_SCALARS, "df_resid"))
-        print(
-            f"statistics of {whose}: R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, "
-            f"residual std error {se:.6g} on {int(df)} degrees of freedom"
-        )
-        width = max(len(LOSS), *(len(n) for n in names))
+        fits = f"R² {r2:.6g}, adjusted R² {adj_r2:.6g}, RMSE {rmse:.6g}, residual std error {se:.6g}"
+        print(f"statistics of {whose}: {fits} on {int(df)} degrees of freedom")
         print(f"{'':<{width}}  {'coef':>16}  {'std err':>11}  {'t':>9}  {'P>|t|':>9}  {'[0.025':>12}  {'0.975]':>12}")
         columns = [np.asarray(getattr(stats, f), np.float64) for f in ("coef", *_PER_COEFFICIENT)]
         for name, coef, err, t, p, (lo, hi) in zip(names, *columns, strict=True):
@@ -237,7 +228,7 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
         if not converged:
             print(f"{PROG}: error: {verdict.message}", file=sys.stderr)
         exact_weights = dict(zip(data.feature_names, exact.weights.tolist(), strict=True))
-        statistics: dict[str, Any] = {"describes": "least_squares"}
+        statistics: dict = {"describes": "least_squares"}
         for field in (*_SCALARS, *_PER_COEFFICIENT, "df_resid"):  # maps from coefficient name to value, NaN as null
             value = _cli_util.json_numbers(getattr(stats, field))
             statistics[field] = dict(zip(names, value, strict=True)) if field in _PER_COEFFICIENT else value
@@ -266,18 +257,13 @@ def _fit(args: argparse.Namespace, problem: Problem, *, intercept: bool) -> int:
     return 0 if converged else 3
 
 
-def _summary_table(names: list[str], values: np.ndarray, loss: float, lr_text: str, exact=None) -> str:
-    """Gradient descent's coefficients and loss; beside them, ``exact``'s ``(values, loss)`` and the gap."""
-    width = max(len(LOSS), *(len(n) for n in names))
-    header = f"{'':<{width}}  {'gradient descent':>16}"
-    if exact is None:
-        rows = zip([*names, LOSS], [*values, loss], strict=True)
-        lines = [header, *(f"{name:<{width}}  {a:>16.8g}" for name, a in rows)]
-    else:
-        lines = [f"{header}  {'least squares':>16}  {'gap':>10}"]
-        for name, a, b in zip([*names, LOSS], [*values, loss], [*exact[0], exact[1]], strict=True):
-            gap = a - b if name == LOSS else abs(a - b)
-            lines.append(f"{name:<{width}}  {a:>16.8g}  {b:>16.8g}  {gap:>10.3g}")
+def _summary_table(width: int, names: list[str], values: list, lr_text: str, exact: list | None = None) -> str:
+    """Gradient descent's coefficients and loss; beside them, ``exact``'s and the gap."""
+    gap = f"  {'least squares':>16}  {'gap':>10}"
+    lines = [f"{'':<{width}}  {'gradient descent':>16}" + ("" if exact is None else gap)]
+    for name, a, b in zip([*names, LOSS], values, exact or values, strict=True):
+        gap = f"  {b:>16.8g}  {a - b if name == LOSS else abs(a - b):>10.3g}"
+        lines.append(f"{name:<{width}}  {a:>16.8g}" + ("" if exact is None else gap))
     return "\n".join([*lines, f"learning rate {lr_text}"])
 
 
@@ -327,10 +313,9 @@ def run_predict(args: argparse.Namespace) -> int:
     source = _data.csv_source(args.data)
     header = _data.read_header(source, args.sep, args.encoding)
     if missing := [name for name in model.features if name not in header.names]:
-        raise DataError(
-            f"{source.label} has no column {missing[0]!r}, a feature of the model {args.model} (its features: "
-            f"{', '.join(model.features)}); the file's columns are {', '.join(header.names)}"
-        )
+        feature = f"a feature of the model {args.model} (its features: {', '.join(model.features)})"
+        columns = f"the file's columns are {', '.join(header.names)}"
+        raise DataError(f"{source.label} has no column {missing[0]!r}, {feature}; {columns}")
     target = () if model.target is None or model.target not in header.names else (model.target,)
     values, _ = _data.parse(source, header, (*model.features, *target), encoding=args.encoding)
     d = len(model.features)

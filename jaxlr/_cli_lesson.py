@@ -1,10 +1,8 @@
-"""``jaxlr lesson`` and ``jaxlr crosscheck``, and the scripts that run them: the lesson's two programs, ported, and
-their step-by-step comparison with the originals (see :mod:`jaxlr.crosscheck`)."""
+"""``jaxlr lesson``, ``jaxlr crosscheck`` (see :mod:`jaxlr.crosscheck`) and the scripts that run them."""
 
 import argparse
 import contextlib
 import itertools
-import math
 import os
 import sys
 import warnings
@@ -24,7 +22,6 @@ from jaxlr.crosscheck import DTYPES, _Fit
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
-
 PROGRAMS = {  # title, fit's gradient=, learning rate, iterations, print every: the NumPy and the PyTorch program
     "manual": ("manual gradient (NumPy lesson)", "lesson", 0.01, 20, 2),
     "autograd": ("autograd (PyTorch lesson)", "autograd", 0.01, 100, 10),
@@ -42,12 +39,10 @@ def run_lesson(gradient: str, learning_rate: float, n_iters: int, print_every: i
     lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
     lines += [f"epoch {i + 1}: w = {w[i]:.3f}, loss = {loss[i]:.8f}" for i in range(0, n_iters, print_every)]
     lines.append(f"Prediction after training: f(5) = {f5:.3f}")
-    warning = None
-    if result.diverged or not math.isfinite(f5):
-        bound = f" ({str(caught[0].message).partition('blew up): ')[2]})" if caught else ""  # fit's warning has it
-        warning = f"warning: training diverged at epoch {result.diverged_at + 1}: "
-        warning += f"learning_rate={learning_rate:g} is too large for this data{bound}"
-    return lines, float(w[-1]), f5, warning
+    bound = f" ({str(caught[0].message).partition('blew up): ')[2]})" if caught else ""  # fit's warning has it
+    too_large = f"learning_rate={learning_rate:g} is too large for this data{bound}"
+    warning = f"warning: training diverged at epoch {result.diverged_at + 1}: {too_large}"
+    return lines, float(w[-1]), f5, warning if result.diverged or not np.isfinite(f5) else None
 
 
 def _print_backend() -> None:
@@ -66,11 +61,9 @@ def run(args: argparse.Namespace) -> int:
     print()
     for title, (_, w, f5, _) in runs.items():
         print(f"{title:<32} final w = {w:.6f}, f(5) = {f5:.6f}")
-    print(
-        "The manual port reproduces the lesson's hand-written gradient, which is N = 4 times the "
-        "true one:\nthat is why it converges in 20 steps where autograd needs 100. "
-        "scripts/gradient_descent_manual.py --gradient correct uses the true gradient."
-    )
+    print("The manual port reproduces the lesson's hand-written gradient, which is N = 4 times the true one:")
+    steps = "that is why it converges in 20 steps where autograd needs 100."
+    print(f"{steps} scripts/gradient_descent_manual.py --gradient correct uses the true gradient.")
     return 0
 
 
@@ -90,9 +83,8 @@ def _enable_compilation_cache() -> None:
 def script_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/gradient_descent_{manual,autograd}.py``."""
     title, gradient, learning_rate, n_iters, print_every = PROGRAMS[name]
-    parser = ArgumentParser(
-        prog=f"gradient_descent_{name}.py", description=f"The lesson's {title} program, ported to JAX."
-    )
+    description = f"The lesson's {title} program, ported to JAX."
+    parser = ArgumentParser(prog=f"gradient_descent_{name}.py", description=description)
     add = parser.add_argument
     add("--lr", type=positive_float, default=learning_rate, help="learning rate (%(default)s)")
     add("--iters", type=positive_int, default=n_iters, help="iterations (%(default)s)")

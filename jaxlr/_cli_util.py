@@ -1,5 +1,4 @@
-"""What the ``jaxlr`` subcommands and scripts share: argument parsing, numbers for JSON, the data options, loading and
-preparing the data, and the output files (checked before any work, written atomically, ``-`` for standard output)."""
+"""What the ``jaxlr`` subcommands and scripts share: argument parsing, the data options and loading, output files."""
 
 import argparse
 import contextlib
@@ -22,7 +21,6 @@ OUTPUTS = ("json", "plot", "save_model", "out")  # the options that name an outp
 
 
 def fail(prog: str, message: str, code: int = 2) -> int:
-    """A one-line error on stderr; returns the exit code (2: bad input)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return code
 
@@ -55,9 +53,8 @@ positive_or_auto = _number(float, "a positive number or 'auto'", lambda v: v > 0
 
 
 def json_numbers(value: Any) -> Any:
-    """An array as (nested) lists of floats, with NaN and infinities, which JSON lacks, as ``None``."""
     value = np.asarray(value, np.float64)
-    return np.where(np.isfinite(value), value, np.array(None)).tolist()
+    return np.where(np.isfinite(value), value, np.array(None)).tolist()  # JSON has no NaN or inf
 
 
 class Problem(NamedTuple):  # a regression problem ready to train on
@@ -98,8 +95,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, default_steps: int
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuses, before any work, outputs that could not be written; raises ``DataError``."""
     given = {f"--{o.replace('_', '-')}": getattr(args, o) for o in OUTPUTS if getattr(args, o, None) is not None}
-    on_stdout = [option for option, path in given.items() if path == _io.STDOUT]
-    if len(on_stdout) > 1:
+    if len(on_stdout := [option for option, path in given.items() if path == _io.STDOUT]) > 1:
         raise DataError(f"only one output can go to standard output (-); got {' and '.join(on_stdout)}")
     for option, path in given.items():
         if (problem := _io.output_problem(path)) is not None:
@@ -110,8 +106,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         except ImportError:
             raise DataError("--plot needs matplotlib, which is not installed: pip install 'jaxlr[plot]'") from None
         suffix = os.path.splitext(args.plot)[1].lstrip(".").lower() or "png"
-        formats = FigureCanvasAgg.get_supported_filetypes()
-        if suffix not in formats:
+        if suffix not in (formats := FigureCanvasAgg.get_supported_filetypes()):
             raise DataError(f"--plot {args.plot}: cannot write .{suffix} files; use one of .{', .'.join(formats)}")
 
 
@@ -135,7 +130,6 @@ def write_outputs(*outputs: tuple[str | None, Callable[[str], Any]]) -> None:
 
 
 def as_dtype(x: Any, y: Any, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` and ``y`` as NumPy arrays of ``dtype``; a ``DataError`` if a value overflows in it."""
     with np.errstate(over="ignore"):
         x, y = np.asarray(x, dtype), np.asarray(y, dtype)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
@@ -175,11 +169,10 @@ def describe(problem: Problem, args: argparse.Namespace, *, intercept: bool = Tr
     if problem.rows is not None:
         procs, devs = jax.process_count(), jax.device_count()
         rows = f"{problem.rows} rows over {procs} process{'es' * (procs != 1)} ({devs} device{'s' * (devs != 1)})"
-    scaled = ", standardized" if intercept else ", scaled to unit root mean square"
-    scaled = "" if problem.standardization is None else scaled
-    model = "" if intercept else ", no intercept"
+    scaling = ", standardized" if intercept else ", scaled to unit root mean square"
+    model = ("" if problem.standardization is None else scaling) + ("" if intercept else ", no intercept")
     weighted = "" if data.weights_name is None else f", weights {data.weights_name!r}"
     return (
-        f"{data.source}: {rows}, {d} feature{'s' * (d != 1)}{scaled}{model}, target {data.target_name!r}{weighted}; "
+        f"{data.source}: {rows}, {d} feature{'s' * (d != 1)}{model}, target {data.target_name!r}{weighted}; "
         f"{args.optimizer}, {args.steps} steps, {args.dtype}, jax backend {jax.default_backend()}"
     )
