@@ -18,7 +18,7 @@ from jaxlr import crosscheck
 from jaxlr._cli_util import ArgumentParser, positive_float, positive_int
 from jaxlr._io import STDOUT, output_problem
 from jaxlr._model import _predict
-from jaxlr.crosscheck import DTYPES, _Fit
+from jaxlr.crosscheck import DTYPES, Fit
 
 HELP = "run both lesson ports on the tutorial data, side by side (the default)"
 
@@ -120,7 +120,7 @@ def crosscheck_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", type=_json_path, help="also write the rows as JSON to PATH")
 
 
-def run_crosscheck(args: argparse.Namespace, *, fit: _Fit = jaxlr.fit) -> int:
+def run_crosscheck(args: argparse.Namespace, *, fit: Fit = jaxlr.fit) -> int:
     """Runs the cross-check for parsed ``args``; returns the exit code. With ``--json -`` the table goes to stderr."""
     try:
         crosscheck._import_torch()
@@ -144,7 +144,7 @@ def run_crosscheck(args: argparse.Namespace, *, fit: _Fit = jaxlr.fit) -> int:
 
 
 def crosscheck_main(
-    argv: list[str] | None = None, *, fit: _Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
+    argv: list[str] | None = None, *, fit: Fit = jaxlr.fit, prog: str = "python -m jaxlr.crosscheck"
 ) -> int:
     parser = ArgumentParser(prog=prog, description=crosscheck.HELP)
     crosscheck_arguments(parser)

@@ -77,8 +77,9 @@ def fit_distributed(
       x_local, y_local: this process's rows ``(n_p,)`` or ``(n_p, d)`` and targets ``(n_p,)``; may be empty.
 
     Examples:
+      >>> import numpy as np, jaxlr
       >>> x = np.array([1.0, 2.0, 3.0, 4.0])  # this process's rows
-      >>> print(fit_distributed(Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
+      >>> print(jaxlr.fit_distributed(jaxlr.Params(w=0.0), x, 2 * x, learning_rate=0.01).params.w.round(3))
       2.0
     """
     fn = "fit_distributed"

@@ -87,7 +87,8 @@ def least_squares(
       l2: the ridge penalty on ``w`` (never on ``b``), ``>= 0``; scikit-learn's ``Ridge(alpha=a)`` is ``a / sum(s)``.
 
     Examples:
-      >>> p = least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
+      >>> import jaxlr
+      >>> p = jaxlr.least_squares([1.0, 2.0, 3.0], [3.0, 5.0, 7.0])
       >>> print(f"w = {p.w:.4f}, b = {p.b:.4f}")
       w = 2.0000, b = 1.0000
     """
@@ -189,7 +190,8 @@ def regression_stats(
       x, y, sample_weight, l2: as in :func:`least_squares` (the weights are ``WLS``'s inverse variances).
 
     Examples:
-      >>> stats = regression_stats([1.0, 2.0, 3.0, 4.0, 5.0], [3.1, 4.9, 7.0, 9.1, 10.9])
+      >>> import jaxlr
+      >>> stats = jaxlr.regression_stats([1.0, 2.0, 3.0, 4.0, 5.0], [3.1, 4.9, 7.0, 9.1, 10.9])
       >>> print(f"R² = {stats.r2:.5f}, slope {stats.coef[0]:.3f} ± {stats.std_errors[0]:.4f}")
       R² = 0.99908, slope 1.980 ± 0.0346
     """

@@ -49,7 +49,8 @@ def plot_loss(loss: Any, *, path: Path = None) -> Any:
     also written to ``path`` if given (``.png``, ``.pdf``, ``.svg``: by its extension).
 
     Examples:
-      >>> plot_loss([4.0, 1.0, 0.25]).axes[0].get_yscale()
+      >>> import jaxlr
+      >>> jaxlr.plot_loss([4.0, 1.0, 0.25]).axes[0].get_yscale()
       'log'
     """
     fig, (ax,) = _figure(1)
@@ -71,7 +72,8 @@ def plot_fit(
     values for several, beside the loss curve if ``loss`` is given; returns the figure, also written to ``path``.
 
     Examples:
-      >>> fig = plot_fit(Params(w=2.0, b=0.0), [1.0, 2.0, 3.0], [2.1, 3.9, 6.0], loss=[4.0, 0.5])
+      >>> import jaxlr
+      >>> fig = jaxlr.plot_fit(jaxlr.Params(w=2.0, b=0.0), [1.0, 2.0, 3.0], [2.1, 3.9, 6.0], loss=[4.0, 0.5])
       >>> [ax.get_title() for ax in fig.axes]
       ['loss curve', 'data and fitted line']
     """

@@ -31,7 +31,6 @@ TORCH_INSTALL_HINT = (
 )
 
 Fit = Callable[..., jaxlr.FitResult]  # jaxlr.fit, or a test's stand-in for it
-_Fit = Fit  # the name jaxlr._cli_lesson imports
 
 
 class Problem(NamedTuple):

@@ -59,6 +59,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int. The number of features seen in ``fit``.
 
     Examples:
+      >>> from jaxlr.sklearn import GradientDescentRegressor
       >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
       >>> model = GradientDescentRegressor().fit(X, X @ [2.0, -1.0] + 0.5)
       >>> print(np.round(model.coef_, 6), round(model.intercept_, 6))
