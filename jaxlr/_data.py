@@ -2,6 +2,7 @@
 CSV files are read by pyarrow; if it refuses anything, a Python pass names the bad row or cell."""
 
 import codecs
+import contextlib
 import csv
 import json
 import math
@@ -23,7 +24,6 @@ from jaxlr._types import Params
 PROGRESS_DELAY_S = 1.0  # a progress bar shows itself once a load has taken this long
 MISSING = ("", "NA", "N/A", "n/a", "NULL", "null")  # dropped with ``dropna``, an error without it
 PIECE_BYTES = 32 << 20  # uncompressed inputs are parsed a piece of this size at a time
-COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}  # by the file's extension
 FORMAT, FORMAT_VERSION = "jaxlr-model", 1
 DATASETS = ("diabetes", "lesson")  # the built-in data sets
 
@@ -51,12 +51,21 @@ class CsvSource(NamedTuple):
         """The raw input (its position measures progress) and the stream of its decompressed bytes."""
         import pyarrow as pa
 
-        compression = COMPRESSION.get(os.path.splitext(self.path or "")[1])
+        compression = compression_of(self.path)
         try:
             raw = pa.BufferReader(self.buffer) if self.path is None else pa.OSFile(self.path)
         except OSError as e:
             raise DataError(f"cannot read {self.path}: {e.strerror or str(e).splitlines()[0]}") from None
         return raw, raw if compression is None else pa.CompressedInputStream(raw, compression)
+
+
+def compression_of(path: str | None) -> str | None:
+    """The codec pyarrow reads ``path`` through, detected from its extension (``.gz``, ``.zst``, ...), or ``None``."""
+    import pyarrow as pa
+
+    with contextlib.suppress(TypeError, ValueError):  # no path, or not the extension of a compressed file
+        return pa.Codec.detect(path).name
+    return None
 
 
 class CsvHeader(NamedTuple):

@@ -13,7 +13,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
-from jaxlr._data import COMPRESSION, CsvSource, DataError, _choose, csv_source, parse, read_header
+from jaxlr._data import CsvSource, DataError, _choose, compression_of, csv_source, parse, read_header
 from jaxlr._fit import _fit_jit, check_options, finish
 from jaxlr._rows import global_rows
 from jaxlr._types import FitResult, Params
@@ -153,7 +153,7 @@ def read_csv_rows(
         raise
     features = _choose(header.names, path, target, features, None)[:-1]
     if one_file:  # this process's lines: those that begin in its range of the bytes after the header
-        if source.path is None or path.endswith(tuple(COMPRESSION)):
+        if source.path is None or compression_of(path) is not None:
             raise DataError(
                 f"{fn}: {source.label} cannot be split into byte ranges (compressed, or standard input); "
                 "give one file per process, path-{process_index}.csv"
