@@ -197,7 +197,7 @@ def fit_core(
     diverged_at = jnp.where(jnp.all(finite), -1, 0).astype(jnp.int32)
     init = (params, tx.init(params), scale, diverged_at)  # pyright: ignore[reportArgumentType]
     if tol is None:
-        (final, _, _, diverged_at), records, n_steps = _scan(step, init, n_iters, options.progress_every, loss_and_grad)
+        (final, _, _, diverged_at), records, n_steps = _scan(step, init, n_iters, options.progress_every)
         converged = None
     else:
         final, records, diverged_at, n_steps, converged = _while(step, init, n_iters, tol, options.progress_every)
@@ -205,22 +205,21 @@ def fit_core(
     return FitResult(final, records, diverged_at, finite, reported, n_steps, converged)
 
 
-def _scan(step: Callable, init: Any, n_iters: int, every: int, loss_and_grad: Callable) -> tuple[Any, Any, jax.Array]:
+def _scan(step: Callable, init: Any, n_iters: int, every: int) -> tuple[Any, Any, jax.Array]:
     """``(carry, records, steps taken)`` of ``lax.scan`` over ``n_iters`` steps; with ``every``, in chunks that
     feed the progress bar (a callback between chunks leaves the step itself as it is)."""
 
     def recorded(carry, i):
-        carry, (record, _, _) = step(carry, i)
-        return carry, record
+        carry, (record, _, loss) = step(carry, i)
+        return carry, (record, loss)
 
     if every:
-        loss_of = lambda carry: loss_and_grad(carry[0])[0]  # noqa: E731
-        carry, records = scan_with_progress(recorded, init, n_iters, every=every, loss_of=loss_of)
+        carry, records = scan_with_progress(recorded, init, n_iters, every=every)
         return carry, records, jnp.array(n_iters, jnp.int32)
 
     def counted(carry, _):  # the step index carried, not read from an array of indices
         inner, i = carry
-        inner, record = recorded(inner, i)
+        inner, (record, _) = recorded(inner, i)
         return (inner, i + 1), record
 
     (carry, n_steps), records = jax.lax.scan(counted, (init, jnp.array(0, jnp.int32)), None, length=n_iters)

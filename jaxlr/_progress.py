@@ -37,21 +37,22 @@ def _on_step(step: np.ndarray, loss: np.ndarray) -> None:
         bar.update(int(step) + 1 - bar.n)
 
 
-def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int, loss_of: Callable) -> tuple[Any, Any]:
-    """``lax.scan(step, init, arange(n_iters))`` as chunks of ``every`` steps, each reporting ``loss_of(carry)``."""
+def scan_with_progress(step: Callable, init: Any, n_iters: int, *, every: int) -> tuple[Any, Any]:
+    """``lax.scan`` of ``step`` (``(carry, i) -> (carry, (record, loss))``) over ``arange(n_iters)``, as chunks of
+    ``every`` steps, each reporting its last step's loss; returns ``(carry, records)``."""
     steps = jnp.arange(n_iters, dtype=jnp.int32)
     n_chunks, tail = divmod(n_iters, every)
 
     def chunk(carry, indices):
-        carry, records = jax.lax.scan(step, carry, indices)
-        report(indices[-1], loss_of(carry))
+        carry, (records, losses) = jax.lax.scan(step, carry, indices)
+        report(indices[-1], losses[-1])
         return carry, records
 
     carry, records = jax.lax.scan(chunk, init, steps[: n_chunks * every].reshape(n_chunks, every))
     records = jax.tree.map(lambda a: a.reshape((n_chunks * every, *a.shape[2:])), records)
     if tail:
-        carry, tail_records = jax.lax.scan(step, carry, steps[n_chunks * every :])
-        report(steps[-1], loss_of(carry))
+        carry, (tail_records, losses) = jax.lax.scan(step, carry, steps[n_chunks * every :])
+        report(steps[-1], losses[-1])
         records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, tail_records)
     return carry, records
 
