@@ -39,10 +39,11 @@ def run_lesson(gradient: str, learning_rate: float, n_iters: int, print_every: i
     lines = [f"Prediction before training: f(5) = {float(jaxlr.predict(params, 5.0)):.3f}"]
     lines += [f"epoch {i + 1}: w = {w[i]:.3f}, loss = {loss[i]:.8f}" for i in range(0, n_iters, print_every)]
     lines.append(f"Prediction after training: f(5) = {f5:.3f}")
+    if not result.diverged and np.isfinite(f5):
+        return lines, float(w[-1]), f5, None
     bound = f" ({str(caught[0].message).partition('blew up): ')[2]})" if caught else ""  # fit's warning has it
     too_large = f"learning_rate={learning_rate:g} is too large for this data{bound}"
-    warning = f"warning: training diverged at epoch {result.diverged_at + 1}: {too_large}"
-    return lines, float(w[-1]), f5, warning if result.diverged or not np.isfinite(f5) else None
+    return lines, float(w[-1]), f5, f"warning: training diverged at epoch {result.diverged_at + 1}: {too_large}"
 
 
 def _print_backend() -> None:
