@@ -337,7 +337,7 @@ def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params,
     """The eager shell's last word: raise for bad inputs, warn on divergence; a traced result passes. Every
     failure flags step 0, so a fit that did not diverge costs one host read of ``diverged_at``."""
     at = result.diverged_at
-    if isinstance(at, Tracer) or np.asarray(at) < 0 or not eager_report(fn, result, options):
+    if isinstance(at, Tracer) or np.asarray(at).item() < 0 or not eager_report(fn, result, options):
         return result
     # a stand-in y of the fit's own dtype, so that L is computed at the precision the fit ran in
     checked, x, _ = _validate.check_data(fn, params, x, jnp.zeros(jnp.shape(x)[:1], jnp.asarray(result.params.w).dtype))

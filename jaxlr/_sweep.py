@@ -15,9 +15,11 @@ from jaxlr._model import _loss
 from jaxlr._types import FitResult, Params, SweepResult
 from jaxlr._validate import as_input, as_params, check_data, check_l2, check_positive, is_traced
 
-# batch_size="auto" on a CPU: runs of at most SMALL_RUN numbers of x go in vmapped groups of SMALL_GROUP, since
-# XLA:CPU runs a tiny program in the calling thread and hands a larger one to a worker thread (~30 µs each time).
-SMALL_RUN = 1024
+# batch_size="auto" on a CPU: runs of the scalar model (a 1-D x: no matrix product) with at most SMALL_RUN samples go
+# in vmapped groups of SMALL_GROUP. XLA:CPU compiles a while loop that touches under about 1 kB, and holds no dot, into
+# one kernel; such a group stays under that, all k runs at once do not, and a loop that is not one kernel pays the
+# runtime's dispatch for every operation of every step, once per group. Matrix and larger runs go all at once.
+SMALL_RUN = 16
 SMALL_GROUP = 4
 
 
@@ -50,10 +52,12 @@ _runs_jit = jax.jit(_runs, static_argnames=("batch_size", "options"))
 
 
 def _check_learning_rates(learning_rates: Any) -> Any:
-    if is_traced(learning_rates):
+    """``(k,)`` rates in the caller's real dtype (the core casts them to the data's); their values are checked by
+    :func:`_raise_for_rates` only when a run failed, since a rate that is not positive and finite fails at step 0."""
+    if not isinstance(learning_rates, np.ndarray) and is_traced(learning_rates):
         return jnp.reshape(learning_rates, (-1,))
     rates = np.asarray(learning_rates)
-    if rates.dtype.kind not in "fiu":  # kept in the caller's real dtype; the core casts it to the data's
+    if rates.dtype.kind not in "fiu":
         try:
             rates = np.asarray(learning_rates, dtype=np.float64)
         except (TypeError, ValueError):
@@ -62,20 +66,24 @@ def _check_learning_rates(learning_rates: Any) -> Any:
             ) from None
     if rates.ndim > 1 or rates.size == 0:
         raise ValueError(f"sweep: learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
-    rates = rates.reshape(-1)
-    if not (rates.min() > 0 and rates.max() < np.inf):  # NaN fails both
-        i = int(np.argmax(~((rates > 0) & (rates < np.inf))))
+    return rates.reshape(-1)
+
+
+def _raise_for_rates(rates: Any) -> None:
+    bad = ~((rates > 0) & (rates < np.inf))  # NaN is bad too
+    if bad.any():
+        i = int(np.argmax(bad))
         raise ValueError(
             f"sweep: learning_rates must be positive and finite; learning_rates[{i}] = {float(rates[i])!r}"
         )
-    return rates
 
 
 def _batch_size(batch_size: Any, k: int, x: Any, x_batched: bool) -> int:
     if batch_size is None:
         return k
     if batch_size == "auto":
-        if (np.size(x) // k if x_batched else np.size(x)) > SMALL_RUN:  # the numbers of x in one run
+        run_shape = jnp.shape(x)[x_batched:]  # one run's x
+        if len(run_shape) != 1 or run_shape[0] > SMALL_RUN:
             return k
         devices = x.devices() if isinstance(x, jax.Array) and not isinstance(x, Tracer) else jax.devices()[:1]
         return SMALL_GROUP if all(d.platform == "cpu" for d in devices) else k
@@ -117,8 +125,8 @@ def sweep(
       seeds: ``(k,)`` integer seeds: run ``i`` starts from ``params`` plus normal noise drawn with ``seeds[i]``.
       init_scale: the noise's standard deviation for ``seeds``.
       batch_size: run the fits in vmapped groups of this many, one group after another (``jax.lax.map``);
-        ``None``: all at once; ``"auto"``: groups of 4 for tiny runs on a CPU, where a small program runs in
-        the calling thread and a larger one pays a hand-off to a worker thread. The results are the same.
+        ``None``: all at once; ``"auto"``: on a CPU, groups of 4 for runs of the scalar model on at most 16
+        samples, whose loop XLA then compiles into one kernel; all at once otherwise. The results are the same.
 
     Returns:
       A :class:`SweepResult`; ``best_learning_rate`` and ``best_index`` read it on the host.
@@ -141,8 +149,8 @@ def sweep(
         raise TypeError(f"sweep: params must be jaxlr.Params(w, b=None), got {type(params).__name__}")
     x, y = as_input(fn, "x", x), as_input(fn, "y", y)
     weights = None if sample_weight is None else as_input(fn, "sample_weight", sample_weight)
-    shared = dict(params=params, x=x, y=y, tol=tol, l2=l2, weights=weights, init_scale=init_scale)
-    x_rank, w_rank = np.ndim(x), np.ndim(params.w)
+    shared = dict(params=params, x=x, y=y, tol=tol, l2=l2, weights=weights)
+    x_rank, w_rank = jnp.ndim(x), jnp.ndim(params.w)
     x_batched = x_rank == 3 or (x_rank == 2 and w_rank == 0)
     if w_rank == x_rank - x_batched:
         if params.b is not None and jnp.shape(params.b)[:1] != jnp.shape(params.w)[:1]:
@@ -153,14 +161,14 @@ def sweep(
         mapped["params"] = shared.pop("params")
     if x_batched:
         mapped["x"] = shared.pop("x")
-    if np.ndim(y) == 2:
+    if jnp.ndim(y) == 2:
         mapped["y"] = shared.pop("y")
     if seeds is not None:
         seed_array = np.asarray(seeds)
         if seed_array.ndim != 1 or seed_array.size == 0 or not np.issubdtype(seed_array.dtype, np.integer):
             raise ValueError(f"sweep: seeds must be a non-empty 1-D array of integers, got {seed_array!r:.100}")
-        mapped["seeds"] = seed_array.astype(np.uint32)
-    sizes = {name: len(jax.tree.leaves(value)[0]) for name, value in mapped.items()}
+        mapped["seeds"], shared["init_scale"] = seed_array.astype(np.uint32), init_scale
+    sizes = {name: len(value.w if name == "params" else value) for name, value in mapped.items()}
     if len(mapped) > 1 and sizes["learning_rates"] == 1:
         del sizes["learning_rates"]
     if len(set(sizes.values())) > 1:
@@ -174,5 +182,6 @@ def sweep(
         shared, mapped, batch_size=_batch_size(batch_size, k, x, x_batched), options=each_rate
     )
     if not isinstance(result.diverged_at, Tracer) and np.asarray(result.diverged_at).max() >= 0:
+        _raise_for_rates(np.asarray(rates))
         eager_report(fn, result, options)
     return SweepResult(rates, result.params, result.history, final_loss, result.diverged_at, result.inputs_finite)

@@ -75,6 +75,8 @@ def test_every_run_diverged():
     "kwargs, error, words",
     [
         ({"learning_rates": [0.1, -1.0]}, ValueError, ["learning_rates[1]", "-1.0"]),
+        ({"learning_rates": [0.1, 0.2, float("nan")]}, ValueError, ["learning_rates[2]", "nan"]),
+        ({"learning_rates": np.array([0.0, 0.1], np.float32)}, ValueError, ["learning_rates[0]", "0.0"]),
         ({"learning_rates": [[0.1]]}, ValueError, ["1-D"]),
         ({"learning_rates": "fast"}, TypeError, ["learning_rates"]),
         ({"learning_rates": [0.1, 0.2], "seeds": [1, 2, 3]}, ValueError, ["learning_rates 2", "seeds 3"]),
@@ -179,3 +181,16 @@ def test_batch_size_groups_the_runs_without_changing_them(batch_size):
 def test_a_bad_batch_size_is_named(batch_size):
     with pytest.raises(ValueError, match=r"sweep: batch_size must be None, 'auto' or a positive int, got"):
         jaxlr.sweep(P0, X, Y, learning_rates=RATES, n_iters=5, batch_size=batch_size)
+
+
+def test_auto_groups_only_tiny_runs_of_the_scalar_model_on_a_cpu():
+    """Groups pay where XLA:CPU compiles the group's loop into one kernel: the scalar model on a few samples."""
+    from jaxlr._sweep import SMALL_GROUP, _batch_size
+
+    on_cpu = jax.devices()[0].platform == "cpu"
+    lesson = jnp.arange(4.0)
+    assert _batch_size("auto", 32, lesson, False) == (SMALL_GROUP if on_cpu else 32)
+    assert _batch_size("auto", 32, jnp.zeros((32, 4)), True) == (SMALL_GROUP if on_cpu else 32)  # a batch of x
+    assert _batch_size("auto", 32, jnp.zeros(17), False) == 32  # more samples
+    assert _batch_size("auto", 32, jnp.zeros((4, 2)), False) == 32  # a matrix product in the step
+    assert _batch_size(None, 32, lesson, False) == 32 and _batch_size(3, 32, lesson, False) == 3

@@ -163,6 +163,9 @@ def test_jit_of_sweep_and_sweep_over_a_batch_of_y():
     jitted = jax.jit(lambda rates: jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=STEPS).final_loss)(rates)
     eager = jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=STEPS).final_loss
     np.testing.assert_allclose(jitted, eager, rtol=1e-13)
+    # under jit a rate that is not positive and finite cannot raise: its run is flagged at step 0
+    run = jax.jit(lambda rates: jaxlr.sweep(params, x, y, learning_rates=rates, n_iters=STEPS).diverged_at)
+    assert run(jnp.array([0.01, -0.1, jnp.nan, 0.0])).tolist() == [-1, 0, 0, 0]
     ys = jnp.stack([y, 3 * y])
     batch = jaxlr.sweep(params, x, ys, learning_rates=0.1, n_iters=STEPS)
     for i in range(2):
