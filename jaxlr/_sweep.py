@@ -152,7 +152,7 @@ def sweep(
     shared = dict(params=params, x=x, y=y, tol=tol, l2=l2, weights=weights)
     x_rank, w_rank = jnp.ndim(x), jnp.ndim(params.w)
     x_batched = x_rank == 3 or (x_rank == 2 and w_rank == 0)
-    if w_rank == x_rank - x_batched:
+    if w_rank and w_rank == x_rank - x_batched:  # a leading run axis on params
         if params.b is not None and jnp.shape(params.b)[:1] != jnp.shape(params.w)[:1]:
             raise ValueError(
                 f"sweep: batched params.w has shape {jnp.shape(params.w)}, so params.b must have shape "

@@ -90,6 +90,11 @@ def test_bad_sweep_input(kwargs, error, words):
         assert word in str(info.value)
 
 
+def test_scalar_data_is_named():
+    with pytest.raises(ValueError, match=r"sweep: x must have shape \(n,\) or \(n, d\), got shape \(\)"):
+        jaxlr.sweep(jaxlr.Params(0.0), 1.0, 2.0, learning_rates=[0.1])
+
+
 def test_nan_in_the_data_is_refused():
     x = X.copy()
     x[3, 1] = np.nan
