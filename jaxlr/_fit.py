@@ -351,6 +351,9 @@ def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params,
     return result
 
 
+_NO_BAR = contextlib.nullcontext()
+
+
 def fit(
     params: Params,
     x: ArrayLike,
@@ -417,11 +420,7 @@ def fit(
     params = _validate.as_params("fit", params)
     x, y = _validate.as_input("fit", "x", x), _validate.as_input("fit", "y", y)
     weights = None if sample_weight is None else _validate.as_input("fit", "sample_weight", sample_weight)
-    if devices is None and mesh is None and not options.progress_every:  # the data stays where it is; no bar
-        result = _fit_jit(params, x, y, rate, tol, l2, weights, options)
-    else:
-        bar = progress_bar(options.n_iters) if options.progress_every else contextlib.nullcontext()
-        with on_rows_of("fit", x, y, weights, devices, mesh) as rows, bar:
-            result = restore_axes(_fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options), rows.home)
-        x, weights = rows.x, rows.weights
-    return finish("fit", result, options, x, params, l2, weights)
+    bar = progress_bar(options.n_iters) if options.progress_every else _NO_BAR
+    with on_rows_of("fit", x, y, weights, devices, mesh) as rows, bar:
+        result = restore_axes(_fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options), rows.home)
+    return finish("fit", result, options, rows.x, params, l2, rows.weights)

@@ -6,7 +6,7 @@ reduces its own rows and XLA all-reduces a step's sums; ``x`` is never gathered.
 
 import collections
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import jax
@@ -19,12 +19,15 @@ from jaxlr._validate import is_traced
 Rows = collections.namedtuple("Rows", "x y weights home")
 
 
-@contextmanager
-def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
+def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> AbstractContextManager[Rows]:
     """The rows split over ``devices`` (an int: the first of ``jax.devices()``) or ``mesh``, set for the fit."""
     if devices is None and mesh is None:
-        yield Rows(x, y, weights, None)  # data stays where it is, sharded or not
-        return
+        return nullcontext(Rows(x, y, weights, None))  # data stays where it is, sharded or not
+    return _split_rows(fn, x, y, weights, devices, mesh)
+
+
+@contextmanager
+def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
     meshes = [mesh, *(getattr(getattr(v, "sharding", None), "mesh", None) for v in (x, y)), jax.sharding.get_mesh()]
