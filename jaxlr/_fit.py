@@ -351,7 +351,7 @@ def finish(fn: str, result: FitResult, options: Options, x: Any, params: Params,
     return result
 
 
-_NO_BAR = contextlib.nullcontext()
+_NOTHING = contextlib.nullcontext()  # reusable
 
 
 def fit(
@@ -420,7 +420,8 @@ def fit(
     params = _validate.as_params("fit", params)
     x, y = _validate.as_input("fit", "x", x), _validate.as_input("fit", "y", y)
     weights = None if sample_weight is None else _validate.as_input("fit", "sample_weight", sample_weight)
-    bar = progress_bar(options.n_iters) if options.progress_every else _NO_BAR
-    with on_rows_of("fit", x, y, weights, devices, mesh) as rows, bar:
+    rows = on_rows_of("fit", x, y, weights, devices, mesh)
+    bar = progress_bar(options.n_iters) if options.progress_every else _NOTHING
+    with bar, _NOTHING if rows.mesh is None else jax.set_mesh(rows.mesh):
         result = restore_axes(_fit_jit(params, rows.x, rows.y, rate, tol, l2, rows.weights, options), rows.home)
     return finish("fit", result, options, rows.x, params, l2, rows.weights)

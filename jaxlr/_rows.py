@@ -5,8 +5,7 @@ reduces its own rows and XLA all-reduces a step's sums; ``x`` is never gathered.
 """
 
 import collections
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -15,19 +14,15 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlr._validate import is_traced
 
-# The data as the fit's core gets it, and the caller's ``Explicit`` mesh (or None) to return the results to.
-Rows = collections.namedtuple("Rows", "x y weights home")
+# The data as the fit's core gets it, the mesh the fit runs under (``jax.set_mesh``; None: as the data lies), and
+# the caller's ``Explicit`` mesh (or None) to return the results to.
+Rows = collections.namedtuple("Rows", "x y weights mesh home")
 
 
-def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> AbstractContextManager[Rows]:
-    """The rows split over ``devices`` (an int: the first of ``jax.devices()``) or ``mesh``, set for the fit."""
+def on_rows_of(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Rows:
+    """The rows split over ``devices`` (an int: the first of ``jax.devices()``) or ``mesh``."""
     if devices is None and mesh is None:
-        return nullcontext(Rows(x, y, weights, None))  # data stays where it is, sharded or not
-    return _split_rows(fn, x, y, weights, devices, mesh)
-
-
-@contextmanager
-def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) -> Iterator[Rows]:
+        return Rows(x, y, weights, None, None)  # data stays where it is, sharded or not
     if is_traced(x, y):
         raise ValueError(f"{fn}: devices= and mesh= need concrete data; under jax.jit, shard x and y yourself")
     meshes = [mesh, *(getattr(getattr(v, "sharding", None), "mesh", None) for v in (x, y)), jax.sharding.get_mesh()]
@@ -57,8 +52,7 @@ def _split_rows(fn: str, x: Any, y: Any, weights: Any, devices: Any, mesh: Any) 
     n = len(x_host) if x_host.ndim in (1, 2) else 0
     if n and y_host.shape == (n,) and (w_host is None or w_host.shape == (n,)):  # else: for the fit's validation
         x, y, weights = global_rows(mesh, [n], x_host, y_host, w_host)
-    with jax.set_mesh(mesh):
-        yield Rows(x, y, weights, home)
+    return Rows(x, y, weights, mesh, home)
 
 
 def restore_axes(tree: Any, home: Mesh | None) -> Any:
